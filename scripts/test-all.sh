@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Every test of the project, on a fresh machine: installs what it needs, then runs
+# lint, type checks and the test suites. Exit status is non-zero on any failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+python3 -m pip install --disable-pip-version-check -q -e '.[dev]'
+echo "== ruff"; python3 -m ruff check src tests bench conformance
+echo "== mypy"; python3 -m mypy
+echo "== pytest"; python3 -m pytest -q -p no:cacheprovider "$@"

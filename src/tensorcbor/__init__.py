@@ -1,0 +1,20 @@
+"""tensorcbor: tensors as compact, deterministic CBOR (see SPEC.md).
+
+The wire format is specified in SPEC.md; this package is its reference codec.
+"""
+
+from .bundle import Bundle, decode_bundle, encode_bundle
+from .codec import decode, encode
+from .dtypes import BY_CODE, BY_NAME, TABLE, DType
+from .errors import CODES, DecodeError, EncodeError, TensorCBORError
+from .files import FILE_EXTENSION, MEDIA_TYPE, load_file, save_file
+from .tensor import TensorInfo
+
+__version__ = "1.0.0"
+FORMAT_VERSION = 1
+
+__all__ = [
+    "BY_CODE", "BY_NAME", "CODES", "FILE_EXTENSION", "FORMAT_VERSION", "MEDIA_TYPE", "TABLE",
+    "Bundle", "DType", "DecodeError", "EncodeError", "TensorCBORError", "TensorInfo",
+    "decode", "decode_bundle", "encode", "encode_bundle", "load_file", "save_file",
+]

@@ -1,0 +1,151 @@
+"""Bundles (SPEC.md §5): named tensors plus metadata, the role of a .safetensors file."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any, Union
+
+import numpy as np
+
+from .cbor import MAX_METADATA_BYTES, Reader, encode_map, encode_text, head
+from .codec import close_document, open_document, read_version
+from .errors import EncodeError
+from .tensor import BUNDLE_MAGIC, BUNDLE_TAG, Payload, TensorInfo, body_parts, materialize, prepare, read_fields
+
+MAX_NAME_BYTES = 4096
+
+Tensors = Union[Mapping[str, Any], Iterable[tuple[str, Any]]]
+
+
+class Bundle(Mapping[str, np.ndarray]):
+    """Read-only mapping name -> array, in wire order (names sorted bytewise).
+
+    Arrays are built on first access and cached; each is a read-only view into
+    the source buffer where the dtype allows (see ``decode``).
+    """
+
+    def __init__(self, buf: Any, infos: dict[str, TensorInfo], metadata: dict[str, Any]) -> None:
+        self._buf = buf
+        self._infos = infos
+        self._cache: dict[str, np.ndarray] = {}
+        self.metadata = metadata
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        arr = self._cache.get(name)
+        if arr is None:
+            arr = materialize(self._buf, self._infos[name], copy=False)
+            self._cache[name] = arr
+        return arr
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._infos)
+
+    def __len__(self) -> int:
+        return len(self._infos)
+
+    def info(self, name: str) -> TensorInfo:
+        """dtype, shape, data offset and length of one tensor, without building it."""
+        return self._infos[name]
+
+    def __repr__(self) -> str:
+        inner = ", ".join(f"{n!r}: {i.dtype.name}{list(i.shape)}" for n, i in self._infos.items())
+        return f"Bundle({{{inner}}}, metadata={self.metadata!r})"
+
+
+def bundle_parts(tensors: Tensors, metadata: Mapping[str, Any] | None = None) -> list[Payload]:
+    """The bundle's bytes as a list of pieces (headers and zero-copy payloads), in order."""
+    items = tensors.items() if isinstance(tensors, Mapping) else tensors
+    entries: list[tuple[bytes, str, Any]] = []
+    seen: set[str] = set()
+    for name, array in items:
+        if not isinstance(name, str):
+            raise EncodeError(f"tensor name {name!r} is not text; names are non-empty str")
+        key = encode_text(name)
+        if not name or len(key) - len(head(3, len(key))) > MAX_NAME_BYTES:
+            raise EncodeError(f"tensor name {name[:40]!r} must be 1 to {MAX_NAME_BYTES} UTF-8 bytes")
+        if name in seen:
+            raise EncodeError(f"tensor name {name!r} appears twice; names in a bundle are unique")
+        seen.add(name)
+        entries.append((key, name, array))
+    entries.sort(key=lambda e: e[0])
+    meta = bytearray()
+    encode_map(metadata or {}, meta)
+    if len(meta) > MAX_METADATA_BYTES:
+        raise EncodeError(f"metadata encodes to {len(meta)} bytes, over the {MAX_METADATA_BYTES}-byte "
+                          "limit; store large data as a tensor instead")
+    first = BUNDLE_MAGIC + b"\x83\x01" + bytes(meta) + head(5, len(entries))
+    parts: list[Payload] = [first]
+    offset = len(first)
+    for key, _, array in entries:
+        dt, shape, payload = prepare(array)
+        offset += len(key)
+        header, payload = body_parts(dt, shape, payload, offset, version=False)
+        parts += (key, header, payload)
+        offset += len(header) + _nbytes(payload)
+    return parts
+
+
+def _nbytes(payload: Payload) -> int:
+    return payload.nbytes if isinstance(payload, (memoryview, np.ndarray)) else len(payload)
+
+
+def encode_bundle(tensors: Tensors, metadata: Mapping[str, Any] | None = None) -> bytes:
+    """The one deterministic encoding of named tensors plus metadata."""
+    return b"".join(bundle_parts(tensors, metadata))
+
+
+def decode_bundle(data: Any, *, strict: bool = True) -> Bundle:
+    """Decode and fully validate a bundle document; arrays are views into `data`."""
+    bundle = parse_bundle(data, strict=strict)
+    for name in bundle:
+        bundle[name]  # element checks (bool bytes, packed tail bits) happen here
+    return bundle
+
+
+def parse_bundle(data: Any, *, strict: bool = True) -> Bundle:
+    """Check a bundle's structure and headers; element values are checked on first access."""
+    r = Reader(data, strict=strict)
+    open_document(r, BUNDLE_TAG)
+    start = r.pos
+    if r.expect(4, "the bundle array") != 3:
+        raise r.fail("UNEXPECTED_TYPE", "a bundle array has exactly 3 elements", start)
+    read_version(r)
+    meta_start = r.pos
+    meta_count = r.expect(5, "the metadata map")
+    metadata = r.map_body(meta_count, 1)
+    if r.pos - meta_start > MAX_METADATA_BYTES:
+        raise r.fail("METADATA_TOO_LARGE", f"metadata is {r.pos - meta_start} bytes, over the "
+                     f"{MAX_METADATA_BYTES}-byte limit", meta_start)
+    infos = _read_tensor_map(r)
+    close_document(r)
+    return Bundle(data, infos, metadata)
+
+
+def _read_tensor_map(r: Reader) -> dict[str, TensorInfo]:
+    count = r.expect(5, "the tensor map")
+    infos: dict[str, TensorInfo] = {}
+    prev: bytes | None = None
+    for _ in range(count):
+        key_start = r.pos
+        length = r.expect(3, "a tensor name (text)")
+        name = r.text(length, "a tensor name")
+        key = bytes(r.buf[key_start:r.pos])
+        if not name or length > MAX_NAME_BYTES:
+            raise r.fail("INVALID_NAME", f"tensor names are 1 to {MAX_NAME_BYTES} UTF-8 bytes, "
+                         f"found {length}", key_start)
+        if prev is not None and key <= prev and r.strict:
+            if key == prev:
+                raise r.fail("DUPLICATE_NAME", f"tensor {name!r} appears twice", key_start)
+            raise r.fail("UNSORTED_KEYS", f"tensor {name!r} is out of order; names must be sorted "
+                         "bytewise by their encoding", key_start)
+        if name in infos:
+            raise r.fail("DUPLICATE_NAME", f"tensor {name!r} appears twice", key_start)
+        prev = key
+        arr_start = r.pos
+        fields = r.expect(4, f"the array of tensor {name!r}")
+        if fields not in (3, 4):
+            raise r.fail("UNEXPECTED_TYPE", f"tensor {name!r}: a tensor array in a bundle has 3 or 4 "
+                         f"elements, found {fields}", arr_start)
+        infos[name] = read_fields(r, fields)
+    return infos
+

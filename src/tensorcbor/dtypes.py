@@ -1,0 +1,139 @@
+"""The dtype table: the single source for every part of tensorcbor.
+
+SPEC.md's dtype table is generated from ``TABLE`` (``python -m tensorcbor.dtypes``)
+and a test checks that the two agree, so the spec, the codec, the converters and
+the conformance generator can never drift apart.
+
+The dtype code is the ONNX ``TensorProto.DataType`` number: an existing, stable
+registry that already covers every ML element type, and it makes ONNX conversion
+a lookup instead of a second mapping.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from typing import Optional
+
+import ml_dtypes
+import numpy as np
+
+__all__ = ["DType", "TABLE", "BY_CODE", "BY_NAME", "from_numpy", "markdown_table"]
+
+
+@dataclass(frozen=True)
+class DType:
+    code: int
+    """Wire code (= ONNX TensorProto.DataType)."""
+    name: str
+    """Canonical tensorcbor name, also the ml_dtypes/numpy name."""
+    kind: str
+    """bool, uint, int, float, complex or string."""
+    bits: int
+    """Bits per element on the wire (0 for string: variable length)."""
+    align: int
+    """Alignment of the element data, in bytes, relative to the document start."""
+    rfc8746_tag: Optional[int]
+    """RFC 8746 little-endian typed-array tag wrapping the data, or None."""
+    safetensors: Optional[str]
+    dlpack: Optional[tuple[int, int]]
+    """(DLDataTypeCode, bits) with lanes = 1."""
+    numpy: str
+    """numpy dtype spelling; ``ml_dtypes.X`` for ml_dtypes types."""
+    onnx: str
+    """ONNX TensorProto.DataType enum name."""
+
+    @property
+    def packed(self) -> bool:
+        """Sub-byte types: several elements share a byte on the wire."""
+        return 0 < self.bits < 8
+
+    @property
+    def np_dtype(self) -> np.dtype:
+        return _NP_DTYPES[self.code]
+
+    def nbytes(self, count: int) -> int:
+        """Wire length of `count` elements (not meaningful for strings)."""
+        return (count * self.bits + 7) // 8
+
+
+# code, name, kind, bits, align, rfc8746 tag, safetensors, dlpack, numpy, onnx
+_ROWS: tuple[tuple, ...] = (
+    (1, "float32", "float", 32, 4, 85, "F32", (2, 32), "float32", "FLOAT"),
+    (2, "uint8", "uint", 8, 1, 64, "U8", (1, 8), "uint8", "UINT8"),
+    (3, "int8", "int", 8, 1, 72, "I8", (0, 8), "int8", "INT8"),
+    (4, "uint16", "uint", 16, 2, 69, "U16", (1, 16), "uint16", "UINT16"),
+    (5, "int16", "int", 16, 2, 77, "I16", (0, 16), "int16", "INT16"),
+    (6, "int32", "int", 32, 4, 78, "I32", (0, 32), "int32", "INT32"),
+    (7, "int64", "int", 64, 8, 79, "I64", (0, 64), "int64", "INT64"),
+    (8, "string", "string", 0, 1, None, None, None, "StringDType", "STRING"),
+    (9, "bool", "bool", 8, 1, None, "BOOL", (6, 8), "bool", "BOOL"),
+    (10, "float16", "float", 16, 2, 84, "F16", (2, 16), "float16", "FLOAT16"),
+    (11, "float64", "float", 64, 8, 86, "F64", (2, 64), "float64", "DOUBLE"),
+    (12, "uint32", "uint", 32, 4, 70, "U32", (1, 32), "uint32", "UINT32"),
+    (13, "uint64", "uint", 64, 8, 71, "U64", (1, 64), "uint64", "UINT64"),
+    (14, "complex64", "complex", 64, 4, None, "C64", (5, 64), "complex64", "COMPLEX64"),
+    (15, "complex128", "complex", 128, 8, None, None, (5, 128), "complex128", "COMPLEX128"),
+    (16, "bfloat16", "float", 16, 2, None, "BF16", (4, 16), "ml_dtypes.bfloat16", "BFLOAT16"),
+    (17, "float8_e4m3fn", "float", 8, 1, None, "F8_E4M3", (10, 8), "ml_dtypes.float8_e4m3fn", "FLOAT8E4M3FN"),
+    (18, "float8_e4m3fnuz", "float", 8, 1, None, "F8_E4M3FNUZ", (11, 8), "ml_dtypes.float8_e4m3fnuz",
+     "FLOAT8E4M3FNUZ"),
+    (19, "float8_e5m2", "float", 8, 1, None, "F8_E5M2", (12, 8), "ml_dtypes.float8_e5m2", "FLOAT8E5M2"),
+    (20, "float8_e5m2fnuz", "float", 8, 1, None, "F8_E5M2FNUZ", (13, 8), "ml_dtypes.float8_e5m2fnuz",
+     "FLOAT8E5M2FNUZ"),
+    (21, "uint4", "uint", 4, 1, None, None, (1, 4), "ml_dtypes.uint4", "UINT4"),
+    (22, "int4", "int", 4, 1, None, None, (0, 4), "ml_dtypes.int4", "INT4"),
+    (23, "float4_e2m1fn", "float", 4, 1, None, "F4", (17, 4), "ml_dtypes.float4_e2m1fn", "FLOAT4E2M1"),
+    (24, "float8_e8m0fnu", "float", 8, 1, None, "F8_E8M0", (14, 8), "ml_dtypes.float8_e8m0fnu", "FLOAT8E8M0"),
+    (25, "uint2", "uint", 2, 1, None, None, (1, 2), "ml_dtypes.uint2", "UINT2"),
+    (26, "int2", "int", 2, 1, None, None, (0, 2), "ml_dtypes.int2", "INT2"),
+    (27, "float6_e2m3fn", "float", 6, 1, None, "F6_E2M3", (15, 6), "ml_dtypes.float6_e2m3fn", "FLOAT6E2M3"),
+    (28, "float6_e3m2fn", "float", 6, 1, None, "F6_E3M2", (16, 6), "ml_dtypes.float6_e3m2fn", "FLOAT6E3M2"),
+)
+
+TABLE: tuple[DType, ...] = tuple(DType(*row) for row in _ROWS)
+BY_CODE: dict[int, DType] = {d.code: d for d in TABLE}
+BY_NAME: dict[str, DType] = {d.name: d for d in TABLE}
+
+
+def _resolve_numpy(spelling: str) -> np.dtype:
+    if spelling == "StringDType":
+        return np.dtype(np.dtypes.StringDType())
+    if spelling.startswith("ml_dtypes."):
+        return np.dtype(getattr(ml_dtypes, spelling.split(".", 1)[1]))
+    return np.dtype(spelling)
+
+
+_NP_DTYPES: dict[int, np.dtype] = {d.code: _resolve_numpy(d.numpy) for d in TABLE}
+
+# numpy dtype -> DType for encoding. Keys are native-order dtypes; numpy dtype
+# equality ignores the instance, so lookups by any equal dtype hit.
+_FROM_NUMPY: dict[np.dtype, DType] = {_NP_DTYPES[d.code]: d for d in TABLE if d.kind != "string"}
+
+
+def from_numpy(dt: np.dtype) -> Optional[DType]:
+    """The table row for a numpy dtype (any byte order), or None."""
+    found = _FROM_NUMPY.get(dt)
+    if found is None and dt.byteorder not in ("=", "|"):
+        found = _FROM_NUMPY.get(dt.newbyteorder("="))
+    if found is None and dt.kind in ("U", "T"):
+        found = BY_CODE[8]
+    return found
+
+
+def markdown_table() -> str:
+    """The dtype table exactly as SPEC.md carries it."""
+    head = ("| code | name | bits | align | RFC 8746 tag | ONNX DataType | safetensors | DLPack (code, bits) "
+            "| numpy / ml_dtypes |\n|---:|---|---:|---:|---:|---|---|---|---|\n")
+    rows = []
+    for d in TABLE:
+        bits = "var" if d.kind == "string" else str(d.bits)
+        tag = str(d.rfc8746_tag) if d.rfc8746_tag is not None else "—"
+        dl = f"({d.dlpack[0]}, {d.dlpack[1]})" if d.dlpack else "—"
+        rows.append(f"| {d.code} | `{d.name}` | {bits} | {d.align} | {tag} | {d.onnx} ({d.code}) "
+                    f"| {d.safetensors or '—'} | {dl} | `{d.numpy}` |")
+    return head + "\n".join(rows) + "\n"
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.stdout.write(markdown_table())

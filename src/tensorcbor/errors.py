@@ -1,0 +1,84 @@
+"""Error registry: stable codes and the typed exceptions that carry them.
+
+SPEC.md's registry table is generated from ``REGISTRY`` and checked by a test.
+Codes are part of the format: a conformance vector names the code its decoder
+must report, in every language. Never rename one; add new ones at the end.
+"""
+
+from __future__ import annotations
+
+import sys
+
+__all__ = ["REGISTRY", "CODES", "TensorCBORError", "DecodeError", "EncodeError", "markdown_table"]
+
+# (code, when it applies). Order: the registry order in SPEC.md.
+REGISTRY: tuple[tuple[str, str], ...] = (
+    ("MALFORMED", "The input is not well-formed CBOR (RFC 8949 Appendix F): reserved additional "
+                  "information 28-30, a break code outside an indefinite-length item, or a two-byte "
+                  "simple value below 32."),
+    ("TRUNCATED", "The input ends inside a data item, including a length that claims more bytes "
+                  "than remain."),
+    ("TRAILING_BYTES", "Bytes follow the end of the document."),
+    ("BAD_MAGIC", "The document does not start with tag 55799 followed by a tensorcbor tag "
+                  "(52084 tensor, 52066 bundle), or is of the other kind than the caller asked for."),
+    ("UNSUPPORTED_VERSION", "The version field is not 1."),
+    ("UNEXPECTED_TYPE", "A data item has the wrong major type or an array has the wrong number of "
+                        "elements for its position."),
+    ("UNEXPECTED_TAG", "A tag appears where none is allowed, a required tag is missing, or the "
+                       "data tag does not match the dtype's RFC 8746 tag."),
+    ("UNKNOWN_DTYPE", "The dtype code is not in the dtype table."),
+    ("RANK_TOO_LARGE", "The shape has more than 32 dimensions."),
+    ("SIZE_OVERFLOW", "The product of the non-zero dimensions, or the element data length it "
+                      "implies, exceeds 2^63 - 1."),
+    ("SHAPE_MISMATCH", "The element data length (or the number of strings) differs from what the "
+                       "shape and dtype require."),
+    ("BAD_PADDING", "The padding item is present when not needed, absent when needed, has the "
+                    "wrong length, or holds a non-zero byte."),
+    ("INVALID_ELEMENT", "An element value is not allowed: a bool byte other than 0x00/0x01, or "
+                        "non-zero unused bits after the last packed sub-byte element."),
+    ("INVALID_UTF8", "A text string is not valid UTF-8."),
+    ("INVALID_NAME", "A tensor name is empty or longer than 4096 bytes."),
+    ("DUPLICATE_NAME", "Two tensors in a bundle have the same name."),
+    ("DUPLICATE_KEY", "A metadata map has the same key twice."),
+    ("UNSORTED_KEYS", "Map keys are not in bytewise lexicographic order of their encodings."),
+    ("NON_SHORTEST_HEAD", "An integer, length or tag number is not encoded in its shortest form."),
+    ("NON_CANONICAL_FLOAT", "A metadata float is not in the shortest width that preserves its value, "
+                            "or is a NaN other than f97e00."),
+    ("INDEFINITE_LENGTH", "An indefinite-length string, array or map appears."),
+    ("UNSUPPORTED_VALUE", "Metadata holds a CBOR value outside the allowed data model: a tag, "
+                          "undefined, a simple value other than false/true/null, or a non-text map key."),
+    ("NESTING_TOO_DEEP", "Metadata arrays and maps nest deeper than 32 levels."),
+    ("METADATA_TOO_LARGE", "The encoded metadata map is longer than 16 MiB (16777216 bytes)."),
+)
+
+CODES: frozenset[str] = frozenset(code for code, _ in REGISTRY)
+
+
+class TensorCBORError(Exception):
+    """Base class of all tensorcbor errors."""
+
+
+class DecodeError(TensorCBORError, ValueError):
+    """Input rejected by a decoder; ``code`` is a registry code, ``offset`` the byte position."""
+
+    def __init__(self, code: str, message: str, offset: int | None = None) -> None:
+        assert code in CODES, code
+        self.code = code
+        self.offset = offset
+        where = f" at byte {offset}" if offset is not None else ""
+        super().__init__(f"{code}{where}: {message}")
+
+
+class EncodeError(TensorCBORError, ValueError):
+    """Input that has no tensorcbor encoding; the message says what to do instead."""
+
+
+def markdown_table() -> str:
+    """The error registry exactly as SPEC.md carries it."""
+    lines = ["| code | applies when |", "|---|---|"]
+    lines += [f"| `{code}` | {text} |" for code, text in REGISTRY]
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.stdout.write(markdown_table())

@@ -1,0 +1,252 @@
+"""Tensor items (SPEC.md §4): building them and reading them back.
+
+Shared by the stand-alone tensor document and by bundles. The element data is
+never parsed as CBOR items: it is one byte string placed at an aligned offset, so
+decoding is header parsing plus a numpy view, whatever the tensor's size.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from typing import Any, Optional, Union
+
+import numpy as np
+
+from . import packing
+from .cbor import Reader, encode_text, head
+from .dtypes import BY_CODE, DType, from_numpy
+from .errors import DecodeError, EncodeError
+
+SELF_DESCRIBE = b"\xd9\xd9\xf7"  # tag 55799
+TENSOR_TAG = 52084  # 0xcb74
+BUNDLE_TAG = 52066  # 0xcb62
+TENSOR_MAGIC = SELF_DESCRIBE + head(6, TENSOR_TAG)
+BUNDLE_MAGIC = SELF_DESCRIBE + head(6, BUNDLE_TAG)
+VERSION = 1
+MAX_RANK = 32
+MAX_SIZE = (1 << 63) - 1
+STRING = BY_CODE[8]
+_BIG_ENDIAN_HOST = sys.byteorder == "big"
+
+Payload = Union[bytes, memoryview, np.ndarray]
+
+# Per-dtype constant heads, computed once.
+_DTYPE_HEAD = {d.code: head(0, d.code) for d in BY_CODE.values()}
+_TAG_HEAD = {d.code: (head(6, d.rfc8746_tag) if d.rfc8746_tag is not None else b"") for d in BY_CODE.values()}
+_SMALL_SHAPES: dict[tuple[int, ...], bytes] = {}
+
+
+@dataclass(frozen=True)
+class TensorInfo:
+    """Where a tensor's elements are, as found by the header parser."""
+
+    dtype: DType
+    shape: tuple[int, ...]
+    offset: int
+    """Offset of the element bytes from the document start."""
+    nbytes: int
+    """Length of the element bytes (for strings: of the encoded string array)."""
+    strings: Optional[list[str]] = None
+
+    @property
+    def count(self) -> int:
+        n = 1
+        for d in self.shape:
+            n *= d
+        return n
+
+
+# ---------------------------------------------------------------- encoding
+
+def shape_bytes(shape: tuple[int, ...]) -> bytes:
+    cached = _SMALL_SHAPES.get(shape)
+    if cached is not None:
+        return cached
+    out = head(4, len(shape)) + b"".join(head(0, d) for d in shape)
+    if len(_SMALL_SHAPES) < 4096:
+        _SMALL_SHAPES[shape] = out
+    return out
+
+
+def prepare(array: Any) -> tuple[DType, tuple[int, ...], Payload]:
+    """Element type, shape and wire payload (little-endian, packed) of an array-like."""
+    arr = array if isinstance(array, np.ndarray) else np.asarray(array)
+    dt = from_numpy(arr.dtype)
+    if dt is None:
+        raise EncodeError(_unsupported_dtype_message(arr.dtype))
+    shape = arr.shape
+    if dt.kind == "string":
+        return dt, shape, _string_payload(arr)
+    if not arr.flags.c_contiguous:
+        arr = np.ascontiguousarray(arr)
+    if arr.dtype.byteorder == (">" if not _BIG_ENDIAN_HOST else "<") or (
+            _BIG_ENDIAN_HOST and arr.dtype.itemsize > 1):
+        arr = arr.astype(arr.dtype.newbyteorder("<"))
+    if dt.packed:
+        return dt, shape, packing.pack(arr.view(np.uint8), dt.bits)
+    if dt.kind == "bool":
+        return dt, shape, np.not_equal(arr.reshape(-1).view(np.uint8), 0).view(np.uint8)
+    if arr.dtype.char in _BUFFER_CHARS:
+        return dt, shape, memoryview(arr)
+    return dt, shape, arr.reshape(-1).view(np.uint8)
+
+
+_BUFFER_CHARS = frozenset("bBhHiIlLqQefdFD")
+
+
+def _string_payload(arr: np.ndarray) -> bytes:
+    flat = arr.reshape(-1)
+    parts = [head(4, flat.size)]
+    parts.extend(encode_text(str(s)) for s in flat.tolist())
+    return b"".join(parts)
+
+
+def _unsupported_dtype_message(dt: np.dtype) -> str:
+    if dt.kind == "O":
+        return ("object arrays have no tensorcbor encoding; convert strings with "
+                "arr.astype(numpy.dtypes.StringDType()) and numbers to a numeric dtype")
+    if dt.kind == "S":
+        return "byte-string arrays (dtype 'S') are not text; decode them to str first (arr.astype('U'))"
+    return (f"dtype {dt} is not in the tensorcbor dtype table; cast to one of "
+            + ", ".join(d.name for d in BY_CODE.values()))
+
+
+def body_parts(dt: DType, shape: tuple[int, ...], payload: Payload, offset: int,
+               version: bool) -> tuple[bytes, Payload]:
+    """Header bytes and payload of a tensor array whose first byte lands at `offset`."""
+    fields = _DTYPE_HEAD[dt.code] + shape_bytes(shape)
+    if version:
+        fields = b"\x01" + fields
+    if dt.kind == "string":
+        return bytes((0x80 | (4 if version else 3),)) + fields, payload
+    nbytes = payload.nbytes if isinstance(payload, (memoryview, np.ndarray)) else len(payload)
+    data_head = _TAG_HEAD[dt.code] + head(2, nbytes)
+    # The array head is one byte for 3..5 elements, so pad presence does not move anything.
+    misalign = (-(offset + 1 + len(fields) + len(data_head))) % dt.align
+    nfields = (4 if version else 3) + (misalign > 0)
+    if misalign:
+        fields += bytes((0x40 | (misalign - 1),)) + bytes(misalign - 1)
+    return bytes((0x80 | nfields,)) + fields + data_head, payload
+
+
+# ---------------------------------------------------------------- decoding
+
+def read_fields(r: Reader, nfields: int) -> TensorInfo:
+    """Read dtype, shape, optional pad and data: `nfields` is 3 (no pad) or 4 (pad)."""
+    start = r.pos
+    major, _, code = r.head()
+    if major != 0:
+        raise r.fail("UNEXPECTED_TYPE", "the dtype must be an unsigned integer", start)
+    dt = BY_CODE.get(code)
+    if dt is None:
+        raise r.fail("UNKNOWN_DTYPE", f"dtype code {code} is not in the dtype table (SPEC.md §3)", start)
+    shape, count = _read_shape(r)
+    pad_len = 0
+    if nfields == 4:
+        pad_start = r.pos
+        pad_len = r.expect(2, "the padding byte string")
+        body = r.take(pad_len, "the padding")
+        if r.strict and any(r.buf[body:body + pad_len]):
+            raise r.fail("BAD_PADDING", "padding bytes must be zero", pad_start)
+        pad_len = r.pos - pad_start
+    if dt.kind == "string":
+        if nfields == 4 and r.strict:
+            raise r.fail("BAD_PADDING", "string tensors never carry padding", r.pos - pad_len)
+        return _read_strings(r, dt, shape, count)
+    data_start = r.pos
+    m, _, arg = r.head()
+    if dt.rfc8746_tag is not None:
+        if m != 6 or arg != dt.rfc8746_tag:
+            found = f"tag {arg}" if m == 6 else "no tag"
+            raise r.fail("UNEXPECTED_TAG", f"{dt.name} data must be wrapped in RFC 8746 tag "
+                         f"{dt.rfc8746_tag}, found {found}", data_start)
+        m, _, arg = r.head()
+    if m != 2:
+        code_ = "UNEXPECTED_TAG" if m == 6 else "UNEXPECTED_TYPE"
+        raise r.fail(code_, f"{dt.name} element data must be a byte string", data_start)
+    if r.strict:
+        misalign = (-(r.pos - pad_len)) % dt.align
+        if pad_len != misalign:
+            raise r.fail("BAD_PADDING", f"element data at offset {r.pos - pad_len} needs {misalign} "
+                         f"padding bytes for {dt.align}-byte alignment, found {pad_len}", data_start)
+    expected = dt.nbytes(count)
+    if expected > MAX_SIZE:
+        raise r.fail("SIZE_OVERFLOW", f"{count} {dt.name} elements need more than 2^63-1 bytes", start)
+    if arg != expected:
+        raise r.fail("SHAPE_MISMATCH", f"shape {list(shape)} of {dt.name} needs {expected} data bytes, "
+                     f"found {arg}", data_start)
+    offset = r.take(arg, "the element data")
+    return TensorInfo(dt, shape, offset, arg)
+
+
+def _read_shape(r: Reader) -> tuple[tuple[int, ...], int]:
+    start = r.pos
+    rank = r.expect(4, "the shape array")
+    if rank > MAX_RANK:
+        raise r.fail("RANK_TOO_LARGE", f"rank {rank} exceeds the limit of {MAX_RANK}", start)
+    dims = []
+    nonzero = 1
+    for _ in range(rank):
+        dim_start = r.pos
+        d = r.expect(0, "a dimension (unsigned integer)")
+        if d:
+            nonzero *= d
+            if nonzero > MAX_SIZE:
+                raise r.fail("SIZE_OVERFLOW", "the product of the dimensions exceeds 2^63-1", dim_start)
+        dims.append(d)
+    return tuple(dims), (0 if 0 in dims else nonzero)
+
+
+def _read_strings(r: Reader, dt: DType, shape: tuple[int, ...], count: int) -> TensorInfo:
+    start = r.pos
+    n = r.expect(4, "the string array")
+    if n != count:
+        raise r.fail("SHAPE_MISMATCH", f"shape {list(shape)} needs {count} strings, found {n}", start)
+    strings = []
+    for _ in range(n):  # every string needs at least one byte: bounded by the input
+        strings.append(r.text(r.expect(3, "a string element"), "a string element"))
+    return TensorInfo(dt, shape, start, r.pos - start, strings)
+
+
+def materialize(buf: Any, info: TensorInfo, copy: bool) -> np.ndarray:
+    """The numpy array for a parsed tensor: a read-only view where the dtype allows."""
+    dt = info.dtype
+    if info.strings is not None:
+        arr = np.array(info.strings, dtype=dt.np_dtype).reshape(info.shape)
+    elif dt.packed or dt.kind == "bool":
+        arr = _unpack_checked(np.frombuffer(buf, np.uint8, info.nbytes, info.offset), dt, info)
+        if copy and dt.kind == "bool":
+            return arr.copy()
+    elif info.count == 0:
+        arr = np.empty(info.shape, dt.np_dtype)
+    else:
+        arr = np.frombuffer(buf, dt.np_dtype, info.count, info.offset).reshape(info.shape)
+        if _BIG_ENDIAN_HOST and dt.bits > 8:
+            arr = arr.byteswap()
+        elif copy:
+            return arr.copy()
+        else:
+            return arr if not arr.flags.writeable else _readonly(arr)
+    if not copy:
+        arr.flags.writeable = False
+    return arr
+
+
+def _unpack_checked(raw: np.ndarray, dt: DType, info: TensorInfo) -> np.ndarray:
+    if dt.kind == "bool":
+        if raw.size and int(raw.max()) > 1:
+            bad = int(np.argmax(raw > 1))
+            raise DecodeError("INVALID_ELEMENT", f"bool element {bad} is 0x{int(raw[bad]):02x}; "
+                              "only 0x00 and 0x01 are allowed", info.offset + bad)
+        return raw.view(np.bool_).reshape(info.shape)
+    values, tail_ok = packing.unpack(raw, dt.bits, info.count)
+    if not tail_ok:
+        raise DecodeError("INVALID_ELEMENT", f"unused bits after the last {dt.name} element must be zero",
+                          info.offset + info.nbytes - 1)
+    return values.view(dt.np_dtype).reshape(info.shape)
+
+
+def _readonly(arr: np.ndarray) -> np.ndarray:
+    arr.flags.writeable = False
+    return arr
