@@ -65,7 +65,7 @@ def encode_text(s: str) -> bytes:
     return head(3, len(raw)) + raw
 
 
-def encode_value(obj: Any, out: bytearray, depth: int = 0) -> None:
+def encode_value(obj: Any, out: bytearray, depth: int = 1) -> None:
     """Append the deterministic encoding of a metadata value to `out`."""
     if obj is None:
         out += b"\xf6"
@@ -101,11 +101,11 @@ def encode_value(obj: Any, out: bytearray, depth: int = 0) -> None:
 
 
 def _check_depth(depth: int) -> None:
-    if depth >= MAX_NESTING:
+    if depth > MAX_NESTING:
         raise EncodeError(f"metadata nests deeper than {MAX_NESTING} arrays/maps; flatten it")
 
 
-def encode_map(mapping: Mapping[Any, Any], out: bytearray, depth: int = 0) -> None:
+def encode_map(mapping: Mapping[Any, Any], out: bytearray, depth: int = 1) -> None:
     """Text-keyed map with keys sorted bytewise by their encoding (RFC 8949 §4.2.1)."""
     items = []
     for key, value in mapping.items():
@@ -220,7 +220,7 @@ class Reader:
         return self._simple(ai, arg, start)
 
     def _nest(self, depth: int, start: int) -> None:
-        if depth >= MAX_NESTING:
+        if depth > MAX_NESTING:
             raise self.fail("NESTING_TOO_DEEP", f"metadata nests deeper than {MAX_NESTING} levels", start)
 
     def map_body(self, count: int, depth: int) -> dict[str, Any]:
