@@ -1,0 +1,85 @@
+"""SPEC.md is consistent with the code, and its examples with its CDDL.
+
+The CDDL and the examples are read from SPEC.md itself, so what a reader sees is
+what is checked; an independent validator (cddl-verifier) does the checking.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import cbor2
+import cddl_verifier
+import pytest
+
+import tensorcbor
+from tensorcbor import errors
+
+ROOT = Path(__file__).resolve().parent.parent
+SPEC = (ROOT / "SPEC.md").read_text(encoding="utf-8")
+
+
+def spec_cddl() -> str:
+    match = re.search(r"```cddl\n(.*?)```", SPEC, re.S)
+    assert match, "SPEC.md has no cddl block"
+    return match.group(1)
+
+
+def spec_examples() -> list[tuple[str, bytes]]:
+    found = []
+    for m in re.finditer(r"### (B\.\d+\. [^\n]*)\n.*?```hex\n(.*?)```", SPEC, re.S):
+        hex_text = "".join(line.split("#", 1)[0].strip() for line in m.group(2).splitlines())
+        found.append((m.group(1), bytes.fromhex(hex_text)))
+    return found
+
+
+EXAMPLES = spec_examples()
+
+
+def test_generated_blocks_are_current() -> None:
+    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "spec_gen.py"), "--check"],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+
+
+def test_at_least_a_dozen_examples() -> None:
+    assert len(EXAMPLES) >= 12
+
+
+@pytest.mark.parametrize("title,blob", EXAMPLES, ids=[t for t, _ in EXAMPLES])
+def test_example_matches_cddl(title: str, blob: bytes) -> None:
+    result = cddl_verifier.validate(spec_cddl(), blob, root_type="tensorcbor-document", require_deterministic=True)
+    assert result.valid, result.diagnostics
+
+
+@pytest.mark.parametrize("title,blob", EXAMPLES, ids=[t for t, _ in EXAMPLES])
+def test_example_decodes_and_reencodes(title: str, blob: bytes) -> None:
+    cbor2.loads(blob)  # well-formed to an independent decoder
+    if blob[3:6] == b"\xd9\xcb\x74":
+        assert tensorcbor.encode(tensorcbor.decode(blob)) == blob
+    else:
+        bundle = tensorcbor.decode_bundle(blob)
+        assert tensorcbor.encode_bundle(dict(bundle), bundle.metadata) == blob
+
+
+@pytest.mark.parametrize("mutate", [
+    lambda b: b.replace(b"\xd8\x55", b"\xd8\x56", 1),          # float32 data under the float64 tag
+    lambda b: b.replace(b"\xd9\xcb\x74", b"\xd9\xcb\x75", 1),  # unknown document tag
+    lambda b: b.replace(b"\x84\x01\x01", b"\x84\x02\x01", 1),  # version 2
+])
+def test_cddl_rejects_structural_errors(mutate) -> None:  # type: ignore[no-untyped-def]
+    blob = EXAMPLES[0][1]
+    bad = mutate(blob)
+    assert bad != blob
+    assert not cddl_verifier.validate(spec_cddl(), bad, root_type="tensorcbor-document").valid
+
+
+def test_registry_codes_are_in_spec() -> None:
+    for code, _ in errors.REGISTRY:
+        assert f"`{code}`" in SPEC
+    # and every code named in the decoding rules is registered
+    named = set(re.findall(r"`([A-Z][A-Z0-9_]{3,})`", SPEC))
+    assert named <= errors.CODES | {"STRING"}, named - errors.CODES
