@@ -49,6 +49,33 @@ REGISTRY: tuple[tuple[str, str], ...] = (
                           "undefined, a simple value other than false/true/null, or a non-text map key."),
     ("NESTING_TOO_DEEP", "Metadata arrays and maps nest deeper than 32 levels."),
     ("METADATA_TOO_LARGE", "The encoded metadata map is longer than 16 MiB (16777216 bytes)."),
+    # Stream profile (SPEC.md §12): chunked streams.
+    ("STREAM_DIGEST_MISMATCH", "The SHA-256 of a stream's manifest chunk is not the stream digest the receiver "
+                               "expects."),
+    ("WRONG_STREAM", "A data chunk's stream id is not the digest of this stream's manifest: the chunk belongs "
+                     "to another stream."),
+    ("CHUNK_OUT_OF_RANGE", "A data chunk's index is 0 or greater than the number of data chunks the manifest "
+                           "lists."),
+    ("DUPLICATE_CHUNK", "A data chunk arrives whose index has already been received."),
+    ("CHUNK_OUT_OF_ORDER", "A data chunk arrives before a chunk with a lower index that a sequential receiver "
+                           "needs first."),
+    ("MISSING_CHUNK", "The stream ends before every data chunk the manifest lists has been received."),
+    ("CHUNK_DIGEST_MISMATCH", "The SHA-256 of a data chunk's payload differs from the manifest's entry for "
+                              "its index: the chunk was altered."),
+    ("CHUNK_TOO_LARGE", "A chunk is longer than the stream's chunk size limit, or a manifest lists more "
+                        "chunks than fit in one chunk."),
+    ("STREAM_LENGTH_MISMATCH", "The payloads of a stream do not add up to the document length its manifest "
+                               "declares."),
+    ("DOCUMENT_DIGEST_MISMATCH", "The reassembled document's SHA-256 differs from the document digest in the "
+                                 "manifest."),
+    # Extended profile (SPEC.md §13): compressed tensor data.
+    ("UNSUPPORTED_COMPRESSION", "The tensor data is compressed (tag 52090) and the decoder implements only "
+                                "the Core profile, or the codec or filter number is unknown."),
+    ("INVALID_COMPRESSION", "A compressed data item is malformed: wrong structure, a filter that does not "
+                            "apply to the dtype, a padding item, a frame that is not valid zstd or needs a "
+                            "window over 8 MiB."),
+    ("DECOMPRESSED_SIZE_MISMATCH", "Compressed data decompresses to more or fewer bytes than the tensor's "
+                                   "data length; decoding stops as soon as the output would exceed it."),
 )
 
 CODES: frozenset[str] = frozenset(code for code, _ in REGISTRY)
