@@ -1,0 +1,1 @@
+"""tensorcbor conformance suite: the vector generator (``python3 -m conformance.generate``)."""
