@@ -76,6 +76,8 @@ def prepare(array: Any) -> tuple[DType, tuple[int, ...], Payload]:
     if dt is None:
         raise EncodeError(_unsupported_dtype_message(arr.dtype))
     shape = arr.shape
+    if len(shape) > MAX_RANK:
+        raise EncodeError(f"rank {len(shape)} exceeds tensorcbor's limit of {MAX_RANK} dimensions; reshape the array")
     if dt.kind == "string":
         return dt, shape, _string_payload(arr)
     if not arr.flags.c_contiguous:
