@@ -1,0 +1,99 @@
+"""``tensorcbor conformance run|check|list``: the conformance suite from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ..conformance.candid import read_output
+from ..conformance.compare import decoded_diffs, first_byte_difference
+from ..conformance.impl import BatchImpl, Impl, ProcessImpl, PythonImpl
+from ..conformance.runner import Result, run, table
+from ..conformance.suite import load_suite
+from ..conformance.values import decode_json
+
+SUITE_HELP = ("suite directory holding manifest.json (default: $TENSORCBOR_CONFORMANCE_SUITE, else conformance/v1 "
+              "of the source checkout)")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = subparsers.add_parser("conformance", help="run or check the conformance suite (SPEC.md §9)")
+    sub = p.add_subparsers(dest="conformance_command", required=True, metavar="ACTION")
+
+    r = sub.add_parser("run", help="check an implementation against every vector; exit 0 only if all pass")
+    r.add_argument("--suite", help=SUITE_HELP)
+    r.add_argument("--impl", metavar="CMD", help="external implementation speaking the adapter protocol "
+                   "(conformance/README.md); default: the Python codec in process")
+    r.add_argument("--batch", action="store_true", help="talk to CMD through one `CMD batch` process (JSON lines)")
+    r.add_argument("--timeout", type=float, default=10.0, help="seconds allowed per answer (default 10)")
+    r.add_argument("--profile", action="append", help="only this profile (repeatable)")
+    r.add_argument("--id", dest="ids", action="append", help="only this vector id (repeatable)")
+    r.add_argument("--decode-only", action="store_true", help="skip the encode checks of valid vectors")
+    r.add_argument("-v", "--verbose", action="store_true", help="list every failure, not only the first 50")
+    r.set_defaults(func=cmd_run)
+
+    c = sub.add_parser("check", help="compare one encoder output (raw, hex or Candid text) with a valid vector")
+    c.add_argument("vector_id")
+    c.add_argument("file", help="the output: raw bytes, hex, or `(blob \"...\")` as dfx prints it; - for stdin")
+    c.add_argument("--suite", help=SUITE_HELP)
+    c.set_defaults(func=cmd_check)
+
+    ls = sub.add_parser("list", help="print the vector ids (with verdict and error code)")
+    ls.add_argument("--suite", help=SUITE_HELP)
+    ls.set_defaults(func=cmd_list)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    suite = load_suite(args.suite)
+    vectors = [v for v in suite.vectors if (not args.profile or v.profile in args.profile)
+               and (not args.ids or v.id in args.ids)]
+    if not vectors:
+        print("no vectors selected", file=sys.stderr)
+        return 2
+    impl: Impl
+    if args.impl:
+        impl = BatchImpl(args.impl, args.timeout) if args.batch else ProcessImpl(args.impl, args.timeout)
+    else:
+        impl = PythonImpl()
+    print(f"suite {suite.root} ({len(vectors)} vectors), implementation: {impl.name}")
+    results: list[Result] = run(impl, vectors, encode=not args.decode_only)
+    print(table(results))
+    failed = [r for r in results if not r.ok]
+    for r in failed[: None if args.verbose else 50]:
+        for f in r.failures:
+            print(f"FAIL {r.vector.id}: {f}")
+    if len(failed) > 50 and not args.verbose:
+        print(f"... and {len(failed) - 50} more failing vectors (use -v)")
+    return 1 if failed else 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    suite = load_suite(args.suite)
+    v = suite.get(args.vector_id)
+    if not v.valid:
+        print(f"{v.id} is an invalid vector (expected error {v.error}); check compares encoder output with "
+              "valid vectors only", file=sys.stderr)
+        return 2
+    raw = sys.stdin.buffer.read() if args.file == "-" else Path(args.file).read_bytes()
+    got, form = read_output(raw)
+    want = v.data()
+    diff = first_byte_difference(want, got)
+    if diff is None:
+        print(f"OK {v.id}: {len(got)} bytes ({form}) identical to the vector")
+        return 0
+    print(f"MISMATCH {v.id} ({form} input, {len(got)} bytes): {diff}")
+    decoded = decode_json(got, v.kind)
+    if "error" in decoded:
+        print(f"  the output is not a valid document: {decoded.get('message', decoded['error'])}")
+    else:
+        for d in decoded_diffs(v.kind, v.expected, decoded) or ["decoded value equals the expected value "
+                                                                 "(the encoding differs only in form)"]:
+            print(f"  {d}")
+    return 1
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    for v in load_suite(args.suite).vectors:
+        print(f"{v.id}\t{v.profile}\t{v.record['verdict']}\t{v.error or ''}")
+    return 0

@@ -1,0 +1,76 @@
+"""Running a suite against an implementation and reporting by profile and dtype (or error code)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from .compare import decoded_diffs, first_byte_difference
+from .impl import Impl, ImplError
+from .suite import Vector
+
+
+@dataclass
+class Result:
+    vector: Vector
+    failures: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+
+def check_vector(impl: Impl, v: Vector, encode: bool = True) -> Result:
+    """Decode every vector; for a valid one also encode its expected value and compare bytes."""
+    res = Result(v)
+    data = v.data()
+    try:
+        got = impl.decode(v.id, data, v.kind)
+        if v.valid:
+            res.failures += [f"decode: {d}" for d in decoded_diffs(v.kind, v.expected, got)]
+        elif got.get("error") != v.error:
+            found = f"error {got['error']}" if "error" in got else "no error (accepted an invalid vector)"
+            res.failures.append(f"decode: expected error {v.error}, got {found}")
+    except ImplError as exc:
+        res.failures.append(str(exc))
+    if v.valid and encode:
+        try:
+            produced = impl.encode(v.id, v.expected, v.kind)
+            diff = first_byte_difference(data, produced)
+            if diff:
+                res.failures.append(f"encode: {diff}")
+        except ImplError as exc:
+            res.failures.append(str(exc))
+        except Exception as exc:  # the in-process codec raising is a failure of that vector, not of the run
+            res.failures.append(f"encode: raised {type(exc).__name__}: {exc}")
+    return res
+
+
+def run(impl: Impl, vectors: Iterable[Vector], encode: bool = True,
+        progress: Callable[[Result], None] | None = None) -> list[Result]:
+    results = []
+    try:
+        for v in vectors:
+            r = check_vector(impl, v, encode)
+            results.append(r)
+            if progress:
+                progress(r)
+    finally:
+        impl.close()
+    return results
+
+
+def table(results: list[Result]) -> str:
+    """Pass/fail counts by profile and group (dtype, "bundle", or invalid:CODE)."""
+    counts: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
+    for r in results:
+        counts[(r.vector.profile, r.vector.group)][0 if r.ok else 1] += 1
+    rows = sorted(counts.items(), key=lambda kv: (kv[0][0], kv[0][1].startswith("invalid:"), kv[0][1]))
+    width = max([len(g) for (_, g) in counts] + [5])
+    lines = [f"{'profile':8} {'group':{width}} {'pass':>5} {'fail':>5}"]
+    for (profile, group), (ok, bad) in rows:
+        lines.append(f"{profile:8} {group:{width}} {ok:5d} {bad:5d}{'  FAIL' if bad else ''}")
+    total_bad = sum(not r.ok for r in results)
+    lines.append(f"{'total':8} {'':{width}} {len(results) - total_bad:5d} {total_bad:5d}")
+    return "\n".join(lines)

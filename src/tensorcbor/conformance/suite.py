@@ -1,0 +1,102 @@
+"""Finding and loading a conformance suite (a directory with manifest.json and vectors/)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ENV_VAR = "TENSORCBOR_CONFORMANCE_SUITE"
+
+
+@dataclass(frozen=True)
+class Vector:
+    """One manifest entry; `record` is the raw JSON object."""
+
+    record: dict[str, Any]
+    root: Path
+
+    @property
+    def id(self) -> str:
+        return str(self.record["id"])
+
+    @property
+    def kind(self) -> str:
+        return str(self.record["kind"])
+
+    @property
+    def profile(self) -> str:
+        return str(self.record["profile"])
+
+    @property
+    def valid(self) -> bool:
+        return self.record["verdict"] == "valid"
+
+    @property
+    def error(self) -> str | None:
+        return self.record.get("error")
+
+    @property
+    def expected(self) -> dict[str, Any]:
+        return dict(self.record["expected"])
+
+    @property
+    def group(self) -> str:
+        """Row of the report table: the dtype of a valid tensor, "bundle", or the expected error code."""
+        if not self.valid:
+            return f"invalid:{self.error}"
+        if self.kind == "bundle":
+            return "bundle"
+        return str(self.record["expected"]["dtype"])
+
+    def data(self) -> bytes:
+        blob = (self.root / self.record["file"]).read_bytes()
+        if hashlib.sha256(blob).hexdigest() != self.record["sha256"]:
+            raise ValueError(f"vector {self.id}: {self.record['file']} does not match its sha256 in the manifest")
+        return blob
+
+
+@dataclass(frozen=True)
+class Suite:
+    root: Path
+    manifest: dict[str, Any]
+    vectors: tuple[Vector, ...]
+
+    def get(self, vector_id: str) -> Vector:
+        for v in self.vectors:
+            if v.id == vector_id:
+                return v
+        raise KeyError(f"no vector {vector_id!r} in the suite at {self.root}")
+
+
+def find_suite(explicit: str | os.PathLike[str] | None = None) -> Path:
+    """The suite directory: `explicit`, else $TENSORCBOR_CONFORMANCE_SUITE, else the source checkout's conformance/v1.
+
+    The vectors are not package data (the ~16 MiB METADATA_TOO_LARGE vector would bloat every wheel), so an
+    installed package needs --suite or the environment variable pointing at a checkout or an unpacked copy.
+    """
+    candidates: list[Path] = []
+    if explicit:
+        candidates.append(Path(explicit))
+    elif os.environ.get(ENV_VAR):
+        candidates.append(Path(os.environ[ENV_VAR]))
+    else:
+        here = Path(__file__).resolve()
+        candidates += [parent / "conformance" / "v1" for parent in here.parents[:5]]
+        candidates.append(Path.cwd() / "conformance" / "v1")
+    for c in candidates:
+        if (c / "manifest.json").is_file():
+            return c
+    tried = ", ".join(str(c) for c in candidates)
+    raise FileNotFoundError(f"no conformance suite (manifest.json) found; tried {tried}. Pass --suite DIR or set "
+                            f"{ENV_VAR} to a copy of the repository's conformance/v1 directory")
+
+
+def load_suite(explicit: str | os.PathLike[str] | None = None) -> Suite:
+    root = find_suite(explicit)
+    manifest = json.loads((root / "manifest.json").read_text(encoding="utf-8"))
+    vectors = tuple(Vector(rec, root) for rec in manifest["vectors"])
+    return Suite(root, manifest, vectors)
