@@ -44,7 +44,16 @@ def cddl_tensor_fields() -> str:
         else:
             data = "bytes"
         lines.append(f"  dtype: {d.code}, shape: shape{pad}, data: {data}   ; {d.name}")
+    # Extended profile (SPEC.md section 13): compressed data, never for strings, never with padding.
+    lines.append("  dtype: wide-dtype, shape: shape, data: compressed   ; Extended: alignment > 1")
+    lines.append("  dtype: narrow-dtype, shape: shape, data: compressed-unfiltered   ; Extended: alignment 1")
     return "tensor-fields = (\n" + "\n  //\n".join(lines) + "\n)\n"
+
+
+def cddl_extended() -> str:
+    wide = " / ".join(str(d.code) for d in dtypes.TABLE if d.align > 1)
+    narrow = " / ".join(str(d.code) for d in dtypes.TABLE if d.align == 1 and d.kind != "string")
+    return CDDL_EXTENDED + f"wide-dtype = {wide}\nnarrow-dtype = {narrow}\n"
 
 
 CDDL_HEAD = """\
@@ -69,8 +78,27 @@ meta-value = int / float / tstr / bytes / bool / null / [* meta-value] / metadat
 """
 
 
+CDDL_EXTENDED = """\
+; Extended profile (SPEC.md section 13): 52090([codec, filter, length, zstd data])
+compressed = #6.52090([codec: 1, filter: 0 / 1, length: dim, zstd: bytes])
+compressed-unfiltered = #6.52090([codec: 1, filter: 0, length: dim, zstd: bytes])
+"""
+
+CDDL_STREAM = """\
+; Stream profile (SPEC.md section 12): a second root, one chunk
+tensorcbor-stream-chunk = manifest-chunk / data-chunk
+
+manifest-chunk = #6.55799(#6.52083([version, doc-length: 1..9223372036854775807,
+                                    max-size: 128..4294967295, doc-sha256: sha256,
+                                    digests: bytes .size (32..4294967200)]))   ; 32 bytes per data chunk
+data-chunk = #6.55799(#6.52083([version, stream-id: sha256, index: 1..134217725,
+                                payload: bytes .size (1..4294967243)]))
+sha256 = bytes .size 32
+"""
+
+
 def cddl() -> str:
-    return CDDL_HEAD + "\n" + cddl_tensor_fields()
+    return CDDL_HEAD + "\n" + cddl_tensor_fields() + "\n" + cddl_extended() + "\n" + CDDL_STREAM
 
 
 # ------------------------------------------------------------------ diagnostic notation and annotated hex
@@ -157,7 +185,8 @@ def _annotate(b: bytes, pos: int, depth: int, out: list[tuple[str, str]]) -> int
         for _ in range(arg * (2 if major == 5 else 1)):
             end = _annotate(b, end, depth + 1, out)
     elif major == 6:
-        names = {55799: "self-described CBOR", 52084: "tensorcbor tensor", 52066: "tensorcbor bundle"}
+        names = {55799: "self-described CBOR", 52084: "tensorcbor tensor", 52066: "tensorcbor bundle",
+                 52083: "tensorcbor stream chunk", 52090: "tensorcbor compressed data"}
         names.update({d.rfc8746_tag: f"RFC 8746 {d.name} LE typed array" for d in dtypes.TABLE if d.rfc8746_tag})
         out.append((ind + head_hex, f"tag({arg}) {names.get(arg, '')}".rstrip()))
         end = _annotate(b, end, depth + 1, out)
@@ -230,6 +259,25 @@ def _examples() -> list[tuple[str, str, bytes]]:
              {"layer.weight": np.array([[1, 2], [3, 4]], np.float32), "bias": np.array([0.5], np.float16)},
              {"model": "demo", "step": 1200, "lr": 0.25, "loss": float("nan"), "neg": -1, "ok": True,
               "none": None, "raw": b"\x00\xff", "dims": [2, [2]], "cfg": {"b": False, "a": -0.0}})),
+        *_stream_examples(),
+    ]
+
+
+def _stream_examples() -> list[tuple[str, str, bytes]]:
+    from tensorcbor import stream
+
+    doc = tensorcbor.encode(np.arange(16, dtype=np.float32))
+    chunks = list(stream.chunks(doc, 128))
+    return [
+        ("stream manifest (chunk 0)",
+         f"The {len(doc)}-byte tensor document of `arange(16, float32)` cut at max-size 128 (payload capacity 76): "
+         f"doc-length {len(doc)}, max-size 128, the document's SHA-256, then the SHA-256 of the two payloads. The "
+         f"stream digest is the SHA-256 of these bytes: `{stream.stream_digest(chunks[0]).hex()}`.",
+         chunks[0]),
+        ("stream data chunk (the last of two)",
+         "Stream id (the stream digest), index 2, and the last 4 bytes of the document; chunk 1 carries the "
+         "first 76.",
+         chunks[2]),
     ]
 
 

@@ -6,6 +6,7 @@ what is checked; an independent validator (cddl-verifier) does the checking.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import subprocess
 import sys
@@ -37,6 +38,8 @@ def spec_examples() -> list[tuple[str, bytes]]:
 
 
 EXAMPLES = spec_examples()
+EXAMPLE_STREAM_DIGEST = next((hashlib.sha256(b).digest() for _, b in EXAMPLES
+                              if b[3:6] == b"\xd9\xcb\x73" and b[6] == 0x85), None)
 
 
 def test_generated_blocks_are_current() -> None:
@@ -49,16 +52,33 @@ def test_at_least_a_dozen_examples() -> None:
     assert len(EXAMPLES) >= 12
 
 
+STREAM_CHUNK = b"\xd9\xcb\x73"  # tag 52083 (SPEC.md section 12): a chunk, not a document
+COMPRESSED = b"\xd9\xcb\x7a"  # tag 52090 (SPEC.md section 13): compressed data
+
+
+def root_rule(blob: bytes) -> str:
+    return "tensorcbor-stream-chunk" if blob[3:6] == STREAM_CHUNK else "tensorcbor-document"
+
+
 @pytest.mark.parametrize("title,blob", EXAMPLES, ids=[t for t, _ in EXAMPLES])
 def test_example_matches_cddl(title: str, blob: bytes) -> None:
-    result = cddl_verifier.validate(spec_cddl(), blob, root_type="tensorcbor-document", require_deterministic=True)
+    result = cddl_verifier.validate(spec_cddl(), blob, root_type=root_rule(blob), require_deterministic=True)
     assert result.valid, result.diagnostics
 
 
 @pytest.mark.parametrize("title,blob", EXAMPLES, ids=[t for t, _ in EXAMPLES])
 def test_example_decodes_and_reencodes(title: str, blob: bytes) -> None:
     cbor2.loads(blob)  # well-formed to an independent decoder
-    if blob[3:6] == b"\xd9\xcb\x74":
+    if blob[3:6] == STREAM_CHUNK:
+        chunk = cbor2.loads(blob).value
+        if len(chunk) == 5:
+            assert tensorcbor.stream.parse_manifest(blob).count == len(chunk[4]) // 32
+        else:
+            assert len(chunk) == 4 and chunk[1] == EXAMPLE_STREAM_DIGEST
+    elif COMPRESSED in blob:
+        arr = tensorcbor.decode(blob)
+        assert any(tensorcbor.encode(arr, compression="zstd", shuffle=s) == blob for s in (False, True))
+    elif blob[3:6] == b"\xd9\xcb\x74":
         assert tensorcbor.encode(tensorcbor.decode(blob)) == blob
     else:
         bundle = tensorcbor.decode_bundle(blob)

@@ -3,6 +3,7 @@
 The wire format is specified in SPEC.md; this package is its reference codec.
 """
 
+from . import stream  # noqa: F401 - tensorcbor.stream: chunked streams (SPEC.md §12)
 from .bundle import Bundle, decode_bundle, encode_bundle
 from .codec import decode, encode
 from .dtypes import BY_CODE, BY_NAME, TABLE, DType
