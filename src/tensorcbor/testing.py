@@ -291,8 +291,8 @@ def _string_defects(arr: np.ndarray, lay: _Layout, pick: int) -> list[tuple[byte
 
 
 @st.composite
-def _invalid_tensor(draw: Any) -> tuple[bytes, str]:
-    arr = draw(arrays(max_rank=3, max_side=4, max_elements=32))
+def _invalid_tensor(draw: Any, dtype: DTypeLike) -> tuple[bytes, str]:
+    arr = draw(arrays(dtype, max_rank=3, max_side=4, max_elements=32))
     dt = _resolve(_dtype_of(arr))
     assert dt is not None
     blob = encode(arr)
@@ -302,7 +302,16 @@ def _invalid_tensor(draw: Any) -> tuple[bytes, str]:
     cases = _tensor_defects(lay, cut, pick)
     if dt.kind == "string":
         cases += _string_defects(arr, lay, pick)
-    return draw(st.sampled_from(cases))
+    return _pick_by_code(draw, cases)
+
+
+def _pick_by_code(draw: Any, cases: list[tuple[bytes, str]]) -> tuple[bytes, str]:
+    """A case drawn with every error code equally likely, whatever the number of cases per code."""
+    by_code: dict[str, list[bytes]] = {}
+    for blob, code in cases:
+        by_code.setdefault(code, []).append(blob)
+    code = draw(st.sampled_from(sorted(by_code)))
+    return draw(st.sampled_from(by_code[code])), code
 
 
 def _dtype_of(arr: np.ndarray) -> DType:
@@ -366,18 +375,19 @@ def _invalid_bundle(draw: Any) -> tuple[bytes, str]:
                       "UNSORTED_KEYS"))
     header_at = first + len(key0)
     cases.append((blob[:header_at] + b"\x85" + blob[header_at + 1:], "UNEXPECTED_TYPE"))
-    return draw(st.sampled_from(cases))
+    return _pick_by_code(draw, cases)
 
 
-def invalid_blobs(kind: str = "tensor") -> st.SearchStrategy[tuple[bytes, str]]:
+def invalid_blobs(kind: str = "tensor", dtype: DTypeLike = None) -> st.SearchStrategy[tuple[bytes, str]]:
     """(blob, expected error code) for documents with exactly one defect.
 
-    `kind` is ``"tensor"`` (decode with ``decode``) or ``"bundle"`` (``decode_bundle``).
+    `kind` is ``"tensor"`` (decode with ``decode``) or ``"bundle"`` (``decode_bundle``);
+    `dtype` restricts tensor documents to one dtype (before the defect).
     A strict decoder must reject `blob` with `code` (SPEC.md §7.1 fixes the order of
     checks, so the first defect met is the one reported).
     """
     if kind == "tensor":
-        return _invalid_tensor()
+        return _invalid_tensor(dtype)
     if kind == "bundle":
         return _invalid_bundle()
     raise ValueError(f"kind must be 'tensor' or 'bundle', not {kind!r}")
