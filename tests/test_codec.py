@@ -327,3 +327,30 @@ def test_decode_rejects_non_buffer_input() -> None:
 def test_public_api_surface() -> None:
     assert tensorcbor.FORMAT_VERSION == 1
     assert issubclass(DecodeError, ValueError) and issubclass(EncodeError, ValueError)
+
+
+@settings(max_examples=100)
+@given(arrays())
+def test_every_input_type_decodes_alike(arr) -> None:
+    # bytes/bytearray take the decoder's fast path, memoryview/mmap the general one.
+    blob = encode(arr)
+    results = [decode(src) for _, src in sources(blob)] + [decode(blob), decode(blob, copy=True)]
+    for out in results:
+        assert same(out, results[0])
+    assert all(not out.flags.writeable for out in results[:-1])
+
+
+def test_remembered_layouts_still_check_everything() -> None:
+    good = encode(np.arange(16, dtype=np.float32))
+    assert good[6] == 0x85 and good[11] == 0x40
+    assert decode(good).tolist() == list(range(16))  # the layout is now remembered
+    for blob, code in [(good + b"\x00", "TRAILING_BYTES"), (good[:-1], "TRUNCATED"),
+                       (good[:8] + b"\x06" + good[9:], "UNEXPECTED_TAG"),  # int32 dtype, float32 tag
+                       (good[:6] + b"\x84" + good[7:11] + good[12:], "BAD_PADDING")]:  # pad item dropped
+        with pytest.raises(DecodeError) as exc:
+            decode(blob)
+        assert exc.value.code == code
+    again = bytearray(good)
+    again[-1] ^= 0x80  # an element change: still valid, still the same layout
+    out = decode(again)
+    assert out[-1] == -15.0 and not out.flags.writeable

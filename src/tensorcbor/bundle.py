@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any, Union
+from typing import Any, cast
 
 import numpy as np
 
@@ -14,7 +14,7 @@ from .tensor import BUNDLE_MAGIC, BUNDLE_TAG, Payload, TensorInfo, body_parts, m
 
 MAX_NAME_BYTES = 4096
 
-Tensors = Union[Mapping[str, Any], Iterable[tuple[str, Any]]]
+Tensors = Mapping[str, Any] | Iterable[tuple[str, Any]]
 
 
 class Bundle(Mapping[str, np.ndarray]):
@@ -91,7 +91,7 @@ def _nbytes(payload: Payload) -> int:
 
 def encode_bundle(tensors: Tensors, metadata: Mapping[str, Any] | None = None) -> bytes:
     """The one deterministic encoding of named tensors plus metadata."""
-    return b"".join(bundle_parts(tensors, metadata))
+    return b"".join(cast(list[Any], bundle_parts(tensors, metadata)))
 
 
 def decode_bundle(data: Any, *, strict: bool = True) -> Bundle:

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
 from .cbor import Reader
+from .dtypes import TABLE
 from .errors import DecodeError
 from .tensor import (
+    _BIG_ENDIAN_HOST,
     BUNDLE_MAGIC,
     BUNDLE_TAG,
+    MAX_SIZE,
     SELF_DESCRIBE,
     TENSOR_MAGIC,
     TENSOR_TAG,
@@ -21,12 +24,43 @@ from .tensor import (
     read_fields,
 )
 
+# Fast paths for the common case: a native-order numeric dtype that numpy can hand out as a
+# buffer. They produce and accept exactly what the general code does (the header is built
+# by body_parts, the decoder checks every strict rule) and defer to it for anything else.
+_PLAIN = [d for d in TABLE if d.np_dtype.char in "bBhHiIlLqQefdFD"]
+_HEADERS: dict[np.dtype, dict[tuple[int, ...], bytes]] = {d.np_dtype: {} for d in _PLAIN}
+_MAX_CACHED_SHAPES = 1024
+# dtype code -> (numpy dtype, element size, alignment, RFC 8746 tag or -1)
+_VIEWS: dict[int, tuple[np.dtype, int, int, int]] = {
+    d.code: (d.np_dtype, d.bits // 8, d.align, d.rfc8746_tag if d.rfc8746_tag is not None else -1)
+    for d in _PLAIN if d.code < 24}
+_VIEW_INPUTS = () if _BIG_ENDIAN_HOST else (bytes, bytearray)
+# Document length -> (header, dtype, shape) of the last valid document of that length: for these
+# dtypes a document is valid exactly when it starts with a valid header and has the length that
+# header implies, so a repeated layout is recognized with one comparison.
+_SEEN: dict[int, tuple[bytes, np.dtype, tuple[int, ...]]] = {}
+
 
 def encode(array: Any) -> bytes:
     """The one deterministic tensorcbor encoding of a numpy array (or array-like)."""
+    if type(array) is np.ndarray and not _BIG_ENDIAN_HOST:
+        headers = _HEADERS.get(array.dtype)  # native byte order only: '>f4' != '<f4'
+        if headers is not None and array.flags.c_contiguous:
+            header = headers.get(array.shape)
+            if header is None:
+                header = _header(array, headers)
+            return b"".join((header, cast(Any, array)))
     dt, shape, payload = prepare(array)
     header, payload = body_parts(dt, shape, payload, len(TENSOR_MAGIC), version=True)
-    return b"".join((TENSOR_MAGIC, header, payload))
+    return b"".join((TENSOR_MAGIC, header, cast(Any, payload)))
+
+
+def _header(array: np.ndarray, cache: dict[tuple[int, ...], bytes]) -> bytes:
+    dt, shape, payload = prepare(array)
+    header = TENSOR_MAGIC + body_parts(dt, shape, payload, len(TENSOR_MAGIC), version=True)[0]
+    if len(cache) < _MAX_CACHED_SHAPES:
+        cache[shape] = header
+    return header
 
 
 def decode(data: Any, *, copy: bool = False, strict: bool = True) -> np.ndarray:
@@ -37,6 +71,10 @@ def decode(data: Any, *, copy: bool = False, strict: bool = True) -> np.ndarray:
     tensors are always fresh arrays, still read-only unless `copy`). The view
     keeps `data` alive. `strict=False` selects the lenient mode of SPEC.md §7.3.
     """
+    if strict and not copy and type(data) in _VIEW_INPUTS:
+        found = _decode_view(data)
+        if found is not None:
+            return found
     r = Reader(data, strict=strict)
     open_document(r, TENSOR_TAG)
     start = r.pos
@@ -90,3 +128,88 @@ def read_version(r: Reader) -> None:
 def close_document(r: Reader) -> None:
     if r.pos != r.end:
         raise DecodeError("TRAILING_BYTES", f"{r.end - r.pos} bytes follow the end of the document", r.pos)
+
+
+def _decode_view(data: bytes | bytearray) -> np.ndarray | None:
+    """A strictly valid, non-empty tensor of a `_VIEWS` dtype with small heads, as a read-only view; else None.
+
+    Returns None (and lets the general decoder find the error, or handle the rarer
+    layouts) on anything it does not positively recognize as valid.
+    """
+    seen = _SEEN.get(len(data))
+    if seen is not None and data.startswith(seen[0]):
+        arr = np.ndarray(seen[2], seen[1], data, len(seen[0]))
+    else:
+        parsed = _parse_view(data)
+        if parsed is None:
+            return None
+        arr = parsed
+    if type(data) is bytearray:
+        arr.flags.writeable = False
+    return arr
+
+
+def _parse_view(data: bytes | bytearray) -> np.ndarray | None:
+    try:
+        fields = data[6]
+        if not data.startswith(TENSOR_MAGIC) or data[7] != 1 or (fields != 0x84 and fields != 0x85):
+            return None
+        view = _VIEWS.get(data[8])
+        if view is None:
+            return None
+        np_dtype, size, align, tag = view
+        rank = data[9] - 0x80
+        if not 0 <= rank < 24:
+            return None
+        pos = 10
+        count = 1
+        shape = []
+        for _ in range(rank):
+            ib = data[pos]
+            if ib < 24:
+                pos += 1
+            elif ib == 24 and data[pos + 1] >= 24:
+                ib = data[pos + 1]
+                pos += 2
+            elif ib == 25 and data[pos + 1]:
+                ib = (data[pos + 1] << 8) | data[pos + 2]
+                pos += 3
+            else:
+                return None
+            count *= ib
+            shape.append(ib)
+        pad = 0
+        if fields == 0x85:
+            pad = data[pos] - 0x3F  # the pad item's whole length: head plus zero bytes
+            if not 0 < pad < 25 or data.count(0, pos + 1, pos + pad) != pad - 1:
+                return None
+            pos += pad
+        if tag >= 0:
+            if data[pos] != 0xD8 or data[pos + 1] != tag:
+                return None
+            pos += 2
+        ib = data[pos]
+        if 0x40 <= ib < 0x58:
+            length = ib - 0x40
+            pos += 1
+        elif ib == 0x58 and data[pos + 1] >= 24:
+            length = data[pos + 1]
+            pos += 2
+        elif ib == 0x59 and data[pos + 1]:
+            length = (data[pos + 1] << 8) | data[pos + 2]
+            pos += 3
+        elif ib == 0x5A and (data[pos + 1] or data[pos + 2]):
+            length = int.from_bytes(data[pos + 1:pos + 5], "big")
+            pos += 5
+        else:
+            return None
+        if (pad != (pad - pos) % align or length != count * size or pos + length != len(data)
+                or not count or length > MAX_SIZE):
+            return None
+    except IndexError:
+        return None
+    dims = tuple(shape)
+    if len(_SEEN) >= 256:
+        _SEEN.clear()
+    _SEEN[len(data)] = (bytes(data[:pos]), np_dtype, dims)
+    return np.ndarray(dims, np_dtype, data, pos)

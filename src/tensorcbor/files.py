@@ -5,7 +5,7 @@ from __future__ import annotations
 import mmap
 import os
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 from .bundle import Bundle, Tensors, bundle_parts, parse_bundle
 
@@ -19,7 +19,7 @@ def save_file(tensors: Tensors, path: str | os.PathLike[str], metadata: Mapping[
     try:
         with open(tmp, "wb") as f:
             for part in bundle_parts(tensors, metadata):
-                f.write(part)
+                f.write(cast(Any, part))
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
@@ -27,7 +27,10 @@ def save_file(tensors: Tensors, path: str | os.PathLike[str], metadata: Mapping[
 
 
 def load_file(path: str | os.PathLike[str], *, strict: bool = True) -> Bundle:
-    """Memory-map a bundle file and check its headers; each tensor is built (and its elements checked) on first access."""
+    """Memory-map a bundle file and check its headers.
+
+    Each tensor is built (and its elements checked) on first access.
+    """
     with open(path, "rb") as f:
         size = os.fstat(f.fileno()).st_size
         data: Any = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) if size else b""

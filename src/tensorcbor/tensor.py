@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
-from typing import Any, Optional, Union
+from typing import Any, cast
 
 import numpy as np
 
@@ -29,7 +29,7 @@ MAX_SIZE = (1 << 63) - 1
 STRING = BY_CODE[8]
 _BIG_ENDIAN_HOST = sys.byteorder == "big"
 
-Payload = Union[bytes, memoryview, np.ndarray]
+Payload = bytes | memoryview | np.ndarray
 
 # Per-dtype constant heads, computed once.
 _DTYPE_HEAD = {d.code: head(0, d.code) for d in BY_CODE.values()}
@@ -47,7 +47,7 @@ class TensorInfo:
     """Offset of the element bytes from the document start."""
     nbytes: int
     """Length of the element bytes (for strings: of the encoded string array)."""
-    strings: Optional[list[str]] = None
+    strings: list[str] | None = None
 
     @property
     def count(self) -> int:
@@ -90,7 +90,7 @@ def prepare(array: Any) -> tuple[DType, tuple[int, ...], Payload]:
     if dt.kind == "bool":
         return dt, shape, np.not_equal(arr.reshape(-1).view(np.uint8), 0).view(np.uint8)
     if arr.dtype.char in _BUFFER_CHARS:
-        return dt, shape, memoryview(arr)
+        return dt, shape, memoryview(cast(Any, arr))
     return dt, shape, arr.reshape(-1).view(np.uint8)
 
 
