@@ -6,6 +6,7 @@ The wire format is specified in SPEC.md; this package is its reference codec.
 from . import stream  # noqa: F401 - tensorcbor.stream: chunked streams (SPEC.md §12)
 from .bundle import Bundle, decode_bundle, encode_bundle
 from .codec import decode, encode
+from .convert.dlpack import from_dlpack
 from .dtypes import BY_CODE, BY_NAME, TABLE, DType
 from .errors import CODES, DecodeError, EncodeError, TensorCBORError
 from .files import FILE_EXTENSION, MEDIA_TYPE, load_file, save_file
@@ -17,5 +18,5 @@ FORMAT_VERSION = 1
 __all__ = [
     "BY_CODE", "BY_NAME", "CODES", "FILE_EXTENSION", "FORMAT_VERSION", "MEDIA_TYPE", "TABLE",
     "Bundle", "DType", "DecodeError", "EncodeError", "TensorCBORError", "TensorInfo",
-    "decode", "decode_bundle", "encode", "encode_bundle", "load_file", "save_file",
+    "decode", "decode_bundle", "encode", "encode_bundle", "from_dlpack", "load_file", "save_file",
 ]

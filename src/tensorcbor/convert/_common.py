@@ -1,0 +1,107 @@
+"""Shared pieces of the converters: the in-between form, lazy imports, file access.
+
+Every converter reads its format into a `Tensors` (ordered arrays + bundle
+metadata) and writes one back, so N formats need 2N functions, not N².
+"""
+
+from __future__ import annotations
+
+import importlib
+import mmap
+import os
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+from ..errors import DecodeError, EncodeError
+from ..tensor import Payload
+
+Progress = Callable[[int], None]
+"""Called with the number of bytes just written; used by the CLI's progress bar."""
+
+_WRITE_SLICE = 64 << 20
+
+
+@dataclass
+class Tensors:
+    """Named arrays in source order plus bundle metadata.
+
+    `single` marks one unnamed tensor (a tensor document, a bare .npy, a TensorProto
+    without a name): it has exactly one entry whose name carries no meaning.
+    `maps` holds the memory maps the arrays view, so a writer can release their
+    pages as it goes (`drop_pages`).
+    """
+
+    arrays: dict[str, np.ndarray]
+    metadata: dict[str, Any] = field(default_factory=dict)
+    single: bool = False
+    maps: list[mmap.mmap] = field(default_factory=list)
+
+    def only(self) -> np.ndarray:
+        """The one tensor of a single-tensor source (EncodeError otherwise)."""
+        if len(self.arrays) != 1:
+            raise EncodeError(f"the target holds one tensor but the source has {len(self.arrays)}; "
+                              "write a bundle format (.tcb, .safetensors, .npz) instead")
+        return next(iter(self.arrays.values()))
+
+
+def require(module: str, extra: str) -> ModuleType:
+    """Import an optional dependency or say which extra provides it."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise ImportError(f"this converter needs the '{module}' package: pip install tensorcbor[{extra}]") from exc
+
+
+def map_file(path: str | os.PathLike[str]) -> Any:
+    """A read-only memory map of a whole file (b"" for an empty one)."""
+    with open(path, "rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        return mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
+
+
+def drop_pages(maps: Iterable[Any]) -> None:
+    """Let the kernel reclaim pages already copied out of read-only maps (keeps peak RSS flat)."""
+    for m in maps:
+        if isinstance(m, mmap.mmap) and not m.closed and hasattr(mmap, "MADV_DONTNEED"):
+            m.madvise(mmap.MADV_DONTNEED)
+
+
+def payload_size(part: Payload) -> int:
+    return part.nbytes if isinstance(part, (memoryview, np.ndarray)) else len(part)
+
+
+def write_parts(path: str | os.PathLike[str], parts: Iterable[Payload], *, progress: Progress | None = None,
+                maps: Iterable[Any] = ()) -> None:
+    """Write pieces to `path` atomically, in bounded slices, releasing source pages as they are copied."""
+    maps = list(maps)
+    tmp = f"{os.fspath(path)}.tmp-{os.getpid()}"
+    try:
+        with open(tmp, "wb") as f:
+            since_drop = 0
+            for part in parts:
+                view = memoryview(part).cast("B") if not isinstance(part, bytes) else memoryview(part)  # type: ignore[arg-type]
+                for start in range(0, len(view), _WRITE_SLICE):
+                    piece = view[start:start + _WRITE_SLICE]
+                    f.write(piece)
+                    since_drop += len(piece)
+                    if progress is not None:
+                        progress(len(piece))
+                    if since_drop >= _WRITE_SLICE and maps:
+                        drop_pages(maps)
+                        since_drop = 0
+                view.release()
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def check_name(name: Any, where: str) -> str:
+    """Tensor names must be text: the one rule every format shares."""
+    if not isinstance(name, str) or not name:
+        raise DecodeError("INVALID_NAME", f"{where}: tensor name {name!r} is not a non-empty text string")
+    return name

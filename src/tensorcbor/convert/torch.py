@@ -1,0 +1,101 @@
+"""torch tensors and state_dicts ⇄ numpy arrays (CPU), when torch is installed.
+
+torch cannot hand bfloat16/float8 to numpy directly, so those go through an
+integer view of the same width and are re-viewed as the ml_dtypes type: the bits
+are copied, never converted. ``.pt`` files are read with ``weights_only=True``
+(torch's restricted unpickler), never with full pickle.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from ..dtypes import BY_NAME, from_numpy
+from ..errors import DecodeError, EncodeError
+from ._common import Tensors
+
+__all__ = ["from_torch", "to_torch", "from_state_dict", "to_state_dict", "load", "save"]
+
+_VIEW = {1: "int8", 2: "int16"}
+
+
+def _torch() -> Any:
+    try:
+        import torch
+    except ImportError as exc:
+        raise ImportError("this converter needs PyTorch: pip install torch (CPU build is enough)") from exc
+    return torch
+
+
+def _torch_name(dtype: Any) -> str:
+    return str(dtype).removeprefix("torch.")
+
+
+def from_torch(tensor: Any) -> np.ndarray:
+    """A numpy array with the tensor's exact bits (moved to the CPU and made contiguous)."""
+    torch = _torch()
+    t = tensor.detach().cpu().contiguous()
+    name = _torch_name(t.dtype)
+    dt = BY_NAME.get(name)
+    if dt is not None and dt.numpy.startswith("ml_dtypes.") and dt.bits in _VIEW:
+        return t.view(getattr(torch, _VIEW[dt.bits])).numpy().view(dt.np_dtype)
+    if name in ("complex32", "quint8", "qint8", "qint32") or t.dtype.is_quantized:
+        raise EncodeError(f"torch dtype {name} has no tensorcbor dtype; dequantize or cast it first")
+    arr = t.numpy()
+    if from_numpy(arr.dtype) is None:
+        raise EncodeError(f"torch dtype {name} has no tensorcbor dtype")
+    return arr
+
+
+def to_torch(array: np.ndarray) -> Any:
+    """A CPU torch tensor with the array's exact bits (bfloat16/float8 via an integer view)."""
+    torch = _torch()
+    arr = np.ascontiguousarray(array)
+    dt = from_numpy(arr.dtype)
+    if dt is None or dt.kind == "string":
+        raise EncodeError(f"dtype {arr.dtype} has no torch tensor form")
+    if dt.numpy.startswith("ml_dtypes."):
+        target = getattr(torch, dt.name, None)
+        if target is None or dt.bits not in _VIEW:
+            raise EncodeError(f"this torch has no {dt.name} dtype")
+        raw = arr.view(_VIEW[dt.bits])
+        return torch.from_numpy(raw.copy() if not raw.flags.writeable else raw).view(target)
+    return torch.from_numpy(arr.copy() if not arr.flags.writeable else arr)
+
+
+def from_state_dict(state: Mapping[str, Any]) -> Tensors:
+    """A state_dict (name → tensor) as tensors in its order; non-tensor entries are refused."""
+    torch = _torch()
+    arrays = {}
+    for name, value in state.items():
+        if not isinstance(value, torch.Tensor):
+            raise EncodeError(f"state_dict entry {name!r} is a {type(value).__name__}, not a tensor")
+        arrays[name] = from_torch(value)
+    return Tensors(arrays)
+
+
+def to_state_dict(t: Tensors) -> dict[str, Any]:
+    return {name: to_torch(arr) for name, arr in t.arrays.items()}
+
+
+def load(path: str | os.PathLike[str]) -> Tensors:
+    """A .pt/.pth state_dict, loaded with ``weights_only=True``."""
+    torch = _torch()
+    try:
+        state = torch.load(os.fspath(path), map_location="cpu", weights_only=True, mmap=True)
+    except Exception as exc:
+        raise DecodeError("MALFORMED", f"{path} is not a weights-only torch file: {exc}") from None
+    if isinstance(state, torch.Tensor):
+        return Tensors({"tensor": from_torch(state)}, single=True)
+    if not isinstance(state, Mapping):
+        raise DecodeError("UNEXPECTED_TYPE", f"{path} holds a {type(state).__name__}, not a state_dict")
+    return from_state_dict(state)
+
+
+def save(t: Tensors, path: str | os.PathLike[str]) -> None:
+    torch = _torch()
+    torch.save(to_torch(t.only()) if t.single else to_state_dict(t), os.fspath(path))
