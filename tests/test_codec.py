@@ -354,3 +354,16 @@ def test_remembered_layouts_still_check_everything() -> None:
     again[-1] ^= 0x80  # an element change: still valid, still the same layout
     out = decode(again)
     assert out[-1] == -15.0 and not out.flags.writeable
+
+
+@pytest.mark.parametrize("shape", [(23,), (24,), (255,), (256,), (65535,), (65536,), (2, 70000), (1 << 20,)])
+def test_head_widths_in_shapes_and_lengths(shape) -> None:
+    arr = np.zeros(shape, np.uint8)
+    arr.reshape(-1)[-1] = 7
+    blob = encode(arr)
+    for src in (blob, bytearray(blob), memoryview(blob)):
+        out = decode(src)
+        assert out.shape == shape and out.reshape(-1)[-1] == 7
+    with pytest.raises(DecodeError) as exc:
+        decode(blob[:-1])
+    assert exc.value.code == "TRUNCATED"

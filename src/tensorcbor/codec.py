@@ -174,6 +174,9 @@ def _parse_view(data: bytes | bytearray) -> np.ndarray | None:
             elif ib == 25 and data[pos + 1]:
                 ib = (data[pos + 1] << 8) | data[pos + 2]
                 pos += 3
+            elif ib == 26 and (data[pos + 1] or data[pos + 2]):
+                ib = int.from_bytes(data[pos + 1:pos + 5], "big")
+                pos += 5
             else:
                 return None
             count *= ib
