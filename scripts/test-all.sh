@@ -6,4 +6,5 @@ cd "$(dirname "$0")/.."
 python3 -m pip install --disable-pip-version-check -q -e '.[dev]'
 echo "== ruff"; python3 -m ruff check src tests bench conformance
 echo "== mypy"; python3 -m mypy
+npm ci --prefix conformance/js --no-audit --no-fund --silent
 echo "== pytest"; python3 -m pytest -q -p no:cacheprovider "$@"

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import struct
 from dataclasses import dataclass, field
-from typing import Any, Optional, Union
+from typing import Any
 
 import ml_dtypes
 import numpy as np
@@ -29,7 +29,7 @@ class Dt:
     kind: str  # uint, int, float, complex, bool, string
     bits: int
     align: int
-    tag: Optional[int]
+    tag: int | None
     np_name: str
 
     @property
@@ -88,7 +88,7 @@ def uint(n: int) -> bytes:
     return head(0, n)
 
 
-def text(s: Union[str, bytes]) -> bytes:
+def text(s: str | bytes) -> bytes:
     raw = s.encode("utf-8") if isinstance(s, str) else s
     return head(3, len(raw)) + raw
 
@@ -157,7 +157,7 @@ def enc_value(v: Any) -> bytes:
     raise TypeError(type(v))
 
 
-def float_json(x: float) -> Union[float, str]:
+def float_json(x: float) -> float | str:
     """Element/metadata float as JSON: finite non-zero values as numbers, else "inf", "-inf", "-0", "0"..."""
     if math.isinf(x):
         return "inf" if x > 0 else "-inf"
@@ -215,7 +215,7 @@ class TensorSpec:
     dt: Dt
     shape: tuple[int, ...]
     data: bytes = b""
-    strings: Optional[list[str]] = None
+    strings: list[str] | None = None
 
 
 def tensor_item(t: TensorSpec, offset: int, version: bool) -> bytes:

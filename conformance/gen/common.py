@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 
@@ -20,8 +20,8 @@ class Vector:
     kind: str  # the decoder to use: "tensor" or "bundle"
     data: bytes
     flags: list[str]
-    error: Optional[str] = None  # invalid vectors: the registry code
-    expected: Optional[dict[str, Any]] = None  # valid vectors
+    error: str | None = None  # invalid vectors: the registry code
+    expected: dict[str, Any] | None = None  # valid vectors
     profile: str = "core"
     # what tensorcbor's encoder is asked to produce, to assert agreement (valid vectors only)
     source: Any = field(default=None, repr=False)

@@ -22,7 +22,6 @@ from .builder import (
     array,
     bstr,
     bundle_doc,
-    enc_value,
     head,
     item_end,
     pack_bits,
@@ -561,7 +560,8 @@ def metadata_vectors() -> Iterator[Vector]:
            "half-subnormal-f32": "fa33800000", "f32-exact-as-f64": "fb3ff0000020000000",
            "nan-in-array": "81fa7fc00000"}
     for label, hx in ncf.items():
-        yield B(f"meta-float-{label}", f"metadata float {hx} is not in its canonical form", meta_with(bytes.fromhex(hx)),
+        yield B(f"meta-float-{label}", f"metadata float {hx} is not in its canonical form",
+                meta_with(bytes.fromhex(hx)),
                 "NON_CANONICAL_FLOAT", ["metadata", "float", "determinism"])
     unsupported = {"tag-date": "c074323032302d30312d30315430303a30303a30305a", "tag-bignum": "c24101",
                    "tag-epoch": "c100", "tag-self-describe": "d9d9f701", "tag-typed-array": "d84041ff",
@@ -584,7 +584,8 @@ def metadata_vectors() -> Iterator[Vector]:
     for label, hx in malformed.items():
         yield B(f"meta-malformed-{label}", f"metadata value {hx} is not well-formed CBOR",
                 meta_with(bytes.fromhex(hx)), "MALFORMED", ["metadata", "malformed"])
-    yield B("meta-widened-true", "true encoded as f8 15", meta_with(b"\xf8\x15"), "MALFORMED", ["metadata", "malformed"])
+    yield B("meta-widened-true", "true encoded as f8 15", meta_with(b"\xf8\x15"), "MALFORMED",
+            ["metadata", "malformed"])
     for label, hx in {"bytes": "5f4100ff", "text": "7f6161ff", "array": "9f01ff", "map": "bf6161f6ff"}.items():
         yield B(f"meta-indefinite-{label}", f"metadata indefinite-length {label}", meta_with(bytes.fromhex(hx)),
                 "INDEFINITE_LENGTH", ["metadata", "indefinite-length"])

@@ -97,7 +97,8 @@ def float_specials(dt: Dt) -> dict[str, int]:
         return out
     out.update({"inf": emax, "neg-inf": sign | emax, "quiet-nan": emax | 1 << (m - 1),
                 "signalling-nan": emax | 1, "nan-payload": emax | 1 << (m - 1) | payload,
-                "neg-quiet-nan": sign | emax | 1 << (m - 1), "max-finite": emax - 1, "neg-max-finite": sign | (emax - 1)})
+                "neg-quiet-nan": sign | emax | 1 << (m - 1), "max-finite": emax - 1,
+                "neg-max-finite": sign | (emax - 1)})
     return out
 
 
@@ -287,7 +288,8 @@ def bundle_vectors() -> Iterator[Vector]:
                         M([("dtypes", len(DTYPES))]), [(dt.name, sample(dt, (3,), dt.code)) for dt in DTYPES],
                         ["bundle", "many-tensors", "dtype"])
     yield bundle_vector("bundle-every-dtype-rank0", "bundle with a scalar of every dtype",
-                        M(), [(f"s{dt.code:02d}", sample(dt, ())) for dt in DTYPES], ["bundle", "many-tensors", "rank0"])
+                        M(), [(f"s{dt.code:02d}", sample(dt, ())) for dt in DTYPES],
+                        ["bundle", "many-tensors", "rank0"])
     names = ["b", "aa", "a", "ab", "é", "z" * 24, "B", "_", "0", "🦀"]
     yield bundle_vector("bundle-name-order", "names sort by encoded bytes: shorter first (\"b\" before \"aa\")",
                         M(), [(n, sample(i8, (1,), i)) for i, n in enumerate(names)], ["bundle", "key-order"])

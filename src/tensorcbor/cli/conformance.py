@@ -17,7 +17,7 @@ SUITE_HELP = ("suite directory holding manifest.json (default: $TENSORCBOR_CONFO
               "of the source checkout)")
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("conformance", help="run or check the conformance suite (SPEC.md §9)")
     sub = p.add_subparsers(dest="conformance_command", required=True, metavar="ACTION")
 

@@ -13,9 +13,10 @@ def first_byte_difference(want: bytes, got: bytes) -> str | None:
     """'first difference at byte N: expected 0xAA, got 0xBB' (or a length note), None when equal."""
     if want == got:
         return None
-    for i, (a, b) in enumerate(zip(want, got)):
+    for i, (a, b) in enumerate(zip(want, got, strict=False)):
         if a != b:
-            return f"first difference at byte {i}: expected 0x{a:02x}, got 0x{b:02x} (lengths {len(want)} and {len(got)})"
+            return (f"first difference at byte {i}: expected 0x{a:02x}, got 0x{b:02x} "
+                    f"(lengths {len(want)} and {len(got)})")
     shorter = min(len(want), len(got))
     return (f"identical for {shorter} bytes, then the output is {'shorter' if len(got) < len(want) else 'longer'}: "
             f"expected {len(want)} bytes, got {len(got)}")
@@ -31,7 +32,7 @@ def _tensor_diffs(want: dict[str, Any], got: dict[str, Any], where: str) -> list
         gs = got.get("strings")
         if not isinstance(gs, list) or len(gs) != len(want["strings"]):
             return [f"{where}strings: expected {len(want['strings'])} strings, got {gs!r}"[:300]]
-        for i, (a, b) in enumerate(zip(want["strings"], gs)):
+        for i, (a, b) in enumerate(zip(want["strings"], gs, strict=False)):
             if a != b:
                 return [f"{where}element {i}: expected {a!r}, got {b!r}"]
         return out
@@ -74,10 +75,10 @@ def meta_equal(want: Any, got: Any) -> bool:
             if tag == "bytes":
                 return str(wb).lower() == str(gb).lower()
             if tag == "array":
-                return len(wb) == len(gb) and all(meta_equal(x, y) for x, y in zip(wb, gb))
+                return len(wb) == len(gb) and all(meta_equal(x, y) for x, y in zip(wb, gb, strict=False))
             if tag == "map":
                 return len(wb) == len(gb) and all(
-                    kw == kg and meta_equal(vw, vg) for (kw, vw), (kg, vg) in zip(wb, gb))
+                    kw == kg and meta_equal(vw, vg) for (kw, vw), (kg, vg) in zip(wb, gb, strict=False))
         except (TypeError, ValueError):
             return False
         return False
@@ -92,7 +93,7 @@ def _meta_diffs(want: Any, got: Any, path: str) -> list[str]:
         gk = [k for k, _ in got["map"]]
         if wk != gk:
             return [f"metadata{path}: keys expected {wk}, got {gk}"]
-        for (k, wv), (_, gv) in zip(want["map"], got["map"]):
+        for (k, wv), (_, gv) in zip(want["map"], got["map"], strict=False):
             if not meta_equal(wv, gv):
                 return _meta_diffs(wv, gv, f"{path}[{k!r}]")
     return [f"metadata{path}: expected {want}, got {got}"]
@@ -111,6 +112,6 @@ def decoded_diffs(kind: str, expected: dict[str, Any], got: dict[str, Any]) -> l
     wn, gn = [t["name"] for t in wt], [t.get("name") for t in gt]
     if wn != gn:
         return out + [f"tensor names: expected {wn}, got {gn}"]
-    for w, g in zip(wt, gt):
+    for w, g in zip(wt, gt, strict=False):
         out += _tensor_diffs(w, g, f"tensor {w['name']!r}: ")
     return out
