@@ -211,7 +211,7 @@ def _examples() -> list[tuple[str, str, bytes]]:
          "The smallest common case: 16 bytes of framing, the data lands at offset 16.",
          tensorcbor.encode(f32)),
         ("float32, rank 1: one byte of padding",
-         "Without padding the data would start at offset 15; an empty byte string (one byte) moves it to 16.",
+         "Without padding the data would start at offset 14; the pad `41 00` (two bytes) moves it to 16.",
          tensorcbor.encode(np.array([1.0, nan_payload, -2.5], dtype=np.float32))),
         ("float64 scalar (rank 0): three bytes of padding",
          "Rank 0 is an empty shape array; one element follows. Pad `42 0000` is three bytes.",

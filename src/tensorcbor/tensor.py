@@ -137,9 +137,7 @@ def body_parts(dt: DType, shape: tuple[int, ...], payload: Payload, offset: int,
 def read_fields(r: Reader, nfields: int) -> TensorInfo:
     """Read dtype, shape, optional pad and data: `nfields` is 3 (no pad) or 4 (pad)."""
     start = r.pos
-    major, _, code = r.head()
-    if major != 0:
-        raise r.fail("UNEXPECTED_TYPE", "the dtype must be an unsigned integer", start)
+    code = r.expect(0, "the dtype (unsigned integer)")
     dt = BY_CODE.get(code)
     if dt is None:
         raise r.fail("UNKNOWN_DTYPE", f"dtype code {code} is not in the dtype table (SPEC.md §3)", start)
