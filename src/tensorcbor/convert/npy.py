@@ -35,7 +35,7 @@ def _load(source: Any, where: str, **kwargs: Any) -> Any:
     try:
         return np.load(source, allow_pickle=False, **kwargs)
     except ValueError as exc:  # pickled object arrays, bad headers
-        code = "UNKNOWN_DTYPE" if "pickle" in str(exc) else "MALFORMED"
+        code = "UNKNOWN_DTYPE" if "pickle" in str(exc) or "Python objects" in str(exc) else "MALFORMED"
         raise DecodeError(code, f"{where}: {exc}") from None
     except (EOFError, zipfile.BadZipFile) as exc:
         raise DecodeError("TRUNCATED", f"{where}: {exc}") from None
@@ -96,5 +96,8 @@ def data_offset(path: str | os.PathLike[str]) -> int:
     """Where a .npy file's element bytes start."""
     with open(path, "rb") as f:
         version = np.lib.format.read_magic(f)
-        np.lib.format._read_array_header(f, version)  # type: ignore[attr-defined]
+        if version == (1, 0):
+            np.lib.format.read_array_header_1_0(f)
+        else:
+            np.lib.format.read_array_header_2_0(f)
         return f.tell()
