@@ -11,9 +11,8 @@ from typing import Any
 import numpy as np
 
 from ..bundle import parse_bundle
-from ..convert import FORMATS, format_for, read
+from ..convert import FORMATS, format_for, read, tcb
 from ..convert import safetensors as st
-from ..convert import tcb
 from ..convert._common import map_file
 from ..dtypes import from_numpy
 

@@ -114,9 +114,10 @@ def _copy_out(t: _DLTensor) -> np.ndarray:
         raise EncodeError("DLPack tensors with negative strides are not supported; make it contiguous first")
     extent = (1 + sum((n - 1) * s for n, s in zip(shape, strides, strict=True))) * item
     window = memoryview((ctypes.c_uint8 * extent).from_address(address)).cast("B")
-    base = np.frombuffer(window, np.uint8).view(dt.np_dtype)
-    view = np.lib.stride_tricks.as_strided(base, shape, tuple(s * item for s in strides), writeable=False)
-    return np.ascontiguousarray(view)
+    base = np.frombuffer(window, np.uint8)  # strided on bytes: as_strided cannot take ml_dtypes types
+    view = np.lib.stride_tricks.as_strided(base, shape + (item,), tuple(s * item for s in strides) + (1,),
+                                           writeable=False)
+    return np.ascontiguousarray(view).view(dt.np_dtype).reshape(shape)
 
 
 def _is_c_contiguous(shape: tuple[int, ...], strides: tuple[int, ...]) -> bool:
