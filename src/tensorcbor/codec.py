@@ -18,6 +18,7 @@ from .tensor import (
     TENSOR_MAGIC,
     TENSOR_TAG,
     VERSION,
+    TensorInfo,
     body_parts,
     materialize,
     prepare,
@@ -75,7 +76,11 @@ def decode(data: Any, *, copy: bool = False, strict: bool = True) -> np.ndarray:
         found = _decode_view(data)
         if found is not None:
             return found
-    r = Reader(data, strict=strict)
+    return materialize(data, parse_tensor_document(Reader(data, strict=strict)), copy)
+
+
+def parse_tensor_document(r: Reader) -> TensorInfo:
+    """Check a whole tensor document's structure (SPEC.md §7.1) and say where its elements are."""
     open_document(r, TENSOR_TAG)
     start = r.pos
     count = r.expect(4, "the tensor array")
@@ -84,7 +89,7 @@ def decode(data: Any, *, copy: bool = False, strict: bool = True) -> np.ndarray:
     read_version(r)
     info = read_fields(r, count - 1)
     close_document(r)
-    return materialize(data, info, copy)
+    return info
 
 
 def open_document(r: Reader, want: int) -> None:

@@ -7,8 +7,8 @@ from typing import Any
 
 from ..bundle import bundle_parts, parse_bundle
 from ..cbor import Reader
-from ..codec import close_document, open_document, read_version
-from ..tensor import BUNDLE_MAGIC, TENSOR_MAGIC, TENSOR_TAG, TensorInfo, body_parts, materialize, prepare, read_fields
+from ..codec import parse_tensor_document
+from ..tensor import BUNDLE_MAGIC, TENSOR_MAGIC, TensorInfo, body_parts, materialize, prepare
 from ._common import Progress, Tensors, map_file, write_parts
 
 __all__ = ["is_bundle", "tensor_info", "load", "save", "SINGLE_NAME"]
@@ -25,16 +25,7 @@ def is_bundle(buf: Any) -> bool:
 
 def tensor_info(buf: Any) -> TensorInfo:
     """Parse a single-tensor document's header (dtype, shape, data offset) without building the array."""
-    r = Reader(buf)
-    open_document(r, TENSOR_TAG)
-    start = r.pos
-    count = r.expect(4, "the tensor array")
-    if count not in (4, 5):
-        raise r.fail("UNEXPECTED_TYPE", f"a tensor array has 4 or 5 elements, found {count}", start)
-    read_version(r)
-    info = read_fields(r, count - 1)
-    close_document(r)
-    return info
+    return parse_tensor_document(Reader(buf))
 
 
 def load(path: str | os.PathLike[str]) -> Tensors:
