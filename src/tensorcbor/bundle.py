@@ -10,7 +10,7 @@ import numpy as np
 from .cbor import MAX_METADATA_BYTES, Reader, encode_map, encode_text, head
 from .codec import close_document, open_document, read_version
 from .errors import EncodeError
-from .tensor import BUNDLE_MAGIC, BUNDLE_TAG, Payload, TensorInfo, body_parts, materialize, prepare, read_fields
+from .tensor import BUNDLE_MAGIC, BUNDLE_TAG, Payload, TensorInfo, item_parts, materialize, read_fields
 
 MAX_NAME_BYTES = 4096
 
@@ -52,7 +52,8 @@ class Bundle(Mapping[str, np.ndarray]):
         return f"Bundle({{{inner}}}, metadata={self.metadata!r})"
 
 
-def bundle_parts(tensors: Tensors, metadata: Mapping[str, Any] | None = None) -> list[Payload]:
+def bundle_parts(tensors: Tensors, metadata: Mapping[str, Any] | None = None, *,
+                 compression: str | None = None, shuffle: bool = False) -> list[Payload]:
     """The bundle's bytes as a list of pieces (headers and zero-copy payloads), in order."""
     items = tensors.items() if isinstance(tensors, Mapping) else tensors
     entries: list[tuple[bytes, str, Any]] = []
@@ -77,9 +78,8 @@ def bundle_parts(tensors: Tensors, metadata: Mapping[str, Any] | None = None) ->
     parts: list[Payload] = [first]
     offset = len(first)
     for key, _, array in entries:
-        dt, shape, payload = prepare(array)
         offset += len(key)
-        header, payload = body_parts(dt, shape, payload, offset, version=False)
+        header, payload = item_parts(array, offset, version=False, compression=compression, shuffle=shuffle)
         parts += (key, header, payload)
         offset += len(header) + _nbytes(payload)
     return parts
@@ -89,9 +89,10 @@ def _nbytes(payload: Payload) -> int:
     return payload.nbytes if isinstance(payload, (memoryview, np.ndarray)) else len(payload)
 
 
-def encode_bundle(tensors: Tensors, metadata: Mapping[str, Any] | None = None) -> bytes:
-    """The one deterministic encoding of named tensors plus metadata."""
-    return b"".join(cast(list[Any], bundle_parts(tensors, metadata)))
+def encode_bundle(tensors: Tensors, metadata: Mapping[str, Any] | None = None, *,
+                  compression: str | None = None, shuffle: bool = False) -> bytes:
+    """The one deterministic encoding of named tensors plus metadata (compressed per tensor when asked)."""
+    return b"".join(cast(list[Any], bundle_parts(tensors, metadata, compression=compression, shuffle=shuffle)))
 
 
 def decode_bundle(data: Any, *, strict: bool = True) -> Bundle:

@@ -20,6 +20,7 @@ from .tensor import (
     VERSION,
     TensorInfo,
     body_parts,
+    item_parts,
     materialize,
     prepare,
     read_fields,
@@ -42,8 +43,16 @@ _VIEW_INPUTS = () if _BIG_ENDIAN_HOST else (bytes, bytearray)
 _SEEN: dict[int, tuple[bytes, np.dtype, tuple[int, ...]]] = {}
 
 
-def encode(array: Any) -> bytes:
-    """The one deterministic tensorcbor encoding of a numpy array (or array-like)."""
+def encode(array: Any, *, compression: str | None = None, shuffle: bool = False) -> bytes:
+    """The one deterministic tensorcbor encoding of a numpy array (or array-like).
+
+    ``compression="zstd"`` (with an optional byte ``shuffle``) writes the Extended
+    profile's compressed form (SPEC.md §13), which Core-only decoders reject.
+    """
+    if compression is not None or shuffle:
+        fields, data = item_parts(array, len(TENSOR_MAGIC), version=True, compression=compression,
+                                  shuffle=shuffle)
+        return b"".join((TENSOR_MAGIC, fields, cast(Any, data)))
     if type(array) is np.ndarray and not _BIG_ENDIAN_HOST:
         headers = _HEADERS.get(array.dtype)  # native byte order only: '>f4' != '<f4'
         if headers is not None and array.flags.c_contiguous:

@@ -13,12 +13,13 @@ FILE_EXTENSION = ".tcb"
 MEDIA_TYPE = "application/vnd.tensorcbor+cbor"
 
 
-def save_file(tensors: Tensors, path: str | os.PathLike[str], metadata: Mapping[str, Any] | None = None) -> None:
+def save_file(tensors: Tensors, path: str | os.PathLike[str], metadata: Mapping[str, Any] | None = None, *,
+              compression: str | None = None, shuffle: bool = False) -> None:
     """Write a bundle without building it in memory: each tensor's bytes are copied once, to the file."""
     tmp = f"{os.fspath(path)}.tmp-{os.getpid()}"
     try:
         with open(tmp, "wb") as f:
-            for part in bundle_parts(tensors, metadata):
+            for part in bundle_parts(tensors, metadata, compression=compression, shuffle=shuffle):
                 f.write(cast(Any, part))
         os.replace(tmp, path)
     finally:

@@ -21,6 +21,7 @@ from .errors import DecodeError, EncodeError
 SELF_DESCRIBE = b"\xd9\xd9\xf7"  # tag 55799
 TENSOR_TAG = 52084  # 0xcb74
 BUNDLE_TAG = 52066  # 0xcb62
+COMPRESSED_TAG = 52090  # 0xcb7a, the Extended profile's compressed data item
 TENSOR_MAGIC = SELF_DESCRIBE + head(6, TENSOR_TAG)
 BUNDLE_MAGIC = SELF_DESCRIBE + head(6, BUNDLE_TAG)
 VERSION = 1
@@ -55,6 +56,10 @@ class TensorInfo:
         for d in self.shape:
             n *= d
         return n
+
+    def element_source(self, buf: Any) -> tuple[Any, TensorInfo]:
+        """Buffer and location of the element bytes; compressed tensors override this to decompress."""
+        return buf, self
 
 
 # ---------------------------------------------------------------- encoding
@@ -132,6 +137,20 @@ def body_parts(dt: DType, shape: tuple[int, ...], payload: Payload, offset: int,
     return bytes((0x80 | nfields,)) + fields + data_head, payload
 
 
+def item_parts(array: Any, offset: int, *, version: bool, compression: str | None = None,
+               shuffle: bool = False) -> tuple[bytes, Payload]:
+    """Header and payload of one tensor array at `offset`, compressed (SPEC.md §13) when asked and worth it."""
+    dt, shape, payload = prepare(array)
+    if compression is not None:
+        from .compression import body_parts as compressed_parts
+        parts = compressed_parts(dt, shape, payload, version=version, codec=compression, shuffle_bytes=shuffle)
+        if parts is not None:
+            return parts
+    elif shuffle:
+        raise EncodeError("shuffle=True is a filter of the compressed form; pass compression='zstd' too")
+    return body_parts(dt, shape, payload, offset, version=version)
+
+
 # ---------------------------------------------------------------- decoding
 
 def read_fields(r: Reader, nfields: int) -> TensorInfo:
@@ -156,6 +175,9 @@ def read_fields(r: Reader, nfields: int) -> TensorInfo:
         return _read_strings(r, dt, shape, count)
     data_start = r.pos
     m, _, arg = r.head()
+    if m == 6 and arg == COMPRESSED_TAG:  # Extended profile, SPEC.md §13
+        from .compression import read_compressed
+        return read_compressed(r, dt, shape, count, pad_len, data_start)
     if dt.rfc8746_tag is not None:
         if m != 6 or arg != dt.rfc8746_tag:
             found = f"tag {arg}" if m == 6 else "no tag"
@@ -211,6 +233,8 @@ def _read_strings(r: Reader, dt: DType, shape: tuple[int, ...], count: int) -> T
 
 def materialize(buf: Any, info: TensorInfo, copy: bool) -> np.ndarray:
     """The numpy array for a parsed tensor: a read-only view where the dtype allows."""
+    if info.__class__ is not TensorInfo:
+        buf, info = info.element_source(buf)
     dt = info.dtype
     if info.strings is not None:
         arr = np.array(info.strings, dtype=dt.np_dtype).reshape(info.shape)
