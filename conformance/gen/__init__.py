@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from . import core_invalid, core_valid
+from . import core_invalid, core_valid, extended_invalid, extended_valid
 
-MODULES: list[ModuleType] = [core_valid, core_invalid]
+MODULES: list[ModuleType] = [core_valid, core_invalid, extended_valid, extended_invalid]
 PROFILES: frozenset[str] = frozenset(m.PROFILE for m in MODULES)
 
 # Registry codes that only a profile without generator modules yet can produce. Once that profile's
@@ -20,6 +20,4 @@ PENDING_PROFILE_CODES: dict[str, str] = {
     **{code: "stream" for code in ("STREAM_DIGEST_MISMATCH", "WRONG_STREAM", "CHUNK_OUT_OF_RANGE",
                                    "DUPLICATE_CHUNK", "CHUNK_OUT_OF_ORDER", "MISSING_CHUNK", "CHUNK_DIGEST_MISMATCH",
                                    "CHUNK_TOO_LARGE", "STREAM_LENGTH_MISMATCH", "DOCUMENT_DIGEST_MISMATCH")},
-    **{code: "extended" for code in ("UNSUPPORTED_COMPRESSION", "INVALID_COMPRESSION",
-                                     "DECOMPRESSED_SIZE_MISMATCH")},
 }

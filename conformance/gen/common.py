@@ -22,7 +22,7 @@ class Vector:
     flags: list[str]
     error: str | None = None  # invalid vectors: the registry code
     expected: dict[str, Any] | None = None  # valid vectors
-    profile: str = "core"
+    profile: str = ""  # empty: the profile of the generator module (conformance/generate.py collect())
     # what tensorcbor's encoder is asked to produce, to assert agreement (valid vectors only)
     source: Any = field(default=None, repr=False)
 

@@ -25,6 +25,13 @@ function checkTensor(id, item, want) {
       throw new Error(`strings differ: ${JSON.stringify(data)}`);
     return;
   }
+  if (data instanceof Tag && data.tag === 52090) { // Extended: zstd data; check its frame, not the elements
+    const [codec, filter, length, zstd] = data.value;
+    if (data.value.length !== 4 || codec !== 1 || (filter !== 0 && filter !== 1) || !(zstd instanceof Uint8Array))
+      throw new Error("compressed data item is not [1, 0|1, length, bytes]");
+    if (Number(length) * 2 !== want.data_hex.length) throw new Error(`declared length ${length} != element bytes`);
+    return;
+  }
   const tag = TAG_OF[want.dtype];
   let bytes = data;
   if (tag === 84) { // cbor-x has no float16 typed array: it returns the tag

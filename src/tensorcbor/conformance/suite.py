@@ -40,6 +40,11 @@ class Vector:
         return self.record.get("error")
 
     @property
+    def reencode_identical(self) -> bool:
+        """Whether encoding `expected` must give the vector's bytes (False for decoder-only vectors)."""
+        return bool(self.record.get("reencode_identical", False))
+
+    @property
     def expected(self) -> dict[str, Any]:
         return dict(self.record["expected"])
 

@@ -1,0 +1,101 @@
+"""Extended profile (SPEC.md §13), invalid vectors: each with the code §13.4 (C1-C6, Z1-Z4) assigns.
+
+Frames are hand-built (zstd_frames.py), so these bytes mean the same to every zstd
+decoder. The first vector is also what a Core-only decoder must report for any
+compressed tensor (UNSUPPORTED_COMPRESSION, §7.1 F5), and an unknown codec gets
+that code from Extended decoders too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from .builder import BY_NAME, MAGIC_TENSOR, TensorSpec, array, bstr, head, text, uint
+from .common import Vector
+from .extended_valid import BOOL, F32, I4, U8, cdoc, citem, f32
+from .zstd_frames import frame, raw_frame
+
+PROFILE = "extended"
+
+W = TensorSpec(F32, (2, 3), f32([0.5, -0.25, 1.0, 0.5, -0.25, 1.0]))
+GOOD = raw_frame(W.data)
+
+
+def T(vid: str, desc: str, data: bytes, error: str, flags: list[str]) -> Vector:
+    return Vector(vid, desc, "tensor", data, ["compressed", *flags], error=error)
+
+
+def tag_then(body: bytes) -> bytes:
+    return cdoc(W, head(6, 52090) + body)
+
+
+def vectors() -> Iterator[Vector]:
+    # Core: a Core-only decoder must report UNSUPPORTED_COMPRESSION for any compressed tensor (§7.1 F5)
+    core = T("ext-bad-codec", "codec 7 (unknown): UNSUPPORTED_COMPRESSION for Core and Extended decoders alike",
+             cdoc(W, citem(GOOD, 24, codec=7)), "UNSUPPORTED_COMPRESSION", ["codec"])
+    core.profile = "core"
+    yield core
+    yield T("ext-bad-filter", "filter 2 (unknown)", cdoc(W, citem(GOOD, 24, filt=2)), "UNSUPPORTED_COMPRESSION",
+            ["filter"])
+    u8 = TensorSpec(U8, (4,), bytes(4))
+    yield T("ext-shuffle-u8", "shuffle filter on uint8 (alignment 1)", cdoc(u8, citem(raw_frame(bytes(4)), 4, filt=1)),
+            "INVALID_COMPRESSION", ["filter"])
+    pad = MAGIC_TENSOR + head(4, 5) + b"\x01" + uint(1) + array([uint(2), uint(3)]) + b"\x40" + citem(GOOD, 24)
+    yield T("ext-with-padding", "a padding item before compressed data", pad, "INVALID_COMPRESSION", ["padding"])
+    yield T("ext-not-array", "tag 52090 around a byte string", tag_then(bstr(GOOD)), "INVALID_COMPRESSION",
+            ["structure"])
+    yield T("ext-array-3", "[codec, filter, length]: 3 elements", tag_then(array([uint(1), uint(0), uint(24)])),
+            "INVALID_COMPRESSION", ["structure"])
+    yield T("ext-codec-text", "codec as a text string", tag_then(array([text("zstd"), uint(0), uint(24), bstr(GOOD)])),
+            "INVALID_COMPRESSION", ["structure"])
+    yield T("ext-codec-negative", "codec -1", tag_then(array([b"\x20", uint(0), uint(24), bstr(GOOD)])),
+            "INVALID_COMPRESSION", ["structure"])
+    yield T("ext-length-mismatch", "length 20 for a 24-byte tensor", cdoc(W, citem(raw_frame(W.data[:20]), 20)),
+            "SHAPE_MISMATCH", ["length"])
+    yield T("ext-data-text", "compressed data as a text string",
+            tag_then(array([uint(1), uint(0), uint(24), text("x")])), "INVALID_COMPRESSION", ["structure"])
+    yield T("ext-data-truncated", "the document ends inside the compressed bytes", cdoc(W, citem(GOOD, 24))[:-3],
+            "TRUNCATED", ["truncated"])
+    yield T("ext-nonshortest-length", "length 24 with a two-byte head",
+            tag_then(b"\x84\x01\x00\x19\x00\x18" + bstr(GOOD)), "NON_SHORTEST_HEAD", ["determinism"])
+    yield T("ext-in-typed-array-tag", "85(52090(...)): the RFC 8746 tag around compressed data",
+            cdoc(W, head(6, 85) + citem(GOOD, 24)), "UNEXPECTED_TAG", ["tag"])
+    s = TensorSpec(BY_NAME["string"], (1,), strings=["a"])
+    yield T("ext-string", "compression never applies to string tensors (F4 expects an array)",
+            cdoc(s, citem(raw_frame(b"\x81\x61a"), 3)), "UNEXPECTED_TAG", ["string"])
+
+    # Z1: frame structure
+    yield T("ext-frame-bad-magic", "not a zstd frame", cdoc(W, citem(b"\x00" * 8 + GOOD, 24)),
+            "INVALID_COMPRESSION", ["frame"])
+    yield T("ext-frame-empty", "no frame at all", cdoc(W, citem(b"", 24)), "INVALID_COMPRESSION", ["frame"])
+    yield T("ext-frame-truncated", "the frame's last block is cut short", cdoc(W, citem(GOOD[:-2], 24)),
+            "INVALID_COMPRESSION", ["frame"])
+    yield T("ext-frame-trailing", "garbage after the frame", cdoc(W, citem(GOOD + b"\x00", 24)),
+            "INVALID_COMPRESSION", ["frame"])
+    yield T("ext-frame-reserved-bit", "frame header reserved bit set",
+            cdoc(W, citem(frame([("raw", W.data)], fhd_extra=0x08), 24)), "INVALID_COMPRESSION", ["frame"])
+    yield T("ext-frame-reserved-block", "block type 3 (reserved)",
+            cdoc(W, citem(frame([("reserved", W.data)]), 24)), "INVALID_COMPRESSION", ["frame"])
+    yield T("ext-frame-dictionary", "the frame names dictionary 1",
+            cdoc(W, citem(frame([("raw", W.data)], dict_id=1), 24)), "INVALID_COMPRESSION", ["frame"])
+    yield T("ext-frame-window-16mib", "window of 16 MiB, over the 8 MiB limit",
+            cdoc(W, citem(raw_frame(W.data, window_log=24), 24)), "INVALID_COMPRESSION", ["window"])
+    yield T("ext-frame-corrupt-block", "a compressed block whose content is garbage",
+            cdoc(W, citem(frame([("compressed", b"\xff" * 6)]), 24)), "INVALID_COMPRESSION", ["frame"])
+    # Z2-Z3: sizes
+    yield T("ext-content-size-mismatch", "the frame says 25 bytes, the tensor needs 24",
+            cdoc(W, citem(frame([("raw", W.data + b"\x00")], content_size=25), 24)),
+            "DECOMPRESSED_SIZE_MISMATCH", ["length"])
+    yield T("ext-short-output", "the frames produce 20 of 24 bytes", cdoc(W, citem(raw_frame(W.data[:20]), 24)),
+            "DECOMPRESSED_SIZE_MISMATCH", ["length"])
+    bomb = frame([("rle", (0, 131072))] * 4096)  # 512 MiB of zeros in 16 KiB
+    yield T("ext-zip-bomb", "16 KiB of RLE blocks that expand to 512 MiB, declared as 24 bytes: fails after 24",
+            cdoc(W, citem(bomb, 24)), "DECOMPRESSED_SIZE_MISMATCH", ["bomb"])
+    # Z4: elements after decompression
+    b = TensorSpec(BOOL, (3,), b"\x01\x02\x00")
+    yield T("ext-bool-element", "a decompressed bool byte 0x02", cdoc(b, citem(raw_frame(b.data), 3)),
+            "INVALID_ELEMENT", ["element"])
+    i4 = TensorSpec(I4, (3,), bytes.fromhex("78f1"))
+    yield T("ext-int4-tail", "decompressed int4 data with non-zero unused high bits",
+            cdoc(i4, citem(raw_frame(i4.data), 2)), "INVALID_ELEMENT", ["element", "packed"])
+
