@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
-from typing import Optional
 
 import ml_dtypes
 import numpy as np
@@ -33,10 +32,10 @@ class DType:
     """Bits per element on the wire (0 for string: variable length)."""
     align: int
     """Alignment of the element data, in bytes, relative to the document start."""
-    rfc8746_tag: Optional[int]
+    rfc8746_tag: int | None
     """RFC 8746 little-endian typed-array tag wrapping the data, or None."""
-    safetensors: Optional[str]
-    dlpack: Optional[tuple[int, int]]
+    safetensors: str | None
+    dlpack: tuple[int, int] | None
     """(DLDataTypeCode, bits) with lanes = 1."""
     numpy: str
     """numpy dtype spelling; ``ml_dtypes.X`` for ml_dtypes types."""
@@ -111,7 +110,7 @@ _NP_DTYPES: dict[int, np.dtype] = {d.code: _resolve_numpy(d.numpy) for d in TABL
 _FROM_NUMPY: dict[np.dtype, DType] = {_NP_DTYPES[d.code]: d for d in TABLE if d.kind != "string"}
 
 
-def from_numpy(dt: np.dtype) -> Optional[DType]:
+def from_numpy(dt: np.dtype) -> DType | None:
     """The table row for a numpy dtype (any byte order), or None."""
     found = _FROM_NUMPY.get(dt)
     if found is None and dt.byteorder not in ("=", "|"):
