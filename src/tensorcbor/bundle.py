@@ -106,27 +106,47 @@ def decode_bundle(data: Any, *, strict: bool = True) -> Bundle:
 def parse_bundle(data: Any, *, strict: bool = True) -> Bundle:
     """Check a bundle's structure and headers; element values are checked on first access."""
     r = Reader(data, strict=strict)
+    metadata, count = read_bundle_prefix(r)
+    entries = TensorEntries(count)
+    infos: dict[str, TensorInfo] = {}
+    while entries.remaining:
+        name, info = entries.read(r)
+        infos[name] = info
+    close_document(r)
+    return Bundle(data, infos, metadata)
+
+
+def read_bundle_prefix(r: Reader) -> tuple[dict[str, Any], int]:
+    """Read a bundle document up to its tensor map head (SPEC.md §7.1 bundle steps 1-5 and 6's head).
+
+    Returns the metadata and the number of tensor entries that follow.
+    """
     open_document(r, BUNDLE_TAG)
     start = r.pos
     if r.expect(4, "the bundle array") != 3:
         raise r.fail("UNEXPECTED_TYPE", "a bundle array has exactly 3 elements", start)
     read_version(r)
     meta_start = r.pos
-    meta_count = r.expect(5, "the metadata map")
-    metadata = r.map_body(meta_count, 1)
+    metadata = r.map_body(r.expect(5, "the metadata map"), 1)
     if r.pos - meta_start > MAX_METADATA_BYTES:
         raise r.fail("METADATA_TOO_LARGE", f"metadata is {r.pos - meta_start} bytes, over the "
                      f"{MAX_METADATA_BYTES}-byte limit", meta_start)
-    infos = _read_tensor_map(r)
-    close_document(r)
-    return Bundle(data, infos, metadata)
+    return metadata, r.expect(5, "the tensor map")
 
 
-def _read_tensor_map(r: Reader) -> dict[str, TensorInfo]:
-    count = r.expect(5, "the tensor map")
-    infos: dict[str, TensorInfo] = {}
-    prev: bytes | None = None
-    for _ in range(count):
+class TensorEntries:
+    """Reads a bundle's tensor map one entry at a time, with the checks of SPEC.md §7.1 step 6.
+
+    State changes only when an entry has been read whole, so an incremental reader
+    (the stream Assembler) can retry an entry whose bytes had not all arrived.
+    """
+
+    def __init__(self, count: int) -> None:
+        self.remaining = count
+        self.prev: bytes | None = None
+        self.names: set[str] = set()
+
+    def read(self, r: Reader) -> tuple[str, TensorInfo]:
         key_start = r.pos
         length = r.expect(3, "a tensor name (text)")
         name = r.text(length, "a tensor name")
@@ -134,19 +154,20 @@ def _read_tensor_map(r: Reader) -> dict[str, TensorInfo]:
         if not name or length > MAX_NAME_BYTES:
             raise r.fail("INVALID_NAME", f"tensor names are 1 to {MAX_NAME_BYTES} UTF-8 bytes, "
                          f"found {length}", key_start)
-        if prev is not None and key <= prev and r.strict:
-            if key == prev:
+        if r.strict and self.prev is not None and key <= self.prev:
+            if key == self.prev:
                 raise r.fail("DUPLICATE_NAME", f"tensor {name!r} appears twice", key_start)
             raise r.fail("UNSORTED_KEYS", f"tensor {name!r} is out of order; names must be sorted "
                          "bytewise by their encoding", key_start)
-        if name in infos:
+        if name in self.names:
             raise r.fail("DUPLICATE_NAME", f"tensor {name!r} appears twice", key_start)
-        prev = key
         arr_start = r.pos
         fields = r.expect(4, f"the array of tensor {name!r}")
         if fields not in (3, 4):
             raise r.fail("UNEXPECTED_TYPE", f"tensor {name!r}: a tensor array in a bundle has 3 or 4 "
                          f"elements, found {fields}", arr_start)
-        infos[name] = read_fields(r, fields)
-    return infos
-
+        info = read_fields(r, fields)
+        self.prev = key
+        self.names.add(name)
+        self.remaining -= 1
+        return name, info

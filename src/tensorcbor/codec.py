@@ -90,15 +90,20 @@ def decode(data: Any, *, copy: bool = False, strict: bool = True) -> np.ndarray:
 
 def parse_tensor_document(r: Reader) -> TensorInfo:
     """Check a whole tensor document's structure (SPEC.md §7.1) and say where its elements are."""
+    info = read_fields(r, open_tensor_array(r))
+    close_document(r)
+    return info
+
+
+def open_tensor_array(r: Reader) -> int:
+    """Read a tensor document up to its version (steps 1-4); return how many fields follow (3 or 4)."""
     open_document(r, TENSOR_TAG)
     start = r.pos
     count = r.expect(4, "the tensor array")
     if count not in (4, 5):
         raise r.fail("UNEXPECTED_TYPE", f"a tensor array has 4 or 5 elements, found {count}", start)
     read_version(r)
-    info = read_fields(r, count - 1)
-    close_document(r)
-    return info
+    return count - 1
 
 
 def open_document(r: Reader, want: int) -> None:

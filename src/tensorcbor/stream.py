@@ -33,9 +33,9 @@ from typing import Any
 
 import numpy as np
 
-from .bundle import MAX_NAME_BYTES, bundle_parts
+from .bundle import TensorEntries, bundle_parts, read_bundle_prefix
 from .cbor import MAX_METADATA_BYTES, Reader, head
-from .codec import close_document, open_document, read_version
+from .codec import close_document, open_tensor_array, parse_tensor_document, read_version
 from .errors import DecodeError, EncodeError
 from .tensor import (
     BUNDLE_TAG,
@@ -170,22 +170,9 @@ def _header_regions(doc: _Concat) -> list[tuple[int, int]]:
     buf = doc.parts[0] if len(doc.parts) == 1 else doc.joined()
     r = Reader(buf)
     if bytes(buf[3:6]) == TENSOR_MAGIC[3:]:
-        open_document(r, TENSOR_TAG)
-        start = r.pos
-        count = r.expect(4, "the tensor array")
-        if count not in (4, 5):
-            raise r.fail("UNEXPECTED_TYPE", f"a tensor array has 4 or 5 elements, found {count}", start)
-        read_version(r)
-        info = read_fields(r, count - 1)
-        close_document(r)
-        return [(0, info.offset)]
-    open_document(r, BUNDLE_TAG)
-    start = r.pos
-    if r.expect(4, "the bundle array") != 3:
-        raise r.fail("UNEXPECTED_TYPE", "a bundle array has exactly 3 elements", start)
-    read_version(r)
-    r.map_body(r.expect(5, "the metadata map"), 1)
-    entries = _Entries(r.expect(5, "the tensor map"))
+        return [(0, parse_tensor_document(r).offset)]
+    _, count = read_bundle_prefix(r)
+    entries = TensorEntries(count)
     regions = []
     while entries.remaining:
         begin = r.pos
@@ -432,38 +419,6 @@ class _Window:
             self.lo = pos
 
 
-class _Entries:
-    """Reads a bundle's tensor map one entry at a time, with the checks of SPEC.md §7.1 step 6."""
-
-    def __init__(self, count: int) -> None:
-        self.remaining = count
-        self.prev: bytes | None = None
-        self.names: set[str] = set()
-
-    def read(self, r: Reader) -> tuple[str, TensorInfo]:
-        key_start = r.pos
-        length = r.expect(3, "a tensor name (text)")
-        name = r.text(length, "a tensor name")
-        key = bytes(r.buf[key_start:r.pos])
-        if not name or length > MAX_NAME_BYTES:
-            raise r.fail("INVALID_NAME", f"tensor names are 1 to {MAX_NAME_BYTES} UTF-8 bytes, "
-                         f"found {length}", key_start)
-        if self.prev is not None and key <= self.prev:
-            if key == self.prev:
-                raise r.fail("DUPLICATE_NAME", f"tensor {name!r} appears twice", key_start)
-            raise r.fail("UNSORTED_KEYS", f"tensor {name!r} is out of order; names must be sorted "
-                         "bytewise by their encoding", key_start)
-        arr_start = r.pos
-        fields = r.expect(4, f"the array of tensor {name!r}")
-        if fields not in (3, 4):
-            raise r.fail("UNEXPECTED_TYPE", f"tensor {name!r}: a tensor array in a bundle has 3 or 4 "
-                         f"elements, found {fields}", arr_start)
-        info = read_fields(r, fields)
-        self.prev = key
-        self.remaining -= 1
-        return name, info
-
-
 class Assembler:
     """Receives a stream chunk by chunk and yields each tensor as soon as its bytes are in.
 
@@ -479,7 +434,7 @@ class Assembler:
         self._verifier: Verifier | None = None
         self._win: _Window | None = None
         self._reader: Reader | None = None
-        self._entries: _Entries | None = None
+        self._entries: TensorEntries | None = None
         self._pending: tuple[str, TensorInfo] | None = None
         self._kind = ""  # "", "tensor" or "bundle" once the prefix is read
         self._closed = False
@@ -552,26 +507,11 @@ class Assembler:
     def _read_prefix(self, r: Reader) -> None:
         assert self._win is not None
         if self._win[0:6][3:] == TENSOR_MAGIC[3:]:
-            open_document(r, TENSOR_TAG)
-            start = r.pos
-            count = r.expect(4, "the tensor array")
-            if count not in (4, 5):
-                raise r.fail("UNEXPECTED_TYPE", f"a tensor array has 4 or 5 elements, found {count}", start)
-            read_version(r)
-            self._pending = ("", read_fields(r, count - 1))
+            self._pending = ("", read_fields(r, open_tensor_array(r)))
             self._kind = "tensor"
             return
-        open_document(r, BUNDLE_TAG)
-        start = r.pos
-        if r.expect(4, "the bundle array") != 3:
-            raise r.fail("UNEXPECTED_TYPE", "a bundle array has exactly 3 elements", start)
-        read_version(r)
-        meta_start = r.pos
-        metadata = r.map_body(r.expect(5, "the metadata map"), 1)
-        if r.pos - meta_start > MAX_METADATA_BYTES:
-            raise r.fail("METADATA_TOO_LARGE", f"metadata is {r.pos - meta_start} bytes, over the "
-                         f"{MAX_METADATA_BYTES}-byte limit", meta_start)
-        entries = _Entries(r.expect(5, "the tensor map"))
+        metadata, count = read_bundle_prefix(r)
+        entries = TensorEntries(count)
         self.metadata = metadata
         self._entries = entries
         self._kind = "bundle"
