@@ -6,5 +6,7 @@ cd "$(dirname "$0")/.."
 python3 -m pip install --disable-pip-version-check -q -e '.[dev]'
 echo "== ruff"; python3 -m ruff check src tests bench conformance
 echo "== mypy"; python3 -m mypy
-npm ci --prefix conformance/js --no-audit --no-fund --silent
+# cbor-x is pinned exactly in package.json and package-lock.json; `npm install` honours the lock (npm ci rejects
+# this lock on npm 11, which leaves platform-specific optional packages of cbor-extract out of it).
+echo "== npm (cbor-x)"; npm install --prefix conformance/js --no-audit --no-fund --ignore-scripts --loglevel=error
 echo "== pytest"; python3 -m pytest -q -p no:cacheprovider "$@"
