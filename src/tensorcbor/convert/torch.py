@@ -20,7 +20,7 @@ from ._common import Tensors
 
 __all__ = ["from_torch", "to_torch", "from_state_dict", "to_state_dict", "load", "save"]
 
-_VIEW = {1: "int8", 2: "int16"}
+_VIEW = {8: "int8", 16: "int16"}  # element bits -> torch/numpy integer type of that width
 
 
 def _torch() -> Any:
@@ -43,7 +43,7 @@ def from_torch(tensor: Any) -> np.ndarray:
     dt = BY_NAME.get(name)
     if dt is not None and dt.numpy.startswith("ml_dtypes.") and dt.bits in _VIEW:
         return t.view(getattr(torch, _VIEW[dt.bits])).numpy().view(dt.np_dtype)
-    if name in ("complex32", "quint8", "qint8", "qint32") or t.dtype.is_quantized:
+    if name in ("complex32", "quint8", "qint8", "qint32") or t.is_quantized:
         raise EncodeError(f"torch dtype {name} has no tensorcbor dtype; dequantize or cast it first")
     arr = t.numpy()
     if from_numpy(arr.dtype) is None:
@@ -54,7 +54,7 @@ def from_torch(tensor: Any) -> np.ndarray:
 def to_torch(array: np.ndarray) -> Any:
     """A CPU torch tensor with the array's exact bits (bfloat16/float8 via an integer view)."""
     torch = _torch()
-    arr = np.ascontiguousarray(array)
+    arr = array if array.flags.c_contiguous else array.copy(order="C")  # ascontiguousarray makes 0-d 1-d
     dt = from_numpy(arr.dtype)
     if dt is None or dt.kind == "string":
         raise EncodeError(f"dtype {arr.dtype} has no torch tensor form")
