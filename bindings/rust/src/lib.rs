@@ -1,0 +1,45 @@
+//! # tensorcbor: tensors as deterministic CBOR (Core profile)
+//!
+//! A strict, zero-copy decoder and a deterministic encoder for the tensorcbor format
+//! (`SPEC.md` of the tensorcbor repository): a tensor document is
+//! `55799(52084([1, dtype, shape, ?pad, data]))`, a bundle `55799(52066([1, {metadata}, {name: tensor}]))`.
+//!
+//! - `#![no_std]` + `alloc`, no dependencies; the CBOR heads are parsed by hand.
+//! - [`decode_tensor`] / [`decode_bundle`] apply every check of SPEC.md §7.1 and §7.2 in the
+//!   specified order and report the first failure as an [`Error`] carrying the registry [`ErrorCode`]
+//!   and a byte offset. They never panic, never reserve memory from a length the input claims, and
+//!   recurse at most 33 levels (metadata nesting is limited to 32).
+//! - Element bytes are returned as a slice of the input ([`Elements::Bytes`]); they start at an offset
+//!   that is a multiple of [`DType::align`], so a buffer with 8-byte aligned start can be viewed in place.
+//! - [`encode_tensor`], [`encode_view`] and [`encode_bundle`] produce the one valid encoding.
+//!
+//! ```
+//! use tensorcbor::{decode_tensor, encode_tensor, DType};
+//! let data: Vec<u8> = [1.0f32, 2.0, 3.0].iter().flat_map(|x| x.to_le_bytes()).collect();
+//! let doc = encode_tensor(DType::Float32, &[3], &data).unwrap();
+//! let t = decode_tensor(&doc).unwrap();
+//! assert_eq!((t.dtype, &t.shape[..], t.data()), (DType::Float32, &[3u64][..], Some(&data[..])));
+//! ```
+#![no_std]
+#![forbid(unsafe_code)]
+#![warn(missing_debug_implementations)]
+
+extern crate alloc;
+#[cfg(feature = "std")]
+extern crate std;
+
+mod cbor;
+mod decode;
+mod dtype;
+mod encode;
+mod error;
+mod value;
+
+pub use decode::{
+    decode_bundle, decode_tensor, BundleView, Elements, TensorView, MAX_NAME_BYTES, MAX_RANK,
+    MAX_SIZE,
+};
+pub use dtype::DType;
+pub use encode::{encode_bundle, encode_tensor, encode_view};
+pub use error::{Error, ErrorCode};
+pub use value::{Value, MAX_METADATA_BYTES, MAX_NESTING};
