@@ -1,0 +1,219 @@
+//! The public API: round trips, encoder errors, zero-copy alignment, resource bounds.
+
+use tensorcbor::{
+    decode_bundle, decode_tensor, encode_bundle, encode_tensor, encode_view, DType, Elements,
+    ErrorCode, TensorView, Value, MAX_NESTING,
+};
+
+fn f32_bytes(xs: &[f32]) -> Vec<u8> {
+    xs.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+#[test]
+fn spec_example_b1() {
+    let data = f32_bytes(&[0.0, 0.5, 1.0, 1.5, 2.0, 2.5]);
+    let doc = encode_tensor(DType::Float32, &[2, 3], &data).unwrap();
+    let mut want = vec![
+        0xd9, 0xd9, 0xf7, 0xd9, 0xcb, 0x74, 0x84, 0x01, 0x01, 0x82, 0x02, 0x03,
+    ];
+    want.extend_from_slice(&[0xd8, 0x55, 0x58, 0x18]);
+    want.extend_from_slice(&data);
+    assert_eq!(doc, want);
+    let t = decode_tensor(&doc).unwrap();
+    assert_eq!(t.dtype, DType::Float32);
+    assert_eq!(t.shape, [2, 3]);
+    assert_eq!(t.data(), Some(&data[..]));
+    assert_eq!(t.len(), 6);
+}
+
+#[test]
+fn elements_are_aligned_slices_of_the_input() {
+    for dtype in DType::ALL {
+        let Some(bits) = dtype.bits() else { continue };
+        for n in 0..9u64 {
+            let len = (n * bits as u64).div_ceil(8) as usize;
+            let data = vec![if dtype == DType::Bool { 1 } else { 0 }; len];
+            let doc = encode_tensor(dtype, &[n], &data).unwrap();
+            let t = decode_tensor(&doc).unwrap();
+            let slice = t.data().unwrap();
+            let offset = slice.as_ptr() as usize - doc.as_ptr() as usize;
+            assert_eq!(offset % dtype.align(), 0, "{dtype} n={n}");
+            assert_eq!(offset + len, doc.len());
+            assert_eq!(encode_view(&t).unwrap(), doc);
+        }
+    }
+}
+
+#[test]
+fn bundle_round_trip_sorts_names_and_keys() {
+    let w = f32_bytes(&[1.0, 2.0]);
+    let tensors = [
+        ("weight", TensorView::new(DType::Float32, &[2], &w)),
+        ("b", TensorView::new(DType::Int4, &[3], &[0x78, 0x01])),
+        ("labels", TensorView::strings(&[2], vec!["cat", "dog"])),
+    ];
+    let metadata = [
+        ("version", Value::Int(-(1i128 << 64))),
+        ("lr", Value::Float(0.001)),
+        ("nan", Value::Float(f64::NAN)),
+        (
+            "a",
+            Value::Array(vec![
+                Value::Null,
+                Value::Bool(true),
+                Value::Bytes(b"\x00\xff"),
+            ]),
+        ),
+        (
+            "m",
+            Value::Map(vec![("z", Value::Text("last")), ("y", Value::Float(1.0))]),
+        ),
+    ];
+    let doc = encode_bundle(&tensors, &metadata).unwrap();
+    let b = decode_bundle(&doc).unwrap();
+    let names: Vec<&str> = b.tensors.iter().map(|(n, _)| *n).collect();
+    assert_eq!(names, ["b", "labels", "weight"]);
+    let keys: Vec<&str> = b.metadata.iter().map(|(k, _)| *k).collect();
+    assert_eq!(keys, ["a", "m", "lr", "nan", "version"]);
+    assert_eq!(b.meta("lr"), Some(&Value::Float(0.001)));
+    assert_eq!(b.meta("version"), Some(&Value::Int(-(1i128 << 64))));
+    assert!(matches!(b.meta("nan"), Some(Value::Float(x)) if x.is_nan()));
+    assert_eq!(
+        b.meta("m").and_then(|m| m.get("y")),
+        Some(&Value::Float(1.0))
+    );
+    assert_eq!(
+        b.tensor("labels").unwrap().elements,
+        Elements::Strings(vec!["cat", "dog"])
+    );
+    assert_eq!(b.tensor("weight").unwrap().data(), Some(&w[..]));
+    assert_eq!(encode_bundle(&b.tensors, &b.metadata).unwrap(), doc);
+}
+
+#[test]
+fn encoder_rejects_what_has_no_valid_encoding() {
+    let code = |r: Result<Vec<u8>, tensorcbor::Error>| r.unwrap_err().code;
+    assert_eq!(
+        code(encode_tensor(DType::Float32, &[3], &[0; 8])),
+        ErrorCode::ShapeMismatch
+    );
+    assert_eq!(
+        code(encode_tensor(DType::Bool, &[2], &[1, 2])),
+        ErrorCode::InvalidElement
+    );
+    assert_eq!(
+        code(encode_tensor(DType::Int4, &[3], &[0, 0x10])),
+        ErrorCode::InvalidElement
+    );
+    assert_eq!(
+        code(encode_tensor(DType::String, &[0], &[])),
+        ErrorCode::ShapeMismatch
+    );
+    assert_eq!(
+        code(encode_tensor(DType::Uint8, &[1; 33], &[0])),
+        ErrorCode::RankTooLarge
+    );
+    assert_eq!(
+        code(encode_tensor(DType::Uint8, &[1 << 32, 1 << 31, 0], &[])),
+        ErrorCode::SizeOverflow
+    );
+    assert_eq!(
+        code(encode_tensor(DType::Float64, &[1 << 61], &[])),
+        ErrorCode::SizeOverflow
+    );
+    let t = TensorView::new(DType::Uint8, &[0], &[]);
+    assert_eq!(
+        code(encode_bundle(&[("", t.clone())], &[])),
+        ErrorCode::InvalidName
+    );
+    let long = "x".repeat(4097);
+    assert_eq!(
+        code(encode_bundle(&[(&long, t.clone())], &[])),
+        ErrorCode::InvalidName
+    );
+    assert!(encode_bundle(&[(&long[..4096], t.clone())], &[]).is_ok());
+    assert_eq!(
+        code(encode_bundle(&[("a", t.clone()), ("a", t.clone())], &[])),
+        ErrorCode::DuplicateName
+    );
+    let dup = [("k", Value::Null), ("k", Value::Null)];
+    assert_eq!(code(encode_bundle(&[], &dup)), ErrorCode::DuplicateKey);
+    assert_eq!(
+        code(encode_bundle(&[], &[("i", Value::Int(1i128 << 64))])),
+        ErrorCode::UnsupportedValue
+    );
+    let mut deep = Value::Null;
+    for _ in 0..MAX_NESTING {
+        deep = Value::Array(vec![deep]);
+    }
+    assert_eq!(
+        code(encode_bundle(&[], &[("d", deep.clone())])),
+        ErrorCode::NestingTooDeep
+    );
+    let Value::Array(inner) = deep else {
+        unreachable!()
+    };
+    assert!(encode_bundle(&[], &[("d", inner[0].clone())]).is_ok());
+}
+
+fn bundle_prefix() -> Vec<u8> {
+    vec![0xd9, 0xd9, 0xf7, 0xd9, 0xcb, 0x62, 0x83, 0x01]
+}
+
+#[test]
+fn deep_nesting_is_rejected_without_deep_recursion() {
+    let mut doc = bundle_prefix();
+    doc.extend_from_slice(&[0xa1, 0x61, b'k']);
+    doc.extend_from_slice(&vec![0x81; 1_000_000]);
+    doc.push(0xf6);
+    doc.push(0xa0);
+    let e = decode_bundle(&doc).unwrap_err();
+    assert_eq!(e.code, ErrorCode::NestingTooDeep);
+    assert_eq!(e.offset, 11 + 31); // the array at level 33
+}
+
+#[test]
+fn claimed_lengths_are_not_trusted() {
+    // A metadata array claiming 2^64-1 items, a string tensor claiming 2^62 strings, a byte string
+    // claiming 2^63-1 bytes: each fails quickly on the missing bytes, without reserving memory.
+    let mut doc = bundle_prefix();
+    doc.extend_from_slice(&[
+        0xa1, 0x61, b'k', 0x9b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    ]);
+    assert_eq!(decode_bundle(&doc).unwrap_err().code, ErrorCode::Truncated);
+    let mut doc = vec![0xd9, 0xd9, 0xf7, 0xd9, 0xcb, 0x74, 0x84, 0x01, 0x08, 0x81];
+    let huge = [0x1b, 0x40, 0, 0, 0, 0, 0, 0, 0];
+    doc.extend_from_slice(&huge);
+    doc.extend_from_slice(&[0x9b, 0x40, 0, 0, 0, 0, 0, 0, 0]);
+    assert_eq!(decode_tensor(&doc).unwrap_err().code, ErrorCode::Truncated);
+    let mut doc = vec![0xd9, 0xd9, 0xf7, 0xd9, 0xcb, 0x74, 0x84, 0x01, 0x02, 0x81];
+    doc.extend_from_slice(&[0x1b, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]);
+    doc.extend_from_slice(&[
+        0xd8, 0x40, 0x5b, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    ]);
+    let e = decode_tensor(&doc).unwrap_err();
+    assert_eq!((e.code, e.offset), (ErrorCode::Truncated, 21));
+}
+
+#[test]
+fn errors_carry_registry_names() {
+    let e = decode_tensor(b"\xd9\xd9\xf7\xd9\xcb\x62").unwrap_err();
+    assert_eq!((e.code.as_str(), e.offset), ("BAD_MAGIC", 3));
+    assert_eq!(e.to_string(), "BAD_MAGIC at byte 3");
+    assert_eq!(
+        decode_tensor(b"\xd9\xd9").unwrap_err().code,
+        ErrorCode::Truncated
+    );
+    assert_eq!(decode_tensor(b"").unwrap_err().code, ErrorCode::Truncated);
+    assert_eq!(
+        decode_tensor(b"\x00").unwrap_err().code,
+        ErrorCode::BadMagic
+    );
+    for c in ErrorCode::ALL {
+        assert_eq!(ErrorCode::from_name(c.as_str()), Some(c));
+    }
+    #[cfg(feature = "std")]
+    {
+        let _: &dyn std::error::Error = &e;
+    }
+}
