@@ -133,7 +133,7 @@ fn check(v: &Json) -> Result<(), String> {
         // Zero-copy: the element bytes are a slice of the input at an aligned offset.
         if let Some(data) = t.data() {
             let off = data.as_ptr() as usize - bytes.as_ptr() as usize;
-            if off % t.dtype.align() != 0 {
+            if !off.is_multiple_of(t.dtype.align()) {
                 return Err(format!("elements at misaligned offset {off}"));
             }
         }
