@@ -43,3 +43,8 @@ pub use dtype::DType;
 pub use encode::{encode_bundle, encode_tensor, encode_view};
 pub use error::{Error, ErrorCode};
 pub use value::{Value, MAX_METADATA_BYTES, MAX_NESTING};
+
+/// The README's examples are compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
