@@ -105,10 +105,10 @@ impl<'a> Reader<'a> {
         Ok(h)
     }
 
-    /// Take `len` content bytes (TRUNCATED if they are not all present, reported at `at`).
-    pub fn take(&mut self, len: u64, at: usize) -> Result<&'a [u8], Error> {
+    /// Take `len` content bytes (TRUNCATED, at the first content byte, if they are not all present).
+    pub fn take(&mut self, len: u64) -> Result<&'a [u8], Error> {
         if len > self.remaining() as u64 {
-            return self.fail(ErrorCode::Truncated, at);
+            return self.fail(ErrorCode::Truncated, self.pos);
         }
         let start = self.pos;
         self.pos += len as usize;
@@ -118,7 +118,7 @@ impl<'a> Reader<'a> {
     /// The content of a text string whose head `h` was just read (TRUNCATED, INVALID_UTF8).
     pub fn text(&mut self, h: Head) -> Result<&'a str, Error> {
         let body_start = self.pos;
-        let raw = self.take(h.arg, h.start)?;
+        let raw = self.take(h.arg)?;
         core::str::from_utf8(raw)
             .map_err(|e| Error::new(ErrorCode::InvalidUtf8, body_start + e.valid_up_to()))
     }

@@ -208,6 +208,7 @@ fn close_document(r: &Reader<'_>) -> Result<(), Error> {
 /// Steps F1-F6: dtype, shape, optional padding, data. Returns the tensor and the offset of its elements.
 fn read_fields<'a>(r: &mut Reader<'a>, padded: bool) -> Result<(TensorView<'a>, usize), Error> {
     // F1
+    let fields_start = r.pos;
     let dh = r.expect(MAJOR_UINT)?;
     let Some(dtype) = DType::from_code(dh.arg) else {
         return r.fail(ErrorCode::UnknownDtype, dh.start);
@@ -234,7 +235,7 @@ fn read_fields<'a>(r: &mut Reader<'a>, padded: bool) -> Result<(TensorView<'a>, 
     let mut pad_len = 0usize;
     if padded {
         let ph = r.expect(MAJOR_BYTES)?;
-        let body = r.take(ph.arg, ph.start)?;
+        let body = r.take(ph.arg)?;
         if body.iter().any(|&b| b != 0) {
             return r.fail(ErrorCode::BadPadding, ph.start);
         }
@@ -290,13 +291,13 @@ fn read_fields<'a>(r: &mut Reader<'a>, padded: bool) -> Result<(TensorView<'a>, 
     }
     let expected = dtype.data_len(n).unwrap_or(0);
     if expected > MAX_SIZE as u128 {
-        return r.fail(ErrorCode::SizeOverflow, data_start);
+        return r.fail(ErrorCode::SizeOverflow, fields_start);
     }
     if h.arg as u128 != expected {
         return r.fail(ErrorCode::ShapeMismatch, data_start);
     }
     let at = r.pos;
-    let data = r.take(h.arg, h.start)?;
+    let data = r.take(h.arg)?;
     Ok((
         TensorView {
             dtype,

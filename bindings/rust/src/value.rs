@@ -77,7 +77,7 @@ pub(crate) fn read_value<'a>(r: &mut Reader<'a>, depth: usize) -> Result<Value<'
     match h.major {
         MAJOR_UINT => Ok(Value::Int(h.arg as i128)),
         MAJOR_NINT => Ok(Value::Int(-1 - h.arg as i128)),
-        MAJOR_BYTES => Ok(Value::Bytes(r.take(h.arg, h.start)?)),
+        MAJOR_BYTES => Ok(Value::Bytes(r.take(h.arg)?)),
         MAJOR_TEXT => Ok(Value::Text(r.text(h)?)),
         MAJOR_ARRAY | MAJOR_MAP => {
             if depth > MAX_NESTING {

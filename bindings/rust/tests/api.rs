@@ -192,7 +192,7 @@ fn claimed_lengths_are_not_trusted() {
         0xd8, 0x40, 0x5b, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
     ]);
     let e = decode_tensor(&doc).unwrap_err();
-    assert_eq!((e.code, e.offset), (ErrorCode::Truncated, 21));
+    assert_eq!((e.code, e.offset), (ErrorCode::Truncated, 30));
 }
 
 #[test]
