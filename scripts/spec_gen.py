@@ -259,6 +259,11 @@ def _examples() -> list[tuple[str, str, bytes]]:
              {"layer.weight": np.array([[1, 2], [3, 4]], np.float32), "bias": np.array([0.5], np.float16)},
              {"model": "demo", "step": 1200, "lr": 0.25, "loss": float("nan"), "neg": -1, "ok": True,
               "none": None, "raw": b"\x00\xff", "dims": [2, [2]], "cfg": {"b": False, "a": -0.0}})),
+        ("compressed float32 (Extended profile)",
+         "A 16 x 16 float32 tensor of 0.5, byte-shuffled and compressed with zstd (§13): "
+         "52090([codec 1 = zstd, filter 1 = shuffle, length 1024, frame]); no padding item. The frame bytes "
+         "are those of the reference zstd (libzstd 1.5.7); other versions may write another valid frame.",
+         tensorcbor.encode(np.full((16, 16), 0.5, np.float32), compression="zstd", shuffle=True)),
         *_stream_examples(),
     ]
 
