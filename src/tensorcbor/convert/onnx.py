@@ -29,8 +29,8 @@ import numpy as np
 from .. import packing
 from ..dtypes import BY_CODE, DType
 from ..errors import DecodeError, EncodeError, FileError
-from ..tensor import MAX_RANK, MAX_SIZE, prepare
 from ..files import open_regular, write_bytes, write_with
+from ..tensor import MAX_RANK, MAX_SIZE, prepare
 from ._common import Tensors, check_name, require
 
 __all__ = ["to_array", "from_array", "load_tensor", "save_tensor", "load_model", "save_model", "KEY",
