@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import mmap
 from typing import Any, cast
 
 import numpy as np
@@ -99,15 +98,19 @@ def decode(data: Any, *, copy: bool = False, strict: bool = True,
 
 
 def byte_buffer(data: Any) -> Any:
-    """`data` as something indexable by byte: bytes-like objects as they are, other buffers as a byte memoryview."""
-    if type(data) in (bytes, bytearray) or isinstance(data, mmap.mmap):
+    """`data` as a read-only buffer indexable by byte: bytes as it is, anything else as a read-only memoryview.
+
+    Arrays built on a read-only memoryview hold its export (so a bytearray cannot be resized
+    nor an mmap closed under them) and can never be made writeable again.
+    """
+    if type(data) is bytes:
         return data
     view = memoryview(data)
     if view.format != "B" or view.ndim != 1:
         if not view.c_contiguous:
             raise TypeError("decode needs a contiguous buffer; pass bytes(data) or numpy.ascontiguousarray(data)")
         view = view.cast("B")
-    return view
+    return view.toreadonly()
 
 
 def parse_tensor_document(r: Reader) -> TensorInfo:
@@ -185,8 +188,6 @@ def _decode_view(data: bytes | bytearray) -> np.ndarray | None:
         if parsed is None:
             return None
         arr = parsed
-    if type(data) is bytearray:
-        arr.flags.writeable = False
     return arr
 
 
@@ -268,4 +269,5 @@ def _pinned_view(data: bytes | bytearray, np_dtype: np.dtype, shape: tuple[int, 
     count = 1
     for d in shape:
         count *= d
-    return np.frombuffer(data, np_dtype, count, offset).reshape(shape)
+    source = data if type(data) is bytes else memoryview(data).toreadonly()  # never writeable again
+    return np.frombuffer(source, np_dtype, count, offset).reshape(shape)
