@@ -175,6 +175,9 @@ OUT_OF_SCOPE = {  # stream and compression profiles: not produced by the tensor/
     "STREAM_DIGEST_MISMATCH", "WRONG_STREAM", "CHUNK_OUT_OF_RANGE", "DUPLICATE_CHUNK", "CHUNK_OUT_OF_ORDER",
     "MISSING_CHUNK", "CHUNK_DIGEST_MISMATCH", "CHUNK_TOO_LARGE", "STREAM_LENGTH_MISMATCH",
     "DOCUMENT_DIGEST_MISMATCH", "UNSUPPORTED_COMPRESSION", "INVALID_COMPRESSION", "DECOMPRESSED_SIZE_MISMATCH",
+    "DECOMPRESSION_LIMIT",
+    # format 1.0 (design D7): produced by the bundle directory and stream manifest code of helpers format/streams
+    "DIRECTORY_MISMATCH", "INVALID_CHUNK_SIZE", "QUOTA_EXCEEDED",
 }
 
 

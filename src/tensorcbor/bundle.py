@@ -7,8 +7,8 @@ from typing import Any, cast
 
 import numpy as np
 
-from .cbor import MAX_METADATA_BYTES, Reader, encode_map, encode_text, head
-from .codec import close_document, open_document, read_version
+from .cbor import DEFAULT_MAX_DECOMPRESSED, MAX_METADATA_BYTES, Reader, encode_map, encode_text, head
+from .codec import byte_buffer, close_document, open_document, read_version
 from .errors import EncodeError
 from .tensor import BUNDLE_MAGIC, BUNDLE_TAG, Payload, TensorInfo, item_parts, materialize, read_fields
 
@@ -95,17 +95,18 @@ def encode_bundle(tensors: Tensors, metadata: Mapping[str, Any] | None = None, *
     return b"".join(cast(list[Any], bundle_parts(tensors, metadata, compression=compression, shuffle=shuffle)))
 
 
-def decode_bundle(data: Any, *, strict: bool = True) -> Bundle:
-    """Decode and fully validate a bundle document; arrays are views into `data`."""
-    bundle = parse_bundle(data, strict=strict)
+def decode_bundle(data: Any, *, strict: bool = True, max_decompressed: int = DEFAULT_MAX_DECOMPRESSED) -> Bundle:
+    """Decode and fully validate a bundle document; arrays are views into `data` (see ``decode``)."""
+    bundle = parse_bundle(data, strict=strict, max_decompressed=max_decompressed)
     for name in bundle:
         bundle[name]  # element checks (bool bytes, packed tail bits) happen here
     return bundle
 
 
-def parse_bundle(data: Any, *, strict: bool = True) -> Bundle:
+def parse_bundle(data: Any, *, strict: bool = True, max_decompressed: int = DEFAULT_MAX_DECOMPRESSED) -> Bundle:
     """Check a bundle's structure and headers; element values are checked on first access."""
-    r = Reader(data, strict=strict)
+    data = byte_buffer(data)
+    r = Reader(data, strict=strict, max_decompressed=max_decompressed)
     metadata, count = read_bundle_prefix(r)
     entries = TensorEntries(count)
     infos: dict[str, TensorInfo] = {}

@@ -19,6 +19,8 @@ from .errors import DecodeError, EncodeError
 
 MAX_NESTING = 32
 MAX_METADATA_BYTES = 16 * 1024 * 1024
+DEFAULT_MAX_DECOMPRESSED = 1 << 30
+"""Default limit on the total declared uncompressed length per decode call (SPEC.md §13.4, DECOMPRESSION_LIMIT)."""
 
 _HALF = struct.Struct(">e")
 _SINGLE = struct.Struct(">f")
@@ -126,13 +128,16 @@ class Reader:
     SPEC.md §7.3 turns off exactly those (shortest heads, float widths, key order).
     """
 
-    __slots__ = ("buf", "pos", "end", "strict")
+    __slots__ = ("buf", "pos", "end", "strict", "budget")
 
-    def __init__(self, buf: Any, pos: int = 0, end: int | None = None, strict: bool = True) -> None:
+    def __init__(self, buf: Any, pos: int = 0, end: int | None = None, strict: bool = True,
+                 max_decompressed: int = DEFAULT_MAX_DECOMPRESSED) -> None:
         self.buf = buf
         self.pos = pos
         self.end = len(buf) if end is None else end
         self.strict = strict
+        self.budget = max_decompressed
+        """Decompressed bytes this decode may still declare (Extended profile); compressed items spend it."""
 
     def fail(self, code: str, message: str, at: int | None = None) -> DecodeError:
         return DecodeError(code, message, self.pos if at is None else at)

@@ -6,7 +6,7 @@ from typing import Any, cast
 
 import numpy as np
 
-from .cbor import Reader
+from .cbor import DEFAULT_MAX_DECOMPRESSED, Reader
 from .dtypes import TABLE
 from .errors import DecodeError
 from .tensor import (
@@ -73,19 +73,44 @@ def _header(array: np.ndarray, cache: dict[tuple[int, ...], bytes]) -> bytes:
     return header
 
 
-def decode(data: Any, *, copy: bool = False, strict: bool = True) -> np.ndarray:
+def decode(data: Any, *, copy: bool = False, strict: bool = True,
+           max_decompressed: int = DEFAULT_MAX_DECOMPRESSED) -> np.ndarray:
     """Decode a tensor document.
 
-    Returns a read-only view into `data` (bytes, bytearray, memoryview, mmap)
-    unless `copy` is true or the dtype needs unpacking (sub-byte and string
-    tensors are always fresh arrays, still read-only unless `copy`). The view
-    keeps `data` alive. `strict=False` selects the lenient mode of SPEC.md §7.3.
+    Returns a read-only view into `data` (bytes, bytearray, memoryview, mmap, or a
+    contiguous numpy uint8 array) unless `copy` is true or the dtype needs unpacking
+    (sub-byte and string tensors are always fresh arrays, still read-only unless
+    `copy`). The view holds a buffer export of `data`: it keeps `data` alive, and a
+    bytearray cannot be resized nor an mmap closed (BufferError) while it lives. With a
+    mutable `data`, later writes to it show through the view (the view itself stays
+    read-only); pass ``copy=True`` to detach. `strict=False` selects the lenient mode of
+    SPEC.md §7.3. `max_decompressed` bounds the uncompressed bytes that compressed data
+    (Extended profile) may declare: more fails with DECOMPRESSION_LIMIT before anything
+    is decompressed.
     """
     if strict and not copy and type(data) in _VIEW_INPUTS:
         found = _decode_view(data)
         if found is not None:
             return found
-    return materialize(data, parse_tensor_document(Reader(data, strict=strict)), copy)
+    data = byte_buffer(data)
+    r = Reader(data, strict=strict, max_decompressed=max_decompressed)
+    return materialize(data, parse_tensor_document(r), copy)
+
+
+def byte_buffer(data: Any) -> Any:
+    """`data` as a read-only buffer indexable by byte: bytes as it is, anything else as a read-only memoryview.
+
+    Arrays built on a read-only memoryview hold its export (so a bytearray cannot be resized
+    nor an mmap closed under them) and can never be made writeable again.
+    """
+    if type(data) is bytes:
+        return data
+    view = memoryview(data)
+    if view.format != "B" or view.ndim != 1:
+        if not view.c_contiguous:
+            raise TypeError("decode needs a contiguous buffer; pass bytes(data) or numpy.ascontiguousarray(data)")
+        view = view.cast("B")
+    return view.toreadonly()
 
 
 def parse_tensor_document(r: Reader) -> TensorInfo:
@@ -157,14 +182,12 @@ def _decode_view(data: bytes | bytearray) -> np.ndarray | None:
     """
     seen = _SEEN.get(len(data))
     if seen is not None and data.startswith(seen[0]):
-        arr = np.ndarray(seen[2], seen[1], data, len(seen[0]))
+        arr = _pinned_view(data, seen[1], seen[2], len(seen[0]))
     else:
         parsed = _parse_view(data)
         if parsed is None:
             return None
         arr = parsed
-    if type(data) is bytearray:
-        arr.flags.writeable = False
     return arr
 
 
@@ -234,4 +257,17 @@ def _parse_view(data: bytes | bytearray) -> np.ndarray | None:
     if len(_SEEN) >= 256:
         _SEEN.clear()
     _SEEN[len(data)] = (bytes(data[:pos]), np_dtype, dims)
-    return np.ndarray(dims, np_dtype, data, pos)
+    return _pinned_view(data, np_dtype, dims, pos)
+
+
+def _pinned_view(data: bytes | bytearray, np_dtype: np.dtype, shape: tuple[int, ...], offset: int) -> np.ndarray:
+    """A view that holds a buffer export of `data` (np.frombuffer does, np.ndarray(buffer=) does not).
+
+    The export is what stops a bytearray from being resized or cleared, or an mmap from
+    being closed, while the view lives: without it the view would read freed memory.
+    """
+    count = 1
+    for d in shape:
+        count *= d
+    source = data if type(data) is bytes else memoryview(data).toreadonly()  # never writeable again
+    return np.frombuffer(source, np_dtype, count, offset).reshape(shape)

@@ -162,6 +162,11 @@ def read_compressed(r: Reader, dt: DType, shape: tuple[int, ...], count: int, pa
     if ulen != expected:
         raise r.fail("SHAPE_MISMATCH", f"shape {list(shape)} of {dt.name} needs {expected} data bytes, "
                      f"the compressed item declares {ulen}", lpos)
+    if ulen > r.budget:  # summed over the decode call, before anything is decompressed
+        raise r.fail("DECOMPRESSION_LIMIT", f"decompressing {ulen} more bytes would exceed this decoder's "
+                     "limit on decompressed data per decode call; if the document is trusted, raise it "
+                     "with max_decompressed=", lpos)
+    r.budget -= ulen
     cpos = r.pos
     m, _, clen = r.head()
     if m != 2:

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import sys
 
-__all__ = ["REGISTRY", "CODES", "TensorCBORError", "DecodeError", "EncodeError", "markdown_table"]
+__all__ = ["REGISTRY", "CODES", "FILE_REGISTRY", "FILE_CODES", "TensorCBORError", "DecodeError", "EncodeError",
+           "FileError", "markdown_table"]
 
 # (code, when it applies). Order: the registry order in SPEC.md.
 REGISTRY: tuple[tuple[str, str], ...] = (
@@ -76,9 +77,33 @@ REGISTRY: tuple[tuple[str, str], ...] = (
                             "window over 8 MiB."),
     ("DECOMPRESSED_SIZE_MISMATCH", "Compressed data decompresses to more or fewer bytes than the tensor's "
                                    "data length; decoding stops as soon as the output would exceed it."),
+    # Format 1.0 (issue #8).
+    ("DIRECTORY_MISMATCH", "A bundle's directory disagrees with its tensor items: an offset other than the "
+                           "layout rule gives, a different number of items, or an item whose form or length "
+                           "differs from its entry."),
+    ("INVALID_CHUNK_SIZE", "A stream manifest's max-size is outside 128 to 2^32 - 1 (checked at M6)."),
+    ("QUOTA_EXCEEDED", "A receiver's quota on the declared document length is exceeded (checked right after "
+                       "M11, before any data chunk is accepted)."),
+    ("DECOMPRESSION_LIMIT", "The decoder's configured limit on the total decompressed bytes of one decode call "
+                            "would be exceeded (checked at C5, before decompressing, by summing declared "
+                            "lengths; the reference default is 1 GiB)."),
 )
 
 CODES: frozenset[str] = frozenset(code for code, _ in REGISTRY)
+
+# Codes of the files and converters around the format: refusals of a file or of an environment, never of
+# a document's bytes, so they are not part of the format's registry (SPEC.md §8) nor of conformance vectors.
+FILE_REGISTRY: tuple[tuple[str, str], ...] = (
+    ("NOT_A_REGULAR_FILE", "An input path names a FIFO, a device, a socket or a directory, not a regular file."),
+    ("SAME_FILE", "A converter's output path names one of its input files."),
+    ("UNSAFE_EXTERNAL_DATA", "An ONNX external-data location is absolute, contains '..' or a NUL byte, names the "
+                             "model's directory itself, leads outside the model's directory through a symlink, "
+                             "or is not a regular file."),
+    ("UNSAFE_TORCH", "The installed torch has known bypasses of torch.load(weights_only=True); reading .pt "
+                     "files needs a fixed version."),
+)
+
+FILE_CODES: frozenset[str] = frozenset(code for code, _ in FILE_REGISTRY)
 
 
 class TensorCBORError(Exception):
@@ -94,6 +119,19 @@ class DecodeError(TensorCBORError, ValueError):
         self.offset = offset
         where = f" at byte {offset}" if offset is not None else ""
         super().__init__(f"{code}{where}: {message}")
+
+
+class FileError(TensorCBORError, OSError):
+    """A file (or environment) refused before any document is read; ``code`` is a FILE_REGISTRY code."""
+
+    def __init__(self, code: str, message: str, path: str | None = None) -> None:
+        assert code in FILE_CODES, code
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.path = path
+
+    def __str__(self) -> str:
+        return str(self.args[0])
 
 
 class EncodeError(TensorCBORError, ValueError):

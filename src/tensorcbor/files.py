@@ -1,38 +1,203 @@
-"""Bundle files: written piece by piece, read through a memory map."""
+"""Bundle files, and safe file access for every writer and reader of the package.
+
+Every output file (``save_file``, the converters, ``tensorcbor stream join``) is written
+through ``atomic_write``: a temp file created exclusively in the target's directory,
+fsynced, then renamed over the target, so a reader never sees half a file, a failure
+never destroys an existing output, and concurrent writers of one path never fail each
+other (the last rename wins). Every input file is opened with ``open_regular``, which
+refuses FIFOs, devices and directories without blocking on them.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import mmap
 import os
-from collections.abc import Mapping
-from typing import Any, cast
+import stat
+import tempfile
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import IO, Any, cast
 
 from .bundle import Bundle, Tensors, bundle_parts, parse_bundle
+from .cbor import DEFAULT_MAX_DECOMPRESSED
+from .errors import FileError
 
 FILE_EXTENSION = ".tcb"
 MEDIA_TYPE = "application/vnd.tensorcbor+cbor"
 
+PathLike = str | os.PathLike[str]
 
-def save_file(tensors: Tensors, path: str | os.PathLike[str], metadata: Mapping[str, Any] | None = None, *,
+
+def save_file(tensors: Tensors, path: PathLike, metadata: Mapping[str, Any] | None = None, *,
               compression: str | None = None, shuffle: bool = False) -> None:
-    """Write a bundle without building it in memory: each tensor's bytes are copied once, to the file."""
-    tmp = f"{os.fspath(path)}.tmp-{os.getpid()}"
-    try:
-        with open(tmp, "wb") as f:
-            for part in bundle_parts(tensors, metadata, compression=compression, shuffle=shuffle):
-                f.write(cast(Any, part))
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    """Write a bundle without building it in memory: each tensor's bytes are copied once, to the file.
 
-
-def load_file(path: str | os.PathLike[str], *, strict: bool = True) -> Bundle:
-    """Memory-map a bundle file and check its headers.
-
-    Each tensor is built (and its elements checked) on first access.
+    The file appears whole or not at all (see ``atomic_write``).
     """
-    with open(path, "rb") as f:
-        size = os.fstat(f.fileno()).st_size
-        data: Any = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
-    return parse_bundle(data, strict=strict)
+    parts = bundle_parts(tensors, metadata, compression=compression, shuffle=shuffle)
+    with atomic_write(path) as f:
+        for part in parts:
+            f.write(cast(Any, part))
+
+
+def load_file(path: PathLike, *, strict: bool = True, copy: bool = False,
+              max_decompressed: int = DEFAULT_MAX_DECOMPRESSED) -> Bundle:
+    """Read a bundle file and check its headers; each tensor is built (elements checked) on first access.
+
+    By default the file is memory-mapped and arrays are read-only views of the map:
+    nothing is read until used. A live map has one hazard: if another process
+    truncates the file while it is mapped, touching a vanished page kills this process
+    with SIGBUS (true of every mmap-based reader, safetensors included). For files
+    that others may modify, pass ``copy=True``: the file is read into memory once and
+    no mapping stays alive. Anything but a regular file (FIFO, device, directory) is
+    refused with FileError NOT_A_REGULAR_FILE, without blocking. `max_decompressed`
+    bounds the uncompressed bytes that compressed tensors may declare (DECOMPRESSION_LIMIT).
+    """
+    with open_regular(path) as f:
+        if copy:
+            data: Any = f.read()
+        else:
+            size = os.fstat(f.fileno()).st_size
+            data = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
+    return parse_bundle(data, strict=strict, max_decompressed=max_decompressed)
+
+
+# ------------------------------------------------------------------ reading
+
+def open_regular(path: PathLike) -> IO[bytes]:
+    """Open `path` for reading in binary mode, refusing anything that is not a regular file.
+
+    The open is non-blocking (a FIFO with no writer would otherwise block forever) and the
+    type is checked on the opened descriptor (fstat), so a file swapped in between a check
+    and the open cannot slip through.
+    """
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    fd = os.open(path, flags)
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise FileError("NOT_A_REGULAR_FILE", f"{os.fspath(path)} is {_kind(mode)}, not a regular file; "
+                            "tensorcbor reads only regular files", os.fspath(path))
+        if flags & getattr(os, "O_NONBLOCK", 0) and hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _kind(mode: int) -> str:
+    for test, name in ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
+                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+                       (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return name
+    return "not a regular file"
+
+
+def check_not_same(output: PathLike, inputs: Iterable[PathLike | None]) -> None:
+    """Refuse to write `output` when it is one of `inputs` (same file, whatever the path says)."""
+    for src in inputs:
+        if src is None:
+            continue
+        try:
+            same = os.path.samefile(output, src)
+        except OSError:  # the output does not exist yet (or the input vanished): not the same file
+            same = False
+        if same:
+            raise FileError("SAME_FILE", f"{os.fspath(output)} is the input file {os.fspath(src)}; write the "
+                            "output to another path", os.fspath(output))
+
+
+# ------------------------------------------------------------------ writing
+
+def _umask() -> int:
+    try:  # Linux: read it without changing it (os.umask is process-wide and racy between threads)
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    return 0o022
+
+
+@contextlib.contextmanager
+def atomic_write(path: PathLike) -> Iterator[IO[bytes]]:
+    """A binary file object whose content replaces `path` only if the block completes.
+
+    The temp file is created by ``tempfile.mkstemp`` in the target's directory
+    (O_CREAT | O_EXCL | O_NOFOLLOW, unpredictable name, so no symlink or other
+    process's file is written through), fsynced, renamed over `path` with ``os.replace``
+    (a symlink at `path` is replaced, not followed), then the directory is fsynced. On
+    any failure the temp file is removed and `path` is untouched.
+    """
+    target = os.fspath(path)
+    directory = os.path.dirname(os.path.abspath(target))
+    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(target)}.", suffix=".tmp", dir=directory)
+    try:
+        os.fchmod(fd, 0o666 & ~_umask())  # the mode open() would give, not mkstemp's 0600
+        with os.fdopen(fd, "wb") as f:
+            fd = -1
+            f.raw.name = tmp  # type: ignore[attr-defined]  # f.name: the temp path (a reader may check it)
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        if fd >= 0:
+            os.close(fd)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    _fsync_dir(directory)
+
+
+def write_bytes(path: PathLike, data: Any) -> None:
+    """Write one buffer to `path` through ``atomic_write``."""
+    with atomic_write(path) as f:
+        f.write(data)
+
+
+def write_with(path: PathLike, produce: Callable[[str], None], companions: Iterable[str] = ()) -> None:
+    """Run `produce(staged_path)` for a library that insists on writing by path, then publish atomically.
+
+    `produce` writes the file (and any `companions`, names of sibling files it creates
+    next to it, such as ONNX external data) into a private temp directory inside the
+    target's directory; each file is then fsynced and renamed into place, companions
+    first, so the main file never refers to a missing companion.
+    """
+    target = os.fspath(path)
+    directory = os.path.dirname(os.path.abspath(target))
+    stage = tempfile.mkdtemp(prefix=f".{os.path.basename(target)}.", suffix=".tmp", dir=directory)
+    try:
+        staged = os.path.join(stage, os.path.basename(target))
+        produce(staged)
+        for name in [*companions, os.path.basename(target)]:
+            src = os.path.join(stage, name)
+            if name != os.path.basename(target) and not os.path.exists(src):
+                continue
+            with open(src, "rb+") as f:
+                os.fsync(f.fileno())
+            os.chmod(src, 0o666 & ~_umask())
+            os.replace(src, os.path.join(directory, name))
+        _fsync_dir(directory)
+    finally:
+        for name in os.listdir(stage):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(os.path.join(stage, name))
+        os.rmdir(stage)
+
+
+def _fsync_dir(directory: str) -> None:
+    """Make a rename durable: fsync the directory that holds the entry (POSIX; a no-op elsewhere)."""
+    try:
+        dfd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return
+    try:
+        os.fsync(dfd)
+    except OSError:
+        pass
+    finally:
+        os.close(dfd)

@@ -16,7 +16,7 @@ from typing import Any
 
 from ..codec import decode
 from ..errors import DecodeError
-from ..files import load_file
+from ..files import atomic_write, load_file
 from ..stream import DEFAULT_MAX_SIZE, Verifier, chunks, stream_digest
 
 CHUNK_NAME = "chunk-{:06d}.cbor"
@@ -72,11 +72,10 @@ def _join(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 1
     expected = bytes.fromhex(args.digest) if args.digest else None
-    tmp = f"{args.out}.tmp-{os.getpid()}"
     current = files[0][1]
     try:
         verifier = Verifier(current.read_bytes(), expected)
-        with open(tmp, "wb") as out:
+        with atomic_write(args.out) as out:
             for number, path in files[1:]:
                 current = path
                 if number > verifier.next_index and verifier.next_index <= verifier.manifest.count:
@@ -85,15 +84,12 @@ def _join(args: argparse.Namespace) -> int:
                 out.write(verifier.verify(path.read_bytes()))
             current = indir / CHUNK_NAME.format(verifier.next_index)
             verifier.finish()
-        current = Path(tmp)
-        _check_document(tmp)
-        os.replace(tmp, args.out)
+            out.flush()
+            current = Path(out.name)
+            _check_document(out.name)
     except DecodeError as exc:
         print(f"tensorcbor: error: {current.name}: {exc}", file=sys.stderr)
         return 1
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
     print(f"{verifier.manifest.stream_digest.hex()}  {verifier.manifest.count} chunks verified, "
           f"{verifier.manifest.doc_length} bytes written to {args.out}")
     return 0

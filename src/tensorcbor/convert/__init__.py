@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..files import check_not_same
 from ._common import Tensors
 from .dlpack import from_dlpack
 
@@ -62,7 +63,9 @@ def _readers() -> dict[str, Callable[[Any], Tensors]]:
 
 def read(path: str | os.PathLike[str], fmt: str | None = None) -> Tensors:
     """Read any supported file into `Tensors` (memory-mapped where the format allows)."""
-    return _readers()[format_for(path, fmt)](path)
+    t = _readers()[format_for(path, fmt)](path)
+    t.sources.append(os.fspath(path))
+    return t
 
 
 def write(t: Tensors, path: str | os.PathLike[str], fmt: str | None = None, *, model: str | None = None,
@@ -70,6 +73,7 @@ def write(t: Tensors, path: str | os.PathLike[str], fmt: str | None = None, *, m
     """Write `Tensors` as any supported format; ``.onnx`` needs `model`, the graph to put them in."""
     from . import msgpack_numpy, npy, onnx, safetensors, tcb, torch
     name = format_for(path, fmt)
+    check_not_same(path, [*t.sources, model])  # the output is replaced whole, but never over an input
     if name == "tcb":
         tcb.save(t, path, progress=progress)
     elif name == "safetensors":

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import DecodeError, EncodeError
+from ..files import atomic_write, open_regular
 from ..tensor import Payload
 
 Progress = Callable[[int], None]
@@ -39,6 +40,8 @@ class Tensors:
     metadata: dict[str, Any] = field(default_factory=dict)
     single: bool = False
     maps: list[mmap.mmap] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)
+    """Files this was read from: a writer refuses to write over any of them (FileError SAME_FILE)."""
 
     def only(self) -> np.ndarray:
         """The one tensor of a single-tensor source (EncodeError otherwise)."""
@@ -57,8 +60,8 @@ def require(module: str, extra: str) -> ModuleType:
 
 
 def map_file(path: str | os.PathLike[str]) -> Any:
-    """A read-only memory map of a whole file (b"" for an empty one)."""
-    with open(path, "rb") as f:
+    """A read-only memory map of a whole regular file (b"" for an empty one)."""
+    with open_regular(path) as f:
         size = os.fstat(f.fileno()).st_size
         return mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
 
@@ -76,28 +79,22 @@ def payload_size(part: Payload) -> int:
 
 def write_parts(path: str | os.PathLike[str], parts: Iterable[Payload], *, progress: Progress | None = None,
                 maps: Iterable[Any] = ()) -> None:
-    """Write pieces to `path` atomically, in bounded slices, releasing source pages as they are copied."""
+    """Write pieces to `path` atomically (``files.atomic_write``), in bounded slices, releasing source pages."""
     maps = list(maps)
-    tmp = f"{os.fspath(path)}.tmp-{os.getpid()}"
-    try:
-        with open(tmp, "wb") as f:
-            since_drop = 0
-            for part in parts:
-                view = memoryview(part).cast("B") if not isinstance(part, bytes) else memoryview(part)  # type: ignore[arg-type]
-                for start in range(0, len(view), _WRITE_SLICE):
-                    piece = view[start:start + _WRITE_SLICE]
-                    f.write(piece)
-                    since_drop += len(piece)
-                    if progress is not None:
-                        progress(len(piece))
-                    if since_drop >= _WRITE_SLICE and maps:
-                        drop_pages(maps)
-                        since_drop = 0
-                view.release()
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    with atomic_write(path) as f:
+        since_drop = 0
+        for part in parts:
+            view = memoryview(part).cast("B") if not isinstance(part, bytes) else memoryview(part)  # type: ignore[arg-type]
+            for start in range(0, len(view), _WRITE_SLICE):
+                piece = view[start:start + _WRITE_SLICE]
+                f.write(piece)
+                since_drop += len(piece)
+                if progress is not None:
+                    progress(len(piece))
+                if since_drop >= _WRITE_SLICE and maps:
+                    drop_pages(maps)
+                    since_drop = 0
+            view.release()
 
 
 def check_name(name: Any, where: str) -> str:

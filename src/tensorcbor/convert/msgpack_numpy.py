@@ -20,13 +20,13 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..dtypes import TABLE, from_numpy
 from ..errors import DecodeError, EncodeError
+from ..files import write_bytes
 from ._common import Tensors, check_name, map_file, require
 
 __all__ = ["packb", "unpackb", "loads", "dumps", "load", "save", "KEY", "META_ENTRY"]
@@ -216,4 +216,4 @@ def load(path: str | os.PathLike[str]) -> Tensors:
 
 def save(t: Tensors, path: str | os.PathLike[str]) -> None:
     """Write tensors as a msgpack-numpy file."""
-    Path(path).write_bytes(dumps(t))
+    write_bytes(path, dumps(t))

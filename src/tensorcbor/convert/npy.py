@@ -15,6 +15,7 @@ import numpy as np
 
 from ..dtypes import from_numpy
 from ..errors import DecodeError, EncodeError
+from ..files import atomic_write
 from ._common import Tensors, check_name
 
 __all__ = ["load_npy", "save_npy", "load_npz", "save_npz", "data_offset"]
@@ -78,7 +79,7 @@ def _writable(arr: np.ndarray, name: str) -> np.ndarray:
 def save_npy(t: Tensors, path: str | os.PathLike[str]) -> None:
     """Write one tensor as .npy."""
     arr = _writable(np.asarray(t.only()), "tensor")
-    with open(path, "wb") as f:
+    with atomic_write(path) as f:
         np.lib.format.write_array(f, arr, allow_pickle=False)
 
 
@@ -86,7 +87,7 @@ def save_npz(t: Tensors, path: str | os.PathLike[str]) -> None:
     """Write tensors as an uncompressed .npz (bundle metadata has no place there and is refused)."""
     if t.metadata:
         raise EncodeError(".npz has no place for bundle metadata; write .tcb or .safetensors, or drop it")
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED, allowZip64=True) as zf:
+    with atomic_write(path) as out, zipfile.ZipFile(out, "w", zipfile.ZIP_STORED, allowZip64=True) as zf:
         for name, arr in t.arrays.items():
             with zf.open(f"{name}.npy", "w", force_zip64=True) as f:
                 np.lib.format.write_array(f, _writable(np.asarray(arr), name), allow_pickle=False)

@@ -28,7 +28,8 @@ import numpy as np
 
 from .. import packing
 from ..dtypes import BY_CODE, DType
-from ..errors import DecodeError, EncodeError
+from ..errors import DecodeError, EncodeError, FileError
+from ..files import open_regular, write_bytes, write_with
 from ..tensor import MAX_RANK, MAX_SIZE, prepare
 from ._common import Tensors, check_name, require
 
@@ -69,19 +70,14 @@ def _dims(proto: Any) -> tuple[tuple[int, ...], int]:
 def _external(proto: Any, base_dir: str | os.PathLike[str] | None, maps: list[Any] | None) -> Any:
     """The bytes of an externally stored tensor, as a view into a memory map of its file."""
     info = {e.key: e.value for e in proto.external_data}
-    location = info.get("location", "")
-    where = Path(location)
-    if not location or where.is_absolute() or ".." in where.parts:
-        raise DecodeError("MALFORMED", f"TensorProto {proto.name!r}: external data location {location!r} must be a "
-                          "relative path inside the model's directory")
-    path = Path(base_dir or ".") / where
+    path = external_path(base_dir, info.get("location", ""), proto.name)
     try:
         offset = int(info.get("offset", "0"))
         length = int(info["length"]) if "length" in info else None
     except ValueError:
         raise DecodeError("MALFORMED", f"TensorProto {proto.name!r}: external data offset/length is not an "
                           "integer") from None
-    with open(path, "rb") as f:
+    with open_regular(path) as f:
         size = os.fstat(f.fileno()).st_size
         if length is None:
             length = size - offset
@@ -94,6 +90,32 @@ def _external(proto: Any, base_dir: str | os.PathLike[str] | None, maps: list[An
     if maps is not None:
         maps.append(m)
     return memoryview(m)[offset:offset + length]
+
+
+def external_path(base_dir: str | os.PathLike[str] | None, location: str, name: str) -> str:
+    """The file an external-data `location` names, refused unless it stays inside the model's directory.
+
+    As ``onnx.load`` does: no absolute path, no '..', no NUL byte, not the directory
+    itself, and no symlink (anywhere on the path) that resolves outside the directory,
+    so a hostile model cannot make the converter read /etc/passwd into its output.
+    FIFOs and other non-regular files are refused when the file is opened.
+    """
+    where = Path(location)
+    base = os.path.realpath(base_dir or ".")
+    why = None
+    if not location or "\0" in location:
+        why = "is empty or contains a NUL byte"
+    elif where.is_absolute() or os.path.isabs(location) or ".." in where.parts or location.startswith("\\"):
+        why = "must be a relative path without '..'"
+    else:
+        real = os.path.realpath(os.path.join(base, location))
+        if real == base:
+            why = "names the model's directory itself, not a file"
+        elif os.path.commonpath([real, base]) != base:
+            why = f"resolves (through a symlink) to {real}, outside the model's directory {base}"
+    if why is not None:
+        raise FileError("UNSAFE_EXTERNAL_DATA", f"TensorProto {name!r}: external data location {location!r} {why}")
+    return real
 
 
 def _from_raw(raw: Any, dt: DType, dims: tuple[int, ...], count: int, name: str) -> np.ndarray:
@@ -199,7 +221,7 @@ def save_tensor(t: Tensors, path: str | os.PathLike[str]) -> None:
     info = t.metadata.get(KEY, {}) if isinstance(t.metadata.get(KEY), Mapping) else {}
     proto = from_array(arr, name, (info.get("doc_strings") or {}).get(name, ""))
     _props_into(proto, (info.get("metadata_props") or {}).get(name))
-    Path(path).write_bytes(proto.SerializeToString())
+    write_bytes(path, proto.SerializeToString())
 
 
 # ---------------------------------------------------------------- models
@@ -271,7 +293,9 @@ def save_model(t: Tensors, template: str | os.PathLike[str], path: str | os.Path
     del graph.initializer[:]
     graph.initializer.extend(protos)
     if total > EXTERNAL_THRESHOLD:
-        onnx.save_model(model, os.fspath(path), save_as_external_data=True, all_tensors_to_one_file=True,
-                        location=Path(path).name + ".data", size_threshold=1024)
+        location = Path(path).name + ".data"
+        write_with(path, lambda staged: onnx.save_model(
+            model, staged, save_as_external_data=True, all_tensors_to_one_file=True, location=location,
+            size_threshold=1024), companions=[location])
     else:
-        onnx.save_model(model, os.fspath(path))
+        write_bytes(path, model.SerializeToString())

@@ -8,6 +8,7 @@ are copied, never converted. ``.pt`` files are read with ``weights_only=True``
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Mapping
 from typing import Any
@@ -15,7 +16,8 @@ from typing import Any
 import numpy as np
 
 from ..dtypes import BY_NAME, from_numpy
-from ..errors import DecodeError, EncodeError
+from ..errors import DecodeError, EncodeError, FileError
+from ..files import atomic_write, open_regular
 from ._common import Tensors
 
 __all__ = ["from_torch", "to_torch", "from_state_dict", "to_state_dict", "load", "save"]
@@ -82,9 +84,36 @@ def to_state_dict(t: Tensors) -> dict[str, Any]:
     return {name: to_torch(arr) for name, arr in t.arrays.items()}
 
 
+SAFE_TORCH = (2, 10, 0)
+"""Oldest torch whose ``weights_only`` unpickler has no known bypass: CVE-2025-32434 (RCE despite
+weights_only=True) was fixed in 2.6.0 and CVE-2026-24747 (GHSA-63cw-57p8-fm3p, memory corruption in the
+weights_only unpickler) in 2.10.0."""
+
+
+def require_safe_torch(torch: Any) -> None:
+    """Refuse to unpickle with a torch that has known ``weights_only`` bypasses (FileError UNSAFE_TORCH)."""
+    version = str(getattr(torch, "__version__", "0"))
+    parts = []
+    for piece in version.split("+", 1)[0].split(".")[:3]:
+        digits = "".join(itertools.takewhile(str.isdigit, piece))
+        parts.append(int(digits) if digits else 0)
+    if tuple(parts) < SAFE_TORCH:
+        need = ".".join(map(str, SAFE_TORCH))
+        raise FileError("UNSAFE_TORCH", f"torch {version} has known bypasses of torch.load(weights_only=True) "
+                        f"(CVE-2025-32434, CVE-2026-24747) that let a .pt file run code; install torch>={need} "
+                        "to read .pt files, or convert them to .safetensors on a trusted machine")
+
+
 def load(path: str | os.PathLike[str]) -> Tensors:
-    """A .pt/.pth state_dict, loaded with ``weights_only=True``."""
+    """A .pt/.pth state_dict, loaded with ``weights_only=True`` by a torch without known bypasses.
+
+    .pt is pickle: even torch's restricted unpickler is a large attack surface that has had
+    code-execution bypasses, so it is the least safe input format here; prefer .safetensors or .tcb.
+    """
     torch = _torch()
+    require_safe_torch(torch)
+    with open_regular(path):
+        pass  # refuse FIFOs, devices and directories before torch opens the path
     try:
         state = torch.load(os.fspath(path), map_location="cpu", weights_only=True, mmap=True)
     except Exception as exc:
@@ -98,4 +127,6 @@ def load(path: str | os.PathLike[str]) -> Tensors:
 
 def save(t: Tensors, path: str | os.PathLike[str]) -> None:
     torch = _torch()
-    torch.save(to_torch(t.only()) if t.single else to_state_dict(t), os.fspath(path))
+    obj = to_torch(t.only()) if t.single else to_state_dict(t)
+    with atomic_write(path) as f:
+        torch.save(obj, f)

@@ -1,0 +1,273 @@
+"""Implementations under fuzzing: the Python codec in process, or any adapter program in batch mode.
+
+An adapter speaks the batch protocol of conformance/README.md (one JSON request per
+line on stdin, one JSON answer per line on stdout, in order). Requests are written
+ahead (pipelined) by a writer thread, so the adapter works on a batch while the
+Python codec decodes the same inputs in this process. A crash (the process exits), a
+hang (no answer within the timeout) or an ADAPTER_ERROR answer is reported for the
+input that caused it, found by re-running the rest of the batch.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import queue
+import shlex
+import shutil
+import subprocess
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any, Protocol
+
+from .. import compression
+from ..conformance.values import decode_json, encode_json
+
+__all__ = ["Driver", "PythonDriver", "AdapterDriver", "resolve", "repo_root"]
+
+Answer = dict[str, Any]
+"""A protocol answer: the decoded value, {"error": CODE, "offset": N}, or {"crash": why} (harness-made)."""
+
+
+class Driver(Protocol):
+    name: str
+    profile: str
+    """'core' or 'extended' (SPEC.md §13): a Core decoder reports UNSUPPORTED_COMPRESSION for tag 52090."""
+
+    def start(self, batch: list[tuple[str, bytes]]) -> None: ...
+
+    def finish(self) -> list[Answer]: ...
+
+    def close(self) -> None: ...
+
+
+@contextlib.contextmanager
+def _core_only(profile: str) -> Iterator[None]:
+    """Run the Python codec as a Core decoder (the Extended profile off) when `profile` is 'core'."""
+    saved = compression._zstd
+    if profile == "core":
+        compression._zstd = None
+    try:
+        yield
+    finally:
+        compression._zstd = saved
+
+
+class PythonDriver:
+    """The reference codec in process; any exception other than DecodeError is a crash.
+
+    With `roundtrip`, an accepted Core document must re-encode to exactly its bytes (the
+    encoding is deterministic, so a valid document is the only encoding of its value):
+    a difference is reported as a crash of the reference itself.
+    """
+
+    def __init__(self, profile: str = "extended", roundtrip: bool = True) -> None:
+        self.profile = profile if compression.available() else "core"
+        self.name = f"python-{self.profile}"
+        self.roundtrip = roundtrip
+        self._pending: list[tuple[str, bytes]] = []
+
+    def start(self, batch: list[tuple[str, bytes]]) -> None:
+        self._pending = batch
+
+    def answer(self, kind: str, data: bytes) -> Answer:
+        try:
+            with _core_only(self.profile):
+                out = decode_json(data, kind)
+                if self.roundtrip and "error" not in out and b"\xd9\xcb\x7a" not in data:
+                    again = encode_json(out, kind)
+                    if again != data:
+                        return {"crash": f"re-encoding the accepted document gives other bytes: {again.hex()[:200]}"}
+        except RecursionError as exc:
+            return {"crash": f"RecursionError: {exc}"}
+        except Exception as exc:  # noqa: BLE001 - every other exception is exactly what fuzzing looks for
+            return {"crash": f"{type(exc).__name__}: {exc}"[:500]}
+        out.pop("message", None)
+        return out
+
+    def finish(self) -> list[Answer]:
+        batch, self._pending = self._pending, []
+        return [self.answer(kind, data) for kind, data in batch]
+
+    def close(self) -> None:
+        pass
+
+
+class AdapterDriver:
+    """A program speaking the batch protocol (``CMD batch``), restarted after a crash or a hang."""
+
+    def __init__(self, command: str, profile: str = "core", name: str | None = None, timeout: float = 30.0) -> None:
+        self.argv = shlex.split(command) + ["batch"]
+        self.name = name or os.path.basename(self.argv[0])
+        self.profile = profile
+        self.timeout = timeout
+        self.proc: subprocess.Popen[str] | None = None
+        self.lines: queue.Queue[str | None] = queue.Queue()
+        self._batch: list[tuple[str, bytes]] = []
+        self._writer: threading.Thread | None = None
+
+    def _spawn(self) -> subprocess.Popen[str]:
+        if self.proc is None or self.proc.poll() is not None:
+            self.proc = subprocess.Popen(self.argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                         stderr=subprocess.DEVNULL, text=True, bufsize=1 << 16)
+            self.lines = queue.Queue()
+            threading.Thread(target=_pump, args=(self.proc.stdout, self.lines), daemon=True).start()
+        return self.proc
+
+    def _send(self, batch: list[tuple[str, bytes]], first: int) -> None:
+        proc = self._spawn()
+        text = "".join(json.dumps({"id": first + i, "op": "decode", "kind": kind, "hex": data.hex()}) + "\n"
+                       for i, (kind, data) in enumerate(batch))
+
+        def write(stream: IO[str] | None) -> None:
+            assert stream is not None
+            with contextlib.suppress(OSError, ValueError):
+                stream.write(text)
+                stream.flush()
+
+        self._writer = threading.Thread(target=write, args=(proc.stdin,), daemon=True)
+        self._writer.start()
+
+    def start(self, batch: list[tuple[str, bytes]]) -> None:
+        self._batch = batch
+        self._send(batch, 0)
+
+    def finish(self) -> list[Answer]:
+        out: list[Answer] = []
+        batch = self._batch
+        while len(out) < len(batch):
+            got = self._read(len(out))
+            if got is not None:
+                out.append(got)
+                continue
+            # The process died or hung at input len(out): confirm it alone, then go on with the rest.
+            self.close()
+            culprit = len(out)
+            self._send(batch[culprit:culprit + 1], culprit)
+            alone = self._read(culprit)
+            self.close()
+            out.append(alone if alone is not None else {"crash": self._why})
+            if len(out) < len(batch):
+                self._send(batch[len(out):], len(out))
+        self._batch = []
+        return out
+
+    _why = ""
+
+    def _read(self, expect_id: int) -> Answer | None:
+        try:
+            line = self.lines.get(timeout=self.timeout)
+        except queue.Empty:
+            self._why = f"no answer within {self.timeout:g} s (hang)"
+            return None
+        if line is None:
+            status = self.proc.wait() if self.proc is not None else None
+            self._why = f"the adapter exited with status {status} (crash)"
+            return None
+        try:
+            answer = json.loads(line)
+        except json.JSONDecodeError:
+            return {"crash": f"unparsable answer: {line[:200]!r}"}
+        if not isinstance(answer, dict) or answer.get("id") != expect_id:
+            self._why = f"answer out of order: {line[:200]!r}"
+            return None
+        answer.pop("id", None)
+        answer.pop("message", None)
+        if answer.get("error") == "ADAPTER_ERROR":
+            return {"crash": "ADAPTER_ERROR"}
+        return answer
+
+    def close(self) -> None:
+        if self.proc is None:
+            return
+        proc, self.proc = self.proc, None
+        with contextlib.suppress(OSError):
+            if proc.stdin:
+                proc.stdin.close()
+        try:
+            proc.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _pump(stream: IO[str] | None, sink: queue.Queue[str | None]) -> None:
+    assert stream is not None
+    with contextlib.suppress(OSError, ValueError):
+        for line in stream:
+            sink.put(line)
+    sink.put(None)
+
+
+def repo_root() -> Path | None:
+    """The source checkout this package runs from (or the current directory's), if any."""
+    for start in (Path(__file__).resolve(), Path.cwd().resolve()):
+        for parent in (start, *start.parents):
+            if (parent / "bindings" / "rust" / "Cargo.toml").is_file():
+                return parent
+    return None
+
+
+def rust_adapter(build: bool = True) -> str:
+    """Path of the Rust adapter binary, built with cargo (release) if asked."""
+    root = repo_root()
+    if root is None:
+        raise RuntimeError("the Rust adapter needs a source checkout (bindings/rust); pass cmd:PATH instead")
+    crate = root / "bindings" / "rust"
+    binary = crate / "target" / "release" / "tensorcbor-adapter"
+    if build:
+        cargo = shutil.which("cargo")
+        if cargo is None:
+            raise RuntimeError("cargo is not installed: cannot build the Rust adapter")
+        done = subprocess.run([cargo, "build", "--release", "--locked", "--quiet", "--manifest-path",
+                               str(crate / "Cargo.toml"), "--features", "adapter", "--bin", "tensorcbor-adapter"],
+                              capture_output=True, text=True)
+        if done.returncode != 0:
+            raise RuntimeError(f"cargo build of the Rust adapter failed:\n{done.stderr[-3000:]}")
+    if not binary.is_file():
+        raise RuntimeError(f"{binary} is missing")
+    return str(binary)
+
+
+def motoko_adapter() -> str | None:
+    """The Motoko binding's adapter command, when the checkout has one (bindings/motoko/adapter)."""
+    root = repo_root()
+    if root is None:
+        return None
+    where = root / "bindings" / "motoko" / "adapter"
+    if where.is_file() and os.access(where, os.X_OK):
+        return str(where)
+    if where.is_dir():
+        for name in ("tensorcbor-adapter", "adapter", "run"):
+            exe = where / name
+            if exe.is_file() and os.access(exe, os.X_OK):
+                return str(exe)
+    return None
+
+
+def resolve(spec: str, *, build: bool = True, timeout: float = 30.0) -> Driver:
+    """An implementation from a command-line spec.
+
+    ``python`` (Extended when zstandard is installed), ``python-core``, ``rust`` (built with
+    cargo; Core profile), ``motoko`` (bindings/motoko/adapter, Core), or
+    ``cmd:COMMAND[@core|@extended]`` for any adapter program.
+    """
+    if spec == "python":
+        return PythonDriver("extended")
+    if spec == "python-core":
+        return PythonDriver("core")
+    if spec == "rust":
+        return AdapterDriver(rust_adapter(build), "core", "rust", timeout)
+    if spec == "motoko":
+        found = motoko_adapter()
+        if found is None:
+            raise RuntimeError("no Motoko adapter: bindings/motoko/adapter does not exist or is not executable")
+        return AdapterDriver(found, "core", "motoko", timeout)
+    if spec.startswith("cmd:"):
+        command, _, profile = spec[4:].rpartition("@") if "@" in spec else (spec[4:], "", "core")
+        if profile not in ("core", "extended"):
+            raise ValueError(f"profile must be core or extended, not {profile!r}")
+        return AdapterDriver(command, profile, None, timeout)
+    raise ValueError(f"unknown implementation {spec!r}: use python, python-core, rust, motoko or cmd:COMMAND")
