@@ -74,6 +74,15 @@ def payload_size(part: Payload) -> int:
     return part.nbytes if isinstance(part, (memoryview, np.ndarray)) else len(part)
 
 
+def byte_view(part: Payload) -> memoryview:
+    """A flat byte view of one piece (zero-size arrays included, which memoryview.cast refuses)."""
+    if isinstance(part, bytes):
+        return memoryview(part)
+    if payload_size(part) == 0:
+        return memoryview(b"")
+    return memoryview(part).cast("B")  # type: ignore[arg-type]
+
+
 def write_parts(path: str | os.PathLike[str], parts: Iterable[Payload], *, progress: Progress | None = None,
                 maps: Iterable[Any] = ()) -> None:
     """Write pieces to `path` atomically, in bounded slices, releasing source pages as they are copied."""
@@ -83,7 +92,7 @@ def write_parts(path: str | os.PathLike[str], parts: Iterable[Payload], *, progr
         with open(tmp, "wb") as f:
             since_drop = 0
             for part in parts:
-                view = memoryview(part).cast("B") if not isinstance(part, bytes) else memoryview(part)  # type: ignore[arg-type]
+                view = byte_view(part)
                 for start in range(0, len(view), _WRITE_SLICE):
                     piece = view[start:start + _WRITE_SLICE]
                     f.write(piece)

@@ -6,11 +6,13 @@ element bytes are exactly tensorcbor's wire payload (sub-byte F4/F6 are packed
 low bits first, as ONNX and tensorcbor pack them), so conversion copies byte
 ranges and never re-encodes.
 
-Metadata mapping (reversible): safetensors ``__metadata__`` (text → text)
-becomes the bundle metadata entry ``"safetensors"`` (a map text → text), present
-exactly when the file has ``__metadata__``. Any other bundle metadata is written
-into ``__metadata__`` under the key ``"tensorcbor.metadata"`` as base64 of its
-deterministic CBOR map, and read back from there into the top level.
+Metadata mapping (reversible both ways): each text-valued bundle metadata entry
+is a native ``__metadata__`` entry (so ``{"format": "pt"}`` is what transformers
+reads). Entries with any other value (numbers, lists, maps, bytes...) are written
+together under the one ``__metadata__`` key ``"tensorcbor.metadata"``, as
+standard base64 of their deterministic CBOR map, and read back from there into
+the top level. A file without ``__metadata__`` gives empty metadata and the
+reverse; an empty ``__metadata__`` object is not kept.
 
 The writer reproduces the safetensors library's layout byte for byte: tensors
 ordered by dtype (descending, in the library's enum order) then by name, compact
@@ -36,9 +38,8 @@ from ..errors import DecodeError, EncodeError
 from ..tensor import MAX_RANK, Payload, prepare
 from ._common import Progress, Tensors, map_file, payload_size, write_parts
 
-__all__ = ["read_header", "load", "loads", "save", "saves", "parts", "META_KEY", "EXTRA_KEY"]
+__all__ = ["read_header", "load", "loads", "save", "saves", "parts", "EXTRA_KEY"]
 
-META_KEY = "safetensors"
 EXTRA_KEY = "tensorcbor.metadata"
 MAX_HEADER = 100_000_000  # the safetensors library's own limit
 
@@ -157,20 +158,22 @@ def _metadata_in(meta: Any) -> dict[str, Any]:
         return {}
     if not isinstance(meta, dict) or not all(isinstance(v, str) for v in meta.values()):
         raise DecodeError("MALFORMED", "safetensors __metadata__ must map text to text")
-    meta = dict(meta)
-    out: dict[str, Any] = {}
-    extra = meta.pop(EXTRA_KEY, None)
+    out = dict(meta)
+    extra = out.pop(EXTRA_KEY, None)
     if extra is not None:
         try:
             blob = base64.b64decode(extra, validate=True)
         except ValueError:
             raise DecodeError("MALFORMED", f"__metadata__[{EXTRA_KEY!r}] is not base64") from None
         r = Reader(blob)
-        out.update(r.map_body(r.expect(5, "the tensorcbor metadata map"), 1))
+        rest = r.map_body(r.expect(5, "the tensorcbor metadata map"), 1)
         if r.pos != len(blob):
             raise DecodeError("TRAILING_BYTES", f"__metadata__[{EXTRA_KEY!r}] has bytes after its map")
-    if extra is None or meta:
-        out[META_KEY] = meta
+        clash = sorted(set(rest) & set(out))
+        if clash:
+            raise DecodeError("DUPLICATE_KEY", f"metadata key {clash[0]!r} is both a __metadata__ entry and inside "
+                              f"__metadata__[{EXTRA_KEY!r}]")
+        out.update(rest)
     return out
 
 
@@ -179,20 +182,16 @@ def _metadata_in(meta: Any) -> dict[str, Any]:
 def _metadata_out(metadata: Mapping[str, Any] | None) -> dict[str, str] | None:
     if not metadata:
         return None
-    rest = {k: v for k, v in metadata.items() if k != META_KEY}
-    own = metadata.get(META_KEY)
-    if own is not None and (not isinstance(own, Mapping) or not all(
-            isinstance(k, str) and isinstance(v, str) for k, v in own.items())):
-        raise EncodeError(f"bundle metadata {META_KEY!r} must map text to text to become safetensors __metadata__")
-    out = dict(sorted((own or {}).items()))
-    if EXTRA_KEY in out:
-        raise EncodeError(f"safetensors metadata key {EXTRA_KEY!r} is reserved for the other bundle metadata")
+    if EXTRA_KEY in metadata:
+        raise EncodeError(f"metadata key {EXTRA_KEY!r} is reserved in safetensors for the non-text metadata "
+                          "entries; rename it")
+    out = {k: v for k, v in metadata.items() if isinstance(v, str)}
+    rest = {k: v for k, v in metadata.items() if not isinstance(v, str)}
     if rest:
         blob = bytearray()
         encode_map(rest, blob)
         out[EXTRA_KEY] = base64.b64encode(bytes(blob)).decode("ascii")
-        out = dict(sorted(out.items()))
-    return out if (own is not None or rest) else None
+    return dict(sorted(out.items()))
 
 
 def parts(tensors: Mapping[str, Any], metadata: Mapping[str, Any] | None = None) -> list[Payload]:
