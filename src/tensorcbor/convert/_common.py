@@ -7,6 +7,7 @@ metadata) and writes one back, so N formats need 2N functions, not N².
 from __future__ import annotations
 
 import importlib
+import json
 import mmap
 import os
 from collections.abc import Callable, Iterable
@@ -53,7 +54,29 @@ def require(module: str, extra: str) -> ModuleType:
     try:
         return importlib.import_module(module)
     except ImportError as exc:
-        raise ImportError(f"this converter needs the '{module}' package: pip install tensorcbor[{extra}]") from exc
+        raise ImportError(f"this converter needs the '{module}' package: pip install 'tensorcbor[{extra}]'") from exc
+
+
+def load_json(raw: bytes, where: str, offset: int | None = None) -> Any:
+    """Parse UTF-8 JSON from a file header or index; nesting too deep or bad text is a DecodeError, never a crash."""
+    try:
+        return json.loads(raw.decode("utf-8"), object_pairs_hook=_unique_keys)
+    except DecodeError:
+        raise
+    except RecursionError:
+        raise DecodeError("NESTING_TOO_DEEP", f"{where}: the JSON nests deeper than this reader allows",
+                          offset) from None
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise DecodeError("MALFORMED", f"{where}: not UTF-8 JSON: {exc}", offset) from None
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        seen: set[str] = set()
+        dup = next(k for k, _ in pairs if k in seen or seen.add(k))  # type: ignore[func-returns-value]
+        raise DecodeError("DUPLICATE_NAME", f"a JSON object has the key {dup!r} twice")
+    return out
 
 
 def map_file(path: str | os.PathLike[str]) -> Any:

@@ -85,7 +85,8 @@ def save_npy(t: Tensors, path: str | os.PathLike[str]) -> None:
 def save_npz(t: Tensors, path: str | os.PathLike[str]) -> None:
     """Write tensors as an uncompressed .npz (bundle metadata has no place there and is refused)."""
     if t.metadata:
-        raise EncodeError(".npz has no place for bundle metadata; write .tcb or .safetensors, or drop it")
+        raise EncodeError(".npz has no place for bundle metadata; write .tcb or .safetensors, or drop it "
+                          "(tensorcbor convert --drop-metadata)")
     with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED, allowZip64=True) as zf:
         for name, arr in t.arrays.items():
             with zf.open(f"{name}.npy", "w", force_zip64=True) as f:

@@ -36,12 +36,13 @@ from ..cbor import Reader, encode_map
 from ..dtypes import TABLE, DType
 from ..errors import DecodeError, EncodeError
 from ..tensor import MAX_RANK, Payload, prepare
-from ._common import Progress, Tensors, map_file, payload_size, write_parts
+from ._common import Progress, Tensors, load_json, map_file, payload_size, write_parts
 
 __all__ = ["read_header", "load", "loads", "save", "saves", "parts", "EXTRA_KEY"]
 
 EXTRA_KEY = "tensorcbor.metadata"
 MAX_HEADER = 100_000_000  # the safetensors library's own limit
+MAX_ELEMENTS = 2**53 - 1  # SPEC.md's limit on the product of the non-zero dimensions
 
 BY_SAFETENSORS: dict[str, DType] = {d.safetensors: d for d in TABLE if d.safetensors}
 # The order of the safetensors library's Rust `Dtype` enum; it sorts tensors by it (descending).
@@ -62,24 +63,10 @@ def read_header(buf: Any) -> tuple[dict[str, Any], int]:
         raise DecodeError("MALFORMED", f"safetensors header claims {n} bytes, over the {MAX_HEADER}-byte limit", 0)
     if 8 + n > size:
         raise DecodeError("TRUNCATED", f"safetensors header claims {n} bytes but the input has {size - 8}", 0)
-    try:
-        header = json.loads(bytes(buf[8:8 + n]).decode("utf-8"), object_pairs_hook=_unique)
-    except DecodeError:
-        raise
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise DecodeError("MALFORMED", f"safetensors header is not UTF-8 JSON: {exc}", 8) from None
+    header = load_json(bytes(buf[8:8 + n]), "safetensors header", 8)
     if not isinstance(header, dict):
         raise DecodeError("MALFORMED", "safetensors header is not a JSON object", 8)
     return header, 8 + n
-
-
-def _unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out = dict(pairs)
-    if len(out) != len(pairs):
-        seen: set[str] = set()
-        dup = next(k for k, _ in pairs if k in seen or seen.add(k))  # type: ignore[func-returns-value]
-        raise DecodeError("DUPLICATE_NAME", f"safetensors header has the key {dup!r} twice", 8)
-    return out
 
 
 def _entry(name: str, spec: Any, data_len: int) -> tuple[DType, tuple[int, ...], int, int]:
@@ -101,6 +88,9 @@ def _entry(name: str, spec: Any, data_len: int) -> tuple[DType, tuple[int, ...],
                           f"safetensors tensor {name!r}: data_offsets {offsets!r} do not lie within the "
                           f"{data_len} data bytes")
     count = int(np.prod(shape, dtype=object)) if shape else 1
+    if int(np.prod([d for d in shape if d], dtype=object)) > MAX_ELEMENTS:
+        raise DecodeError("SIZE_OVERFLOW", f"safetensors tensor {name!r}: shape {shape} has more than 2^53 - 1 "
+                          "elements")
     if (count * dt.bits) % 8:
         raise DecodeError("SHAPE_MISMATCH", f"safetensors tensor {name!r}: {count} {dt.name} elements do not end "
                           "on a byte boundary")
@@ -137,11 +127,24 @@ def loads(buf: Any) -> Tensors:
         dt, shape, start, end = _entry(name, spec, data_len)
         spans.append((start, end, name))
         arrays[name] = _array(buf, dt, shape, data_start + start, data_start + end, name)
-    spans.sort()
-    for (_, end0, a), (start1, _, b) in zip(spans, spans[1:], strict=False):
-        if start1 < end0:
-            raise DecodeError("MALFORMED", f"safetensors tensors {a!r} and {b!r} overlap")
+    _check_coverage(spans, data_len, data_start)
     return Tensors(arrays, _metadata_in(meta_in))
+
+
+def _check_coverage(spans: list[tuple[int, int, str]], data_len: int, data_start: int) -> None:
+    """The tensors tile the data section exactly, as the safetensors library requires: no overlap, gap or tail."""
+    spans.sort()
+    at, prev = 0, None
+    for start, end, name in spans:
+        if start < at:
+            raise DecodeError("MALFORMED", f"safetensors tensors {prev!r} and {name!r} overlap", data_start + start)
+        if start > at:
+            raise DecodeError("MALFORMED", f"safetensors data section has {start - at} bytes that belong to no "
+                              f"tensor before {name!r} (a gap)", data_start + at)
+        at, prev = end, name
+    if at != data_len:
+        raise DecodeError("TRAILING_BYTES", f"safetensors data section has {data_len - at} bytes after the last "
+                          "tensor", data_start + at)
 
 
 def load(path: str | os.PathLike[str]) -> Tensors:
