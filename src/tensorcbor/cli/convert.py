@@ -10,7 +10,7 @@ import tempfile
 import time
 from typing import Any, TextIO
 
-from ..convert import FORMATS, read, write
+from ..convert import FORMATS, format_for, read, write
 
 __all__ = ["register", "ProgressBar"]
 
@@ -104,6 +104,7 @@ def _convert(args: argparse.Namespace) -> int:
     if os.path.abspath(args.input) == os.path.abspath(args.output):
         print("tensorcbor: error: IN and OUT are the same file", file=sys.stderr)
         return 1
+    format_for(args.output, args.dst_format)  # an unknown OUT format fails before any reading
     size = os.path.getsize(args.input)
     tensors = read(args.input, args.src_format)
     if args.drop_metadata:

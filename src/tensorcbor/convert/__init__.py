@@ -152,7 +152,7 @@ def write(t: Tensors, path: str | os.PathLike[str], fmt: str | None = None, *, m
     elif name == "onnx-tensor":
         onnx.save_tensor(t, path)
     elif name == "msgpack":
-        msgpack_numpy.save(t, path)
+        msgpack_numpy.save(t, path, progress=progress)
     elif name == "npy":
         npy.save_npy(t, path)
     elif name == "npz":
