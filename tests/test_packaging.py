@@ -61,7 +61,8 @@ def test_installed_wheel_runs_the_suite_outside_the_checkout(wheel: Path, tmp_pa
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True)
     py = venv / "bin" / "python"
-    subprocess.run([py, "-m", "pip", "install", "-q", "--no-deps", "--no-index", "--disable-pip-version-check",
+    subprocess.run([py, "-m", "pip", "install", "-q", "--force-reinstall", "--no-deps", "--no-index",
+                    "--disable-pip-version-check",
                     str(wheel)], check=True, capture_output=True)
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
