@@ -3,6 +3,17 @@
 # lint, type checks and the test suites. Exit status is non-zero on any failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Python packages go into the active virtual environment; without one, into ./.venv when it exists (the README's
+# first command makes it) or when the system Python refuses installs (PEP 668 "externally managed"), else into
+# the system Python as before (CI's fresh machine).
+if [ -z "${VIRTUAL_ENV:-}" ]; then
+  if [ ! -x .venv/bin/python3 ] && python3 -c 'import os, sys, sysconfig
+sys.exit(not os.path.exists(os.path.join(sysconfig.get_path("stdlib"), "EXTERNALLY-MANAGED")))'; then
+    python3 -m venv .venv || { echo "python3 -m venv failed: install your Python's venv support (Debian/Ubuntu:" \
+      "apt install python3-venv)" >&2; exit 1; }
+  fi
+  if [ -x .venv/bin/python3 ]; then . .venv/bin/activate; fi
+fi
 python3 -m pip install --disable-pip-version-check -q -e '.[dev]'
 echo "== ruff"; python3 -m ruff check src tests bench conformance
 echo "== mypy"; python3 -m mypy

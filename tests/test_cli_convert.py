@@ -32,7 +32,7 @@ def weights(tmp_path: Path) -> Path:
 def test_safetensors_to_tcb_and_back_is_byte_identical(weights: Path, tmp_path: Path) -> None:
     assert main(["convert", str(weights), str(tmp_path / "m.tcb")]) == 0
     bundle = load_file(tmp_path / "m.tcb")
-    assert bundle.metadata == {"safetensors": {"format": "pt"}}
+    assert bundle.metadata == {"format": "pt"}  # native safetensors metadata <-> text entries
     assert bundle["emb"].dtype == ml_dtypes.bfloat16
     assert main(["convert", str(tmp_path / "m.tcb"), str(tmp_path / "back.safetensors")]) == 0
     assert (tmp_path / "back.safetensors").read_bytes() == weights.read_bytes()
@@ -48,7 +48,7 @@ def test_chain_through_every_bundle_format(weights: Path, tmp_path: Path) -> Non
     # msgpack adds its layout record to the metadata; everything else is unchanged at every step
     assert (tmp_path / "e.tcb").read_bytes() == (tmp_path / "c.tcb").read_bytes()
     c = load_file(tmp_path / "c.tcb")
-    assert c.metadata["safetensors"] == {"format": "pt"} and "msgpack" in c.metadata
+    assert c.metadata["format"] == "pt" and "msgpack" in c.metadata
     a = load_file(tcb)
     assert list(a) == list(c) and all(a[n].tobytes() == c[n].tobytes() and a[n].dtype == c[n].dtype for n in a)
     got = msgpack_numpy.unpackb((tmp_path / "b.msgpack").read_bytes())
@@ -127,7 +127,7 @@ def test_inspect_every_format(kind: str, weights: Path, tmp_path: Path, capsys: 
                 arr = np.frombuffer(raw, np.float32, int(np.prod(t["shape"])), t["offset"])
                 assert arr.size == 0 or np.isfinite(arr).all()
     if kind == "safetensors":
-        assert report["metadata"] == {"safetensors": {"format": "pt"}}
+        assert report["metadata"] == {"format": "pt"}
         bias = next(t for t in report["tensors"] if t["name"] == "bias")
         assert np.frombuffer(raw, np.float32, 6, bias["offset"]).tolist() == \
             np.linspace(0, 1, 6, dtype=np.float32).tolist()

@@ -29,5 +29,6 @@ def test_usage_example_runs_as_documented(tmp_path: Path) -> None:
 def test_readme_leads_with_the_two_commands() -> None:
     first_block = re.search(r"```sh\n(.*?)```", README, re.S).group(1)  # type: ignore[union-attr]
     commands = [line.split("#")[0].strip() for line in first_block.splitlines() if line.strip()]
-    assert commands == ["python3 -m pip install -e '.[all]' && tensorcbor demo", "bash scripts/test-all.sh"]
+    assert commands == ["python3 -m venv .venv && . .venv/bin/activate && pip install -e '.[all]' && tensorcbor demo",
+                        "bash scripts/test-all.sh"]
     assert "scripts/test-all.sh" in (Path(__file__).resolve().parent.parent / ".ci" / "run").read_text()

@@ -11,12 +11,12 @@ from .dtypes import BY_CODE, BY_NAME, TABLE, DType
 from .errors import CODES, DecodeError, EncodeError, TensorCBORError
 from .files import FILE_EXTENSION, MEDIA_TYPE, load_file, save_file
 from .tensor import TensorInfo
+from .versions import FORMAT_VERSION, PACKAGE_VERSION, SPEC_VERSION
 
-__version__ = "1.0.0"
-FORMAT_VERSION = 1
+__version__ = PACKAGE_VERSION
 
 __all__ = [
-    "BY_CODE", "BY_NAME", "CODES", "FILE_EXTENSION", "FORMAT_VERSION", "MEDIA_TYPE", "TABLE",
+    "BY_CODE", "BY_NAME", "CODES", "FILE_EXTENSION", "FORMAT_VERSION", "MEDIA_TYPE", "SPEC_VERSION", "TABLE",
     "Bundle", "DType", "DecodeError", "EncodeError", "TensorCBORError", "TensorInfo",
     "decode", "decode_bundle", "encode", "encode_bundle", "from_dlpack", "load_file", "save_file",
 ]

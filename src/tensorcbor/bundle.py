@@ -47,6 +47,22 @@ class Bundle(Mapping[str, np.ndarray]):
         """dtype, shape, data offset and length of one tensor, without building it."""
         return self._infos[name]
 
+    def close(self) -> None:
+        """Release the memory map (of `load_file`) now; arrays already handed out stay valid and keep it alive."""
+        self._cache.clear()
+        close = getattr(self._buf, "close", None)
+        if close is not None:
+            try:
+                close()
+            except BufferError:  # a view is still in use: the map is released when the last one goes
+                pass
+
+    def __enter__(self) -> Bundle:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def __repr__(self) -> str:
         inner = ", ".join(f"{n!r}: {i.dtype.name}{list(i.shape)}" for n, i in self._infos.items())
         return f"Bundle({{{inner}}}, metadata={self.metadata!r})"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any, cast
 
 import numpy as np
@@ -88,6 +89,7 @@ def decode(data: Any, *, copy: bool = False, strict: bool = True,
     (Extended profile) may declare: more fails with DECOMPRESSION_LIMIT before anything
     is decompressed.
     """
+    check_input(data, "decode")
     if strict and not copy and type(data) in _VIEW_INPUTS:
         found = _decode_view(data)
         if found is not None:
@@ -111,6 +113,19 @@ def byte_buffer(data: Any) -> Any:
             raise TypeError("decode needs a contiguous buffer; pass bytes(data) or numpy.ascontiguousarray(data)")
         view = view.cast("B")
     return view.toreadonly()
+
+
+def check_input(data: Any, caller: str) -> None:
+    """TypeError saying what to pass when `data` is a file name or a numpy array instead of a document's bytes."""
+    if isinstance(data, (str, os.PathLike)):
+        raise TypeError(f"{caller}() takes the document's bytes, not a file name: use tensorcbor.load_file({data!r}) "
+                        f"for a bundle file, or {caller}(pathlib.Path({data!r}).read_bytes())")
+    if isinstance(data, np.ndarray):
+        if data.dtype == np.uint8 and data.ndim == 1:
+            raise TypeError(f"{caller}() takes bytes, bytearray, memoryview or mmap, not a numpy array: pass "
+                            "memoryview(arr) (no copy) or arr.tobytes()")
+        raise TypeError(f"{caller}() takes an encoded document (bytes), not a {data.dtype} array; to encode an "
+                        "array use tensorcbor.encode(arr)")
 
 
 def parse_tensor_document(r: Reader) -> TensorInfo:

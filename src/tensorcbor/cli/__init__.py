@@ -10,15 +10,18 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import pkgutil
 import sys
 from collections.abc import Sequence
 
 from ..errors import TensorCBORError
+from ..versions import version_line
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tensorcbor", description="Tensors as compact, deterministic CBOR.")
+    parser.add_argument("--version", action="version", version=version_line())
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
         module = importlib.import_module(f"{__name__}.{info.name}")
@@ -29,15 +32,52 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; every input or environment problem becomes one line on stderr, never a traceback."""
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except TensorCBORError as exc:
-        print(f"tensorcbor: error: {exc}", file=sys.stderr)
-        return 1
-    except (OSError, ValueError) as exc:
-        print(f"tensorcbor: error: {exc}", file=sys.stderr)
-        return 1
+    except BrokenPipeError:
+        return _quiet_broken_pipe()
+    except KeyboardInterrupt:
+        print("tensorcbor: interrupted", file=sys.stderr)
+        return 130
+    except ImportError as exc:
+        return _fail(str(exc) if "pip install" in str(exc) else f"a dependency is missing: {exc}")
+    except (TensorCBORError, LookupError, ValueError) as exc:
+        return _fail(str(exc).strip("'\"") if isinstance(exc, KeyError) else str(exc))
+    except OSError as exc:
+        return _fail(describe_os_error(exc))
+
+
+def _fail(message: str) -> int:
+    try:
+        print(f"tensorcbor: error: {message}", file=sys.stderr)
+    except BrokenPipeError:  # pragma: no cover - stderr closed too
+        pass
+    return 1
+
+
+def _quiet_broken_pipe() -> int:
+    """The reader went away (``| head``): stop quietly, as cat does, and keep Python from complaining at exit."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # pragma: no cover
+        pass
+    return 141
+
+
+def describe_os_error(exc: OSError) -> str:
+    """An OSError as a person reads it; a temporary file's name is replaced by its directory."""
+    reason = exc.strerror or str(exc)
+    name = exc.filename
+    if name is None:
+        return reason
+    name = os.fspath(name)
+    base = os.path.basename(name)
+    if ".tmp" in base or base.startswith(".tcb-") or base.startswith("tmp"):
+        return f"cannot write in {os.path.dirname(name) or '.'}: {reason}"
+    return f"{name}: {reason}"
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ..conformance.candid import read_output
 from ..conformance.compare import decoded_diffs, first_byte_difference
-from ..conformance.impl import BatchImpl, Impl, ProcessImpl, PythonImpl
+from ..conformance.impl import BatchImpl, Impl, ImplUnavailable, ProcessImpl, PythonImpl
 from ..conformance.runner import Result, run, table
 from ..conformance.suite import load_suite
 from ..conformance.values import decode_json
@@ -48,8 +48,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     suite = load_suite(args.suite)
     vectors = [v for v in suite.vectors if (not args.profile or v.profile in args.profile)
                and (not args.ids or v.id in args.ids)]
+    unknown = sorted(set(args.ids or ()) - {v.id for v in suite.vectors})
+    if unknown:
+        print(f"tensorcbor: error: no vector {', '.join(map(repr, unknown))} in the suite at {suite.root} "
+              "(`tensorcbor conformance list` prints the ids)", file=sys.stderr)
+        return 2
     if not vectors:
-        print("no vectors selected", file=sys.stderr)
+        print("tensorcbor: error: no vectors selected (check --profile: core, extended)", file=sys.stderr)
         return 2
     impl: Impl
     if args.impl:
@@ -57,7 +62,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     else:
         impl = PythonImpl()
     print(f"suite {suite.root} ({len(vectors)} vectors), implementation: {impl.name}")
-    results: list[Result] = run(impl, vectors, encode=not args.decode_only)
+    try:
+        results: list[Result] = run(impl, vectors, encode=not args.decode_only)
+    except ImplUnavailable as exc:
+        print(f"tensorcbor: error: {exc}; nothing was tested", file=sys.stderr)
+        return 2
     print(table(results))
     failed = [r for r in results if not r.ok]
     for r in failed[: None if args.verbose else 50]:

@@ -18,6 +18,7 @@ from ..codec import decode
 from ..errors import DecodeError
 from ..files import atomic_write, load_file
 from ..stream import DEFAULT_MAX_SIZE, Verifier, chunks, stream_digest
+from .convert import ProgressBar
 
 CHUNK_NAME = "chunk-{:06d}.cbor"
 _CHUNK_RE = re.compile(r"chunk-(\d{6,})\.cbor")
@@ -34,12 +35,34 @@ def register(subparsers: Any) -> None:
                    "with room for the envelope and Candid)")
     p.set_defaults(func=_chunk)
     j = subparsers.add_parser("join", help="verify a chunk stream and reassemble the document",
-                              description="Verify every chunk in OUTDIR (manifest first) and write the "
+                              description="Verify every chunk in CHUNKDIR (manifest first) and write the "
                               "reassembled document to OUT; the first bad chunk is named.")
-    j.add_argument("indir", metavar="OUTDIR", help="directory written by 'tensorcbor chunk'")
+    j.add_argument("indir", metavar="CHUNKDIR", help="directory of chunk-NNNNNN.cbor files written by "
+                   "'tensorcbor chunk'")
     j.add_argument("out", metavar="OUT", help="file to write the document to")
-    j.add_argument("--digest", metavar="HEX", help="expected stream digest (64 hex digits)")
+    j.add_argument("--digest", metavar="HEX", type=_digest, help="expected stream digest (64 hex digits, as "
+                   "'tensorcbor chunk' prints it)")
+    for q in (p, j):
+        bar = q.add_mutually_exclusive_group()
+        bar.add_argument("--progress", dest="progress", action="store_true", default=None,
+                         help="always show a progress bar on stderr")
+        bar.add_argument("--no-progress", dest="progress", action="store_false",
+                         help="never show one (default: shown when stderr is a terminal)")
     j.set_defaults(func=_join)
+
+
+def _digest(text: str) -> bytes:
+    """argparse type of --digest: exactly 64 hexadecimal digits (a SHA-256)."""
+    if not re.fullmatch(r"[0-9a-fA-F]{64}", text.strip()):
+        raise argparse.ArgumentTypeError(f"{text[:80]!r} is not a stream digest: it must be 64 hexadecimal digits "
+                                         "(the SHA-256 'tensorcbor chunk' prints)")
+    return bytes.fromhex(text.strip())
+
+
+def _bar(args: argparse.Namespace, total: int, label: str) -> ProgressBar | None:
+    """A progress bar on a terminal (or with --progress); nothing when stderr is a pipe or a file."""
+    show = args.progress if args.progress is not None else sys.stderr.isatty()
+    return ProgressBar(total, label) if show else None
 
 
 def _chunk(args: argparse.Namespace) -> int:
@@ -55,11 +78,16 @@ def _chunk(args: argparse.Namespace) -> int:
         data: Any = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
         digest = b""
         count = 0
+        bar = _bar(args, size, "chunking")
         for index, chunk in enumerate(chunks(memoryview(data) if size else data, args.max_size)):
             if index == 0:
                 digest = stream_digest(chunk)
+            elif bar is not None:
+                bar(len(chunk))
             (outdir / CHUNK_NAME.format(index)).write_bytes(chunk)
             count = index
+        if bar is not None:
+            bar.close()
     print(f"{digest.hex()}  {count} data chunks + manifest, {size} bytes, max {args.max_size} bytes per chunk")
     return 0
 
@@ -71,21 +99,27 @@ def _join(args: argparse.Namespace) -> int:
         print(f"tensorcbor: error: MISSING_CHUNK: {indir} has no {CHUNK_NAME.format(0)} (the manifest)",
               file=sys.stderr)
         return 1
-    expected = bytes.fromhex(args.digest) if args.digest else None
+    expected = args.digest
     current = files[0][1]
     try:
         verifier = Verifier(current.read_bytes(), expected)
+        bar = _bar(args, verifier.manifest.doc_length, "joining")
         with atomic_write(args.out) as out:
             for number, path in files[1:]:
                 current = path
                 if number > verifier.next_index and verifier.next_index <= verifier.manifest.count:
                     current = indir / CHUNK_NAME.format(verifier.next_index)
                     raise DecodeError("MISSING_CHUNK", f"chunk {verifier.next_index} ({current.name}) is missing")
-                out.write(verifier.verify(path.read_bytes()))
+                payload = verifier.verify(path.read_bytes())
+                out.write(payload)
+                if bar is not None:
+                    bar(len(payload))
             current = indir / CHUNK_NAME.format(verifier.next_index)
             verifier.finish()
+            if bar is not None:
+                bar.close()
             out.flush()
-            current = Path(out.name)
+            current = Path(args.out)  # errors in the document name the output, never the temporary file
             _check_document(out.name)
     except DecodeError as exc:
         print(f"tensorcbor: error: {current.name}: {exc}", file=sys.stderr)

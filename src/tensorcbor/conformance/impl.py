@@ -29,6 +29,11 @@ class ImplError(Exception):
     """The implementation did not answer usably (crash, timeout, bad output)."""
 
 
+class ImplUnavailable(ImplError):
+    """The implementation cannot run at all (no such program, not executable, dies before any answer):
+    the run stops at once instead of failing every vector."""
+
+
 class Impl(Protocol):
     name: str
 
@@ -85,7 +90,7 @@ class ProcessImpl:
         except subprocess.TimeoutExpired:
             raise ImplError(f"{what}: no answer within {self.timeout:g} s (timeout)") from None
         except OSError as exc:
-            raise ImplError(f"{what}: cannot start {self.argv[0]!r}: {exc}") from None
+            raise ImplUnavailable(f"cannot start {self.argv[0]!r}: {exc.strerror or exc}") from None
         out = done.stdout.decode("utf-8", "replace").strip()
         if done.returncode != 0 and not out:
             err = done.stderr.decode("utf-8", "replace").strip().splitlines()[-3:]
@@ -116,6 +121,7 @@ class BatchImpl:
         self.timeout = timeout
         self.proc: subprocess.Popen[str] | None = None
         self.lines: queue.Queue[str | None] = queue.Queue()
+        self.answered = 0
 
     def _start(self) -> subprocess.Popen[str]:
         if self.proc is None or self.proc.poll() is not None:
@@ -123,7 +129,7 @@ class BatchImpl:
                 self.proc = subprocess.Popen(self.argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                              stderr=subprocess.DEVNULL, text=True, bufsize=1)
             except OSError as exc:
-                raise ImplError(f"cannot start {self.argv[0]!r}: {exc}") from None
+                raise ImplUnavailable(f"cannot start {self.argv[0]!r}: {exc.strerror or exc}") from None
             self.lines = queue.Queue()
             threading.Thread(target=self._pump, args=(self.proc.stdout, self.lines), daemon=True).start()
         return self.proc
@@ -150,8 +156,12 @@ class BatchImpl:
         if line is None:
             status = proc.wait()
             self.proc = None
+            if not self.answered:
+                raise ImplUnavailable(f"{' '.join(self.argv)} exited with status {status} before answering "
+                                      "anything; check the command (it must speak the adapter protocol)")
             raise ImplError(f"{what}: batch process exited with status {status} (crash?); restarted for the next")
         answer = _parse_json_line(line, what)
+        self.answered += 1
         if answer.get("id") != request["id"]:
             self.close()
             raise ImplError(f"{what}: answer for id {answer.get('id')!r}, expected {request['id']!r}")

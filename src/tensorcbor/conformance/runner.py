@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from .compare import decoded_diffs, first_byte_difference
-from .impl import Impl, ImplError
+from .impl import Impl, ImplError, ImplUnavailable
 from .suite import Vector
 
 
@@ -32,6 +32,8 @@ def check_vector(impl: Impl, v: Vector, encode: bool = True) -> Result:
         elif got.get("error") != v.error:
             found = f"error {got['error']}" if "error" in got else "no error (accepted an invalid vector)"
             res.failures.append(f"decode: expected error {v.error}, got {found}")
+    except ImplUnavailable:
+        raise
     except ImplError as exc:
         res.failures.append(str(exc))
     if v.valid and encode and v.reencode_identical:
@@ -40,6 +42,8 @@ def check_vector(impl: Impl, v: Vector, encode: bool = True) -> Result:
             diff = first_byte_difference(data, produced)
             if diff:
                 res.failures.append(f"encode: {diff}")
+        except ImplUnavailable:
+            raise
         except ImplError as exc:
             res.failures.append(str(exc))
         except Exception as exc:  # the in-process codec raising is a failure of that vector, not of the run

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import os
@@ -10,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 ENV_VAR = "TENSORCBOR_CONFORMANCE_SUITE"
+PACKAGED = Path(__file__).resolve().parent.parent / "suites"
+"""Where a wheel keeps its copy of the suites (written by setup.py's build step; absent in a checkout)."""
 
 
 @dataclass(frozen=True)
@@ -58,7 +61,12 @@ class Vector:
         return str(self.record["expected"]["dtype"])
 
     def data(self) -> bytes:
-        blob = (self.root / self.record["file"]).read_bytes()
+        path = self.root / self.record["file"]
+        if not path.exists() and path.with_name(path.name + ".gz").exists():  # large vectors in a wheel
+            with gzip.open(path.with_name(path.name + ".gz"), "rb") as f:
+                blob = f.read(int(self.record.get("size", 1 << 26)) + 1)
+        else:
+            blob = path.read_bytes()
         if hashlib.sha256(blob).hexdigest() != self.record["sha256"]:
             raise ValueError(f"vector {self.id}: {self.record['file']} does not match its sha256 in the manifest")
         return blob
@@ -74,34 +82,33 @@ class Suite:
         for v in self.vectors:
             if v.id == vector_id:
                 return v
-        raise KeyError(f"no vector {vector_id!r} in the suite at {self.root}")
+        raise LookupError(f"no vector {vector_id!r} in the suite at {self.root} (`tensorcbor conformance list` "
+                          "prints the ids)")
 
 
-def find_suite(explicit: str | os.PathLike[str] | None = None) -> Path:
-    """The suite directory: `explicit`, else $TENSORCBOR_CONFORMANCE_SUITE, else the source checkout's conformance/v1.
-
-    The vectors are not package data (the ~16 MiB METADATA_TOO_LARGE vector would bloat every wheel), so an
-    installed package needs --suite or the environment variable pointing at a checkout or an unpacked copy.
-    """
+def find_suite(explicit: str | os.PathLike[str] | None = None, name: str = "v1") -> Path:
+    """The suite directory: `explicit`, else $TENSORCBOR_CONFORMANCE_SUITE, else the copy inside the installed
+    package, else the source checkout's conformance/<name> (`name` is "v1" or "stream-v1")."""
     candidates: list[Path] = []
     if explicit:
         candidates.append(Path(explicit))
-    elif os.environ.get(ENV_VAR):
+    elif os.environ.get(ENV_VAR) and name == "v1":
         candidates.append(Path(os.environ[ENV_VAR]))
     else:
+        candidates.append(PACKAGED / name)
         here = Path(__file__).resolve()
-        candidates += [parent / "conformance" / "v1" for parent in here.parents[:5]]
-        candidates.append(Path.cwd() / "conformance" / "v1")
+        candidates += [parent / "conformance" / name for parent in here.parents[1:4]]
+        candidates.append(Path.cwd() / "conformance" / name)
     for c in candidates:
         if (c / "manifest.json").is_file():
             return c
     tried = ", ".join(str(c) for c in candidates)
     raise FileNotFoundError(f"no conformance suite (manifest.json) found; tried {tried}. Pass --suite DIR or set "
-                            f"{ENV_VAR} to a copy of the repository's conformance/v1 directory")
+                            f"{ENV_VAR} to a copy of the repository's conformance/{name} directory")
 
 
-def load_suite(explicit: str | os.PathLike[str] | None = None) -> Suite:
-    root = find_suite(explicit)
+def load_suite(explicit: str | os.PathLike[str] | None = None, name: str = "v1") -> Suite:
+    root = find_suite(explicit, name)
     manifest = json.loads((root / "manifest.json").read_text(encoding="utf-8"))
     vectors = tuple(Vector(rec, root) for rec in manifest["vectors"])
     return Suite(root, manifest, vectors)

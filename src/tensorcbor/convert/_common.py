@@ -7,6 +7,7 @@ metadata) and writes one back, so N formats need 2N functions, not N².
 from __future__ import annotations
 
 import importlib
+import json
 import mmap
 import os
 from collections.abc import Callable, Iterable
@@ -56,7 +57,29 @@ def require(module: str, extra: str) -> ModuleType:
     try:
         return importlib.import_module(module)
     except ImportError as exc:
-        raise ImportError(f"this converter needs the '{module}' package: pip install tensorcbor[{extra}]") from exc
+        raise ImportError(f"this converter needs the '{module}' package: pip install 'tensorcbor[{extra}]'") from exc
+
+
+def load_json(raw: bytes, where: str, offset: int | None = None) -> Any:
+    """Parse UTF-8 JSON from a file header or index; nesting too deep or bad text is a DecodeError, never a crash."""
+    try:
+        return json.loads(raw.decode("utf-8"), object_pairs_hook=_unique_keys)
+    except DecodeError:
+        raise
+    except RecursionError:
+        raise DecodeError("NESTING_TOO_DEEP", f"{where}: the JSON nests deeper than this reader allows",
+                          offset) from None
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise DecodeError("MALFORMED", f"{where}: not UTF-8 JSON: {exc}", offset) from None
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        seen: set[str] = set()
+        dup = next(k for k, _ in pairs if k in seen or seen.add(k))  # type: ignore[func-returns-value]
+        raise DecodeError("DUPLICATE_NAME", f"a JSON object has the key {dup!r} twice")
+    return out
 
 
 def map_file(path: str | os.PathLike[str]) -> Any:
@@ -77,6 +100,15 @@ def payload_size(part: Payload) -> int:
     return part.nbytes if isinstance(part, (memoryview, np.ndarray)) else len(part)
 
 
+def byte_view(part: Payload) -> memoryview:
+    """A flat byte view of one piece (zero-size arrays included, which memoryview.cast refuses)."""
+    if isinstance(part, bytes):
+        return memoryview(part)
+    if payload_size(part) == 0:
+        return memoryview(b"")
+    return memoryview(part).cast("B")  # type: ignore[arg-type]
+
+
 def write_parts(path: str | os.PathLike[str], parts: Iterable[Payload], *, progress: Progress | None = None,
                 maps: Iterable[Any] = ()) -> None:
     """Write pieces to `path` atomically (``files.atomic_write``), in bounded slices, releasing source pages."""
@@ -84,7 +116,7 @@ def write_parts(path: str | os.PathLike[str], parts: Iterable[Payload], *, progr
     with atomic_write(path) as f:
         since_drop = 0
         for part in parts:
-            view = memoryview(part).cast("B") if not isinstance(part, bytes) else memoryview(part)  # type: ignore[arg-type]
+            view = byte_view(part)
             for start in range(0, len(view), _WRITE_SLICE):
                 piece = view[start:start + _WRITE_SLICE]
                 f.write(piece)

@@ -19,15 +19,14 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import numpy as np
 
 from ..dtypes import TABLE, from_numpy
 from ..errors import DecodeError, EncodeError
-from ..files import write_bytes
-from ._common import Tensors, check_name, map_file, require
+from ._common import Progress, Tensors, check_name, drop_pages, map_file, require, write_parts
 
 __all__ = ["packb", "unpackb", "loads", "dumps", "load", "save", "KEY", "META_ENTRY"]
 
@@ -36,6 +35,7 @@ META_ENTRY = "__metadata__"
 _ML_NAMES = {d.name: d for d in TABLE if d.numpy.startswith("ml_dtypes.")}
 _NUMPY_STR = re.compile(r"[<>|=]?[biufcU]\d{1,9}")
 _MAX_STR_CHARS = 1 << 20
+MAX_ELEMENTS = 2**53 - 1  # SPEC.md's limit on the product of the non-zero dimensions
 
 
 def _msgpack() -> Any:
@@ -53,7 +53,10 @@ def _dtype_of(descr: Any, kind: Any) -> np.dtype:
         return _ML_NAMES[descr].np_dtype
     if not _NUMPY_STR.fullmatch(descr):
         raise DecodeError("UNKNOWN_DTYPE", f"msgpack-numpy dtype {descr!r} is not a numpy dtype string")
-    dt = np.dtype(descr)
+    try:
+        dt = np.dtype(descr)
+    except TypeError:
+        raise DecodeError("UNKNOWN_DTYPE", f"msgpack-numpy dtype {descr!r} is not a numpy dtype") from None
     if dt.kind == "U" and dt.itemsize // 4 > _MAX_STR_CHARS:
         raise DecodeError("UNKNOWN_DTYPE", f"msgpack-numpy dtype {descr!r} is too wide")
     if dt.kind != "U" and from_numpy(dt) is None:
@@ -81,6 +84,8 @@ def _decode_hook(obj: dict[Any, Any]) -> Any:
     if not isinstance(shape, (list, tuple)) or not all(type(d) is int and d >= 0 for d in shape) or len(shape) > 32:
         raise DecodeError("MALFORMED", f"msgpack-numpy shape {shape!r} is not a list of non-negative integers")
     count = int(np.prod(shape, dtype=object)) if shape else 1
+    if int(np.prod([d for d in shape if d], dtype=object)) > MAX_ELEMENTS:
+        raise DecodeError("SIZE_OVERFLOW", f"msgpack-numpy shape {list(shape)} has more than 2^53 - 1 elements")
     if count * dt.itemsize != len(data):
         raise DecodeError("SHAPE_MISMATCH", f"msgpack-numpy array of shape {list(shape)} and dtype {dt} needs "
                           f"{count * dt.itemsize} bytes, found {len(data)}")
@@ -103,9 +108,14 @@ def unpackb(data: Any) -> Any:
         raise
     except msgpack.ExtraData:
         raise DecodeError("TRAILING_BYTES", "bytes follow the msgpack value") from None
-    except (ValueError, msgpack.UnpackException) as exc:  # OutOfData, FormatError, StackError...
-        code = "TRUNCATED" if "incomplete" in str(exc).lower() or type(exc).__name__ == "OutOfData" else "MALFORMED"
-        raise DecodeError(code, f"not valid msgpack: {exc}") from None
+    except msgpack.StackError:
+        raise DecodeError("NESTING_TOO_DEEP", "msgpack arrays and maps nest deeper than msgpack's reader allows "
+                          "(1024 levels)") from None
+    except (ValueError, msgpack.UnpackException) as exc:  # OutOfData, FormatError...
+        text = str(exc)
+        code = ("TRUNCATED" if "incomplete" in text.lower() or "exceeds max_" in text
+                or type(exc).__name__ == "OutOfData" else "MALFORMED")
+        raise DecodeError(code, f"not valid msgpack: {text or type(exc).__name__}") from None
 
 
 def _encode_hook(obj: Any) -> Any:
@@ -187,8 +197,13 @@ def _plain(item: Any, where: str) -> Any:
 
 def dumps(t: Tensors) -> bytes:
     """msgpack-numpy bytes of tensors, restoring the layout recorded by `loads`."""
+    return b"".join(bytes(p) for p in _parts(_layout(t)))
+
+
+def _layout(t: Tensors) -> Any:
+    """The value msgpack-numpy would pack: one array, or the ordered top-level map."""
     if t.single and not t.metadata:
-        return packb(t.only())
+        return t.only()
     found = t.metadata.get(KEY)
     info: Mapping[str, Any] = found if isinstance(found, Mapping) else {}
     scalars = set(info.get("scalars") or ())
@@ -206,14 +221,61 @@ def dumps(t: Tensors) -> bytes:
     order = [n for n in info.get("order") or () if n in entries]
     ordered = {n: entries[n] for n in order}
     ordered.update((n, v) for n, v in entries.items() if n not in ordered)
-    return packb(ordered)
+    return ordered
+
+
+def _bin_header(size: int) -> bytes:
+    """msgpack's bin 8/16/32 head for `size` bytes (the C packer has no public method for it)."""
+    if size < 1 << 8:
+        return bytes([0xC4, size])
+    if size < 1 << 16:
+        return b"\xc5" + size.to_bytes(2, "big")
+    if size < 1 << 32:
+        return b"\xc6" + size.to_bytes(4, "big")
+    raise EncodeError(f"an array of {size} bytes is over msgpack's 4 GiB limit for one byte string")
+
+
+def _parts(value: Any) -> Iterator[Any]:
+    """The bytes of ``packb(value)`` in pieces, each array's data as a view (no whole-file buffer)."""
+    msgpack = _msgpack()
+    packer = msgpack.Packer(default=_encode_hook, use_bin_type=True, autoreset=True)
+
+    def one(obj: Any) -> Iterator[Any]:
+        if not isinstance(obj, np.ndarray):
+            try:
+                yield packer.pack(obj)
+            except (TypeError, ValueError, OverflowError) as exc:
+                if isinstance(exc, EncodeError):
+                    raise
+                raise EncodeError(f"cannot write msgpack: {exc}") from None
+            return
+        fields = _encode_hook(obj)
+        data = fields.pop(b"data")
+        yield packer.pack_map_header(len(fields) + 1)
+        for key, field in fields.items():
+            yield packer.pack(key) + packer.pack(field)
+        size = data.nbytes if isinstance(data, memoryview) else len(data)
+        yield packer.pack(b"data") + _bin_header(size)
+        yield data
+
+    if isinstance(value, dict):
+        yield packer.pack_map_header(len(value))
+        for key, item in value.items():
+            yield packer.pack(key)
+            yield from one(item)
+    else:
+        yield from one(value)
 
 
 def load(path: str | os.PathLike[str]) -> Tensors:
-    """Read a msgpack-numpy file (msgpack copies each array's bytes once, from a memory map)."""
-    return loads(map_file(path))
+    """Read a msgpack-numpy file: msgpack copies each array's bytes once, out of a memory map whose pages are then
+    released, so memory peaks near twice the file and settles at about once."""
+    buf = map_file(path)
+    t = loads(buf)
+    drop_pages([buf])
+    return t
 
 
-def save(t: Tensors, path: str | os.PathLike[str]) -> None:
-    """Write tensors as a msgpack-numpy file."""
-    write_bytes(path, dumps(t))
+def save(t: Tensors, path: str | os.PathLike[str], *, progress: Progress | None = None) -> None:
+    """Write tensors as a msgpack-numpy file, piece by piece (array data is copied once, to the file)."""
+    write_parts(path, _parts(_layout(t)), progress=progress, maps=t.maps)

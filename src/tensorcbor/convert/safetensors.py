@@ -6,11 +6,13 @@ element bytes are exactly tensorcbor's wire payload (sub-byte F4/F6 are packed
 low bits first, as ONNX and tensorcbor pack them), so conversion copies byte
 ranges and never re-encodes.
 
-Metadata mapping (reversible): safetensors ``__metadata__`` (text → text)
-becomes the bundle metadata entry ``"safetensors"`` (a map text → text), present
-exactly when the file has ``__metadata__``. Any other bundle metadata is written
-into ``__metadata__`` under the key ``"tensorcbor.metadata"`` as base64 of its
-deterministic CBOR map, and read back from there into the top level.
+Metadata mapping (reversible both ways): each text-valued bundle metadata entry
+is a native ``__metadata__`` entry (so ``{"format": "pt"}`` is what transformers
+reads). Entries with any other value (numbers, lists, maps, bytes...) are written
+together under the one ``__metadata__`` key ``"tensorcbor.metadata"``, as
+standard base64 of their deterministic CBOR map, and read back from there into
+the top level. A file without ``__metadata__`` gives empty metadata and the
+reverse; an empty ``__metadata__`` object is not kept.
 
 The writer reproduces the safetensors library's layout byte for byte: tensors
 ordered by dtype (descending, in the library's enum order) then by name, compact
@@ -34,13 +36,13 @@ from ..cbor import Reader, encode_map
 from ..dtypes import TABLE, DType
 from ..errors import DecodeError, EncodeError
 from ..tensor import MAX_RANK, Payload, prepare
-from ._common import Progress, Tensors, map_file, payload_size, write_parts
+from ._common import Progress, Tensors, load_json, map_file, payload_size, write_parts
 
-__all__ = ["read_header", "load", "loads", "save", "saves", "parts", "META_KEY", "EXTRA_KEY"]
+__all__ = ["read_header", "load", "loads", "save", "saves", "parts", "EXTRA_KEY"]
 
-META_KEY = "safetensors"
 EXTRA_KEY = "tensorcbor.metadata"
 MAX_HEADER = 100_000_000  # the safetensors library's own limit
+MAX_ELEMENTS = 2**53 - 1  # SPEC.md's limit on the product of the non-zero dimensions
 
 BY_SAFETENSORS: dict[str, DType] = {d.safetensors: d for d in TABLE if d.safetensors}
 # The order of the safetensors library's Rust `Dtype` enum; it sorts tensors by it (descending).
@@ -61,24 +63,10 @@ def read_header(buf: Any) -> tuple[dict[str, Any], int]:
         raise DecodeError("MALFORMED", f"safetensors header claims {n} bytes, over the {MAX_HEADER}-byte limit", 0)
     if 8 + n > size:
         raise DecodeError("TRUNCATED", f"safetensors header claims {n} bytes but the input has {size - 8}", 0)
-    try:
-        header = json.loads(bytes(buf[8:8 + n]).decode("utf-8"), object_pairs_hook=_unique)
-    except DecodeError:
-        raise
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise DecodeError("MALFORMED", f"safetensors header is not UTF-8 JSON: {exc}", 8) from None
+    header = load_json(bytes(buf[8:8 + n]), "safetensors header", 8)
     if not isinstance(header, dict):
         raise DecodeError("MALFORMED", "safetensors header is not a JSON object", 8)
     return header, 8 + n
-
-
-def _unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out = dict(pairs)
-    if len(out) != len(pairs):
-        seen: set[str] = set()
-        dup = next(k for k, _ in pairs if k in seen or seen.add(k))  # type: ignore[func-returns-value]
-        raise DecodeError("DUPLICATE_NAME", f"safetensors header has the key {dup!r} twice", 8)
-    return out
 
 
 def _entry(name: str, spec: Any, data_len: int) -> tuple[DType, tuple[int, ...], int, int]:
@@ -100,6 +88,9 @@ def _entry(name: str, spec: Any, data_len: int) -> tuple[DType, tuple[int, ...],
                           f"safetensors tensor {name!r}: data_offsets {offsets!r} do not lie within the "
                           f"{data_len} data bytes")
     count = int(np.prod(shape, dtype=object)) if shape else 1
+    if int(np.prod([d for d in shape if d], dtype=object)) > MAX_ELEMENTS:
+        raise DecodeError("SIZE_OVERFLOW", f"safetensors tensor {name!r}: shape {shape} has more than 2^53 - 1 "
+                          "elements")
     if (count * dt.bits) % 8:
         raise DecodeError("SHAPE_MISMATCH", f"safetensors tensor {name!r}: {count} {dt.name} elements do not end "
                           "on a byte boundary")
@@ -136,11 +127,24 @@ def loads(buf: Any) -> Tensors:
         dt, shape, start, end = _entry(name, spec, data_len)
         spans.append((start, end, name))
         arrays[name] = _array(buf, dt, shape, data_start + start, data_start + end, name)
-    spans.sort()
-    for (_, end0, a), (start1, _, b) in zip(spans, spans[1:], strict=False):
-        if start1 < end0:
-            raise DecodeError("MALFORMED", f"safetensors tensors {a!r} and {b!r} overlap")
+    _check_coverage(spans, data_len, data_start)
     return Tensors(arrays, _metadata_in(meta_in))
+
+
+def _check_coverage(spans: list[tuple[int, int, str]], data_len: int, data_start: int) -> None:
+    """The tensors tile the data section exactly, as the safetensors library requires: no overlap, gap or tail."""
+    spans.sort()
+    at, prev = 0, None
+    for start, end, name in spans:
+        if start < at:
+            raise DecodeError("MALFORMED", f"safetensors tensors {prev!r} and {name!r} overlap", data_start + start)
+        if start > at:
+            raise DecodeError("MALFORMED", f"safetensors data section has {start - at} bytes that belong to no "
+                              f"tensor before {name!r} (a gap)", data_start + at)
+        at, prev = end, name
+    if at != data_len:
+        raise DecodeError("TRAILING_BYTES", f"safetensors data section has {data_len - at} bytes after the last "
+                          "tensor", data_start + at)
 
 
 def load(path: str | os.PathLike[str]) -> Tensors:
@@ -157,20 +161,22 @@ def _metadata_in(meta: Any) -> dict[str, Any]:
         return {}
     if not isinstance(meta, dict) or not all(isinstance(v, str) for v in meta.values()):
         raise DecodeError("MALFORMED", "safetensors __metadata__ must map text to text")
-    meta = dict(meta)
-    out: dict[str, Any] = {}
-    extra = meta.pop(EXTRA_KEY, None)
+    out = dict(meta)
+    extra = out.pop(EXTRA_KEY, None)
     if extra is not None:
         try:
             blob = base64.b64decode(extra, validate=True)
         except ValueError:
             raise DecodeError("MALFORMED", f"__metadata__[{EXTRA_KEY!r}] is not base64") from None
         r = Reader(blob)
-        out.update(r.map_body(r.expect(5, "the tensorcbor metadata map"), 1))
+        rest = r.map_body(r.expect(5, "the tensorcbor metadata map"), 1)
         if r.pos != len(blob):
             raise DecodeError("TRAILING_BYTES", f"__metadata__[{EXTRA_KEY!r}] has bytes after its map")
-    if extra is None or meta:
-        out[META_KEY] = meta
+        clash = sorted(set(rest) & set(out))
+        if clash:
+            raise DecodeError("DUPLICATE_KEY", f"metadata key {clash[0]!r} is both a __metadata__ entry and inside "
+                              f"__metadata__[{EXTRA_KEY!r}]")
+        out.update(rest)
     return out
 
 
@@ -179,20 +185,16 @@ def _metadata_in(meta: Any) -> dict[str, Any]:
 def _metadata_out(metadata: Mapping[str, Any] | None) -> dict[str, str] | None:
     if not metadata:
         return None
-    rest = {k: v for k, v in metadata.items() if k != META_KEY}
-    own = metadata.get(META_KEY)
-    if own is not None and (not isinstance(own, Mapping) or not all(
-            isinstance(k, str) and isinstance(v, str) for k, v in own.items())):
-        raise EncodeError(f"bundle metadata {META_KEY!r} must map text to text to become safetensors __metadata__")
-    out = dict(sorted((own or {}).items()))
-    if EXTRA_KEY in out:
-        raise EncodeError(f"safetensors metadata key {EXTRA_KEY!r} is reserved for the other bundle metadata")
+    if EXTRA_KEY in metadata:
+        raise EncodeError(f"metadata key {EXTRA_KEY!r} is reserved in safetensors for the non-text metadata "
+                          "entries; rename it")
+    out = {k: v for k, v in metadata.items() if isinstance(v, str)}
+    rest = {k: v for k, v in metadata.items() if not isinstance(v, str)}
     if rest:
         blob = bytearray()
         encode_map(rest, blob)
         out[EXTRA_KEY] = base64.b64encode(bytes(blob)).decode("ascii")
-        out = dict(sorted(out.items()))
-    return out if (own is not None or rest) else None
+    return dict(sorted(out.items()))
 
 
 def parts(tensors: Mapping[str, Any], metadata: Mapping[str, Any] | None = None) -> list[Payload]:

@@ -29,7 +29,8 @@ def _torch() -> Any:
     try:
         import torch
     except ImportError as exc:
-        raise ImportError("this converter needs PyTorch: pip install torch (CPU build is enough)") from exc
+        raise ImportError("this needs PyTorch: pip install torch (the CPU build is enough: pip install torch "
+                          "--index-url https://download.pytorch.org/whl/cpu)") from exc
     return torch
 
 
@@ -80,8 +81,10 @@ def from_state_dict(state: Mapping[str, Any]) -> Tensors:
     return Tensors(arrays)
 
 
-def to_state_dict(t: Tensors) -> dict[str, Any]:
-    return {name: to_torch(arr) for name, arr in t.arrays.items()}
+def to_state_dict(t: Tensors | Mapping[str, np.ndarray]) -> dict[str, Any]:
+    """torch tensors of converter `Tensors`, a `Bundle` or any mapping of arrays (see also tensorcbor.torch)."""
+    arrays = t.arrays if isinstance(t, Tensors) else t
+    return {name: to_torch(np.asarray(arrays[name])) for name in arrays}
 
 
 SAFE_TORCH = (2, 10, 0)
@@ -126,6 +129,7 @@ def load(path: str | os.PathLike[str]) -> Tensors:
 
 
 def save(t: Tensors, path: str | os.PathLike[str]) -> None:
+    """Write a state dict (or one tensor) with torch.save; shared storage cannot arise from tensorcbor sources."""
     torch = _torch()
     obj = to_torch(t.only()) if t.single else to_state_dict(t)
     with atomic_write(path) as f:

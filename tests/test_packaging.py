@@ -1,0 +1,87 @@
+"""The package as a user installs it: a wheel in a fresh venv, used from outside the source tree."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+import tensorcbor
+
+ROOT = Path(__file__).resolve().parent.parent
+tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+
+
+def test_license_is_apache_2_full_text() -> None:
+    text = (ROOT / "LICENSE").read_text()
+    assert "Apache License" in text and "Version 2.0, January 2004" in text
+    assert "TERMS AND CONDITIONS FOR USE, REPRODUCTION, AND DISTRIBUTION" in text and "END OF TERMS" in text
+
+
+def test_rust_crate_and_python_package_state_the_same_format_version() -> None:
+    cargo = tomllib.loads((ROOT / "bindings/rust/Cargo.toml").read_text())
+    meta = cargo["package"]["metadata"]["tensorcbor"]
+    assert meta["format-version"] == tensorcbor.FORMAT_VERSION
+    assert meta["spec-version"] == tensorcbor.SPEC_VERSION
+    assert cargo["package"]["version"].split(".")[0] == tensorcbor.__version__.split(".")[0] == str(
+        tensorcbor.FORMAT_VERSION)
+
+
+def test_version_flag() -> None:
+    out = subprocess.run([sys.executable, "-m", "tensorcbor", "--version"], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == (f"tensorcbor {tensorcbor.__version__} (format version {tensorcbor.FORMAT_VERSION}, "
+                           f"SPEC.md {tensorcbor.SPEC_VERSION})")
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("wheel")
+    subprocess.run([sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps", "--no-build-isolation", "-q",
+                    "-w", str(out)], check=True, capture_output=True)
+    (found,) = out.glob("tensorcbor-*.whl")
+    return found
+
+
+def test_wheel_ships_license_and_both_suites_and_stays_small(wheel: Path) -> None:
+    names = zipfile.ZipFile(wheel).namelist()
+    assert any(n.endswith("licenses/LICENSE") or n.endswith("/LICENSE") for n in names)
+    for suite in ("v1", "stream-v1"):
+        assert f"tensorcbor/suites/{suite}/manifest.json" in names
+    assert "tensorcbor/suites/v1/vectors/meta-too-large.cbor.gz" in names
+    assert wheel.stat().st_size < 3 << 20, f"wheel is {wheel.stat().st_size} bytes"
+
+
+def test_installed_wheel_runs_the_suite_outside_the_checkout(wheel: Path, tmp_path: Path) -> None:
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True)
+    py = venv / "bin" / "python"
+    subprocess.run([py, "-m", "pip", "install", "-q", "--force-reinstall", "--no-deps", "--no-index",
+                    "--disable-pip-version-check",
+                    str(wheel)], check=True, capture_output=True)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "TENSORCBOR_CONFORMANCE_SUITE")}
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([str(venv / "bin" / "tensorcbor"), *args], cwd=elsewhere, env=env,
+                              capture_output=True, text=True, timeout=600)
+
+    where = subprocess.run([py, "-c", "import tensorcbor, tensorcbor.conformance as c; print(tensorcbor.__file__);"
+                            "print(c.find_suite()); print(c.find_suite(name='stream-v1'))"],
+                           cwd=elsewhere, env=env, capture_output=True, text=True, check=True).stdout.split()
+    assert all(p.startswith(str(venv)) for p in where), where  # the package and its suites come from the wheel
+    assert run("--version").stdout.startswith(f"tensorcbor {tensorcbor.__version__} ")
+    done = run("conformance", "run")
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr
+    assert re.search(r"total\s+\d+\s+0$", done.stdout.strip()), done.stdout[-500:]
+    assert "suites/v1" in done.stdout.splitlines()[0]
+    big = run("conformance", "run", "--id", "meta-too-large")  # stored gzip-compressed, checked by its sha256
+    assert big.returncode == 0 and "total" in big.stdout, big.stdout + big.stderr
+    unknown = run("conformance", "check", "no-such-vector", "x.hex")
+    assert unknown.returncode != 0 and "Traceback" not in unknown.stderr and "no-such-vector" in unknown.stderr
