@@ -10,6 +10,7 @@ from .convert.dlpack import from_dlpack
 from .dtypes import BY_CODE, BY_NAME, TABLE, DType
 from .errors import CODES, DecodeError, EncodeError, TensorCBORError
 from .files import FILE_EXTENSION, MEDIA_TYPE, load_file, save_file
+from .blocks import BlockArray
 from .tensor import TensorInfo
 
 __version__ = "1.0.0"
@@ -17,6 +18,6 @@ FORMAT_VERSION = 1
 
 __all__ = [
     "BY_CODE", "BY_NAME", "CODES", "FILE_EXTENSION", "FORMAT_VERSION", "MEDIA_TYPE", "TABLE",
-    "Bundle", "DType", "DecodeError", "EncodeError", "TensorCBORError", "TensorInfo",
+    "BlockArray", "Bundle", "DType", "DecodeError", "EncodeError", "TensorCBORError", "TensorInfo",
     "decode", "decode_bundle", "encode", "encode_bundle", "from_dlpack", "load_file", "save_file",
 ]
