@@ -4,13 +4,13 @@ The wire format is specified in SPEC.md; this package is its reference codec.
 """
 
 from . import stream  # noqa: F401 - tensorcbor.stream: chunked streams (SPEC.md §12)
+from .blocks import BlockArray
 from .bundle import Bundle, decode_bundle, encode_bundle
 from .codec import decode, encode
 from .convert.dlpack import from_dlpack
 from .dtypes import BY_CODE, BY_NAME, TABLE, DType
 from .errors import CODES, DecodeError, EncodeError, TensorCBORError
 from .files import FILE_EXTENSION, MEDIA_TYPE, load_file, save_file
-from .blocks import BlockArray
 from .tensor import TensorInfo
 
 __version__ = "1.0.0"

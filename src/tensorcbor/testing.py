@@ -33,9 +33,9 @@ import numpy as np
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from .blocks import BlockArray
 from .bundle import bundle_parts, encode_bundle
 from .codec import encode
-from .blocks import BlockArray
 from .dtypes import BY_CODE, BY_NAME, TABLE, DType
 
 __all__ = ["dtypes", "block_arrays", "arrays", "tensor_blobs", "metadata", "bundles", "bundle_blobs", "mutated_blobs",

@@ -1,7 +1,7 @@
 """Converters between tensorcbor and the formats users already have.
 
 One module per format (``onnx``, ``safetensors``, ``msgpack_numpy``, ``npy``,
-``torch``, ``dlpack``, ``tcb``); each reads into and writes from `Tensors`
+``torch``, ``dlpack``, ``gguf``, ``tcb``); each reads into and writes from `Tensors`
 (named arrays + bundle metadata). Optional dependencies are imported only by the
 module that needs them. `FORMATS` drives ``tensorcbor convert``.
 """
@@ -36,6 +36,7 @@ FORMATS: dict[str, Format] = {f.name: f for f in (
     Format("npy", (".npy",), "NumPy array file"),
     Format("npz", (".npz",), "NumPy archive"),
     Format("torch", (".pt", ".pth"), "PyTorch state_dict (weights_only)"),
+    Format("gguf", (".gguf",), "GGUF model (llama.cpp), block-quantized tensors included"),
 )}
 
 
@@ -53,9 +54,21 @@ def format_for(path: str | os.PathLike[str], explicit: str | None = None) -> str
                      f"({', '.join(FORMATS)})")
 
 
+_BLOCK_FORMATS = ("tcb", "gguf")  # the formats that hold block-quantized tensors (SPEC.md §4.6)
+
+
+def _refuse_blocks(t: Tensors, fmt: str) -> None:
+    from ..blocks import BlockArray
+    from ..errors import EncodeError
+    for key, arr in t.arrays.items():
+        if isinstance(arr, BlockArray):
+            raise EncodeError(f"tensor {key!r} is block-quantized ({arr.dtype}), which {fmt} cannot store; write "
+                              ".tcb or .gguf, or dequantize() it to float32 first")
+
+
 def _readers() -> dict[str, Callable[[Any], Tensors]]:
-    from . import msgpack_numpy, npy, onnx, safetensors, tcb, torch
-    return {"tcb": tcb.load, "safetensors": safetensors.load, "onnx": onnx.load_model,
+    from . import gguf, msgpack_numpy, npy, onnx, safetensors, tcb, torch
+    return {"gguf": gguf.load, "tcb": tcb.load, "safetensors": safetensors.load, "onnx": onnx.load_model,
             "onnx-tensor": onnx.load_tensor, "msgpack": msgpack_numpy.load, "npy": npy.load_npy,
             "npz": npy.load_npz, "torch": torch.load}
 
@@ -68,9 +81,13 @@ def read(path: str | os.PathLike[str], fmt: str | None = None) -> Tensors:
 def write(t: Tensors, path: str | os.PathLike[str], fmt: str | None = None, *, model: str | None = None,
           progress: Callable[[int], None] | None = None) -> None:
     """Write `Tensors` as any supported format; ``.onnx`` needs `model`, the graph to put them in."""
-    from . import msgpack_numpy, npy, onnx, safetensors, tcb, torch
+    from . import gguf, msgpack_numpy, npy, onnx, safetensors, tcb, torch
     name = format_for(path, fmt)
-    if name == "tcb":
+    if name not in _BLOCK_FORMATS:
+        _refuse_blocks(t, name)
+    if name == "gguf":
+        gguf.save(t, path)
+    elif name == "tcb":
         tcb.save(t, path, progress=progress)
     elif name == "safetensors":
         safetensors.save(t.arrays, path, t.metadata, progress=progress, maps=t.maps)
