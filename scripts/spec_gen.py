@@ -243,6 +243,12 @@ def _examples() -> list[tuple[str, str, bytes]]:
         ("float6_e2m3fn: a 6-bit little-endian bit stream",
          "Five elements (1.0, -1.0, 0.5, 1.0, 2.0) take 30 bits, so 4 bytes.",
          tensorcbor.encode(np.array([1.0, -1.0, 0.5, 1.0, 2.0], ml_dtypes.float6_e2m3fn))),
+        ("q4_0 block tensor (block-quantized, §4.6)",
+         "One block of 32 elements: the float16 scale d = 0.5 (`00 38`), then 16 bytes of nibbles; element j is the "
+         "low nibble of byte j, element j + 16 its high nibble, value (nibble - 8) * d. The elements here are "
+         "-4.0, -3.5, ..., 3.5, -4.0, ..., 3.5. Alignment 2.",
+         tensorcbor.encode(tensorcbor.BlockArray("q4_0", (32,), bytes.fromhex("0038") + bytes(
+             (j % 16) | ((j % 16) << 4) for j in range(16))))),
         ("string tensor",
          "UTF-8 text elements: empty, ASCII and non-ASCII.",
          tensorcbor.encode(np.array(["", "tensor", "Grüße ✓"], dtype=np.dtypes.StringDType()))),
@@ -297,6 +303,7 @@ def examples_markdown() -> str:
 def blocks() -> dict[str, str]:
     return {
         "dtypes": dtypes.markdown_table(),
+        "dtype-blocks": dtypes.markdown_block_table(),
         "errors": errors.markdown_table(),
         "cddl": "```cddl\n" + cddl() + "```\n",
         "examples": examples_markdown(),

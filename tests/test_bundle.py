@@ -167,7 +167,10 @@ def test_empty_bundle() -> None:
     assert len(bundle) == 0 and bundle.metadata == {}
 
 
-@pytest.mark.parametrize("dt", TABLE, ids=[d.name for d in TABLE])
+ARRAY_TYPES = [d for d in TABLE if d.block is None]
+
+
+@pytest.mark.parametrize("dt", ARRAY_TYPES, ids=[d.name for d in ARRAY_TYPES])
 def test_alignment_in_bundles(dt) -> None:
     # Name lengths and preceding tensors shift the offset through every residue mod 8.
     tensors = {}
@@ -216,7 +219,7 @@ def test_kind_mixups_are_bad_magic() -> None:
 
 
 @settings(max_examples=40)
-@given(st.dictionaries(st.text(min_size=1, max_size=5), st.sampled_from(TABLE), max_size=6))
+@given(st.dictionaries(st.text(min_size=1, max_size=5), st.sampled_from(ARRAY_TYPES), max_size=6))
 def test_bundle_tensor_headers_parse_with_cbor2(spec) -> None:
     tensors = {n: np.zeros(3, d.np_dtype) if d.kind != "string" else np.array(["a", "", "é"])
                for n, d in spec.items()}

@@ -11,10 +11,11 @@ from hypothesis import given, settings
 from hypothesis import settings as settings_
 from hypothesis import strategies as st
 
-from tensorcbor import TABLE, DecodeError, decode, decode_bundle, encode, encode_bundle
+from tensorcbor import TABLE, BlockArray, DecodeError, decode, decode_bundle, encode, encode_bundle
 from tensorcbor.dtypes import from_numpy
 from tensorcbor.testing import (
     arrays,
+    block_arrays,
     bundle_blobs,
     bundles,
     dtypes,
@@ -24,6 +25,8 @@ from tensorcbor.testing import (
     special_bit_patterns,
     tensor_blobs,
 )
+
+ARRAY_TYPES = [d for d in TABLE if d.block is None]
 
 
 def find(strategy, condition, settings=None):  # same call shape as hypothesis.find
@@ -82,7 +85,7 @@ def test_invalid_blobs_reach_every_kind_of_defect() -> None:
             "SIZE_OVERFLOW", "BAD_PADDING", "SHAPE_MISMATCH", "INVALID_ELEMENT"} <= seen
 
 
-@pytest.mark.parametrize("dt", TABLE, ids=[d.name for d in TABLE])
+@pytest.mark.parametrize("dt", ARRAY_TYPES, ids=[d.name for d in ARRAY_TYPES])
 @settings(max_examples=10)
 @given(data=st.data())
 def test_arrays_of_a_dtype(dt, data) -> None:
@@ -199,6 +202,17 @@ def test_mutated_blobs_are_mostly_invalid() -> None:
 
 def test_dtypes_cover_the_table() -> None:
     seen = set()
-    for d in TABLE:
+    for d in ARRAY_TYPES:
         seen.add(find(dtypes(), lambda x, c=d.code: x.code == c).code)
-    assert seen == {d.code for d in TABLE}
+    assert seen == {d.code for d in ARRAY_TYPES}
+    blocks = {find(block_arrays(), lambda b, n=d.name: b.dtype == n).dtype for d in TABLE if d.block}
+    assert blocks == {d.name for d in TABLE if d.block}
+
+
+@settings(max_examples=60)
+@given(block_arrays())
+def test_block_arrays_round_trip(b: BlockArray) -> None:
+    blob = encode(b)
+    out = decode(blob)
+    assert isinstance(out, BlockArray) and out == b
+    assert encode(out) == blob

@@ -7,6 +7,7 @@ from typing import Any, cast
 
 import numpy as np
 
+from .blocks import BlockArray
 from .cbor import DEFAULT_MAX_DECOMPRESSED, Reader
 from .dtypes import TABLE
 from .errors import DecodeError
@@ -30,7 +31,7 @@ from .tensor import (
 # Fast paths for the common case: a native-order numeric dtype that numpy can hand out as a
 # buffer. They produce and accept exactly what the general code does (the header is built
 # by body_parts, the decoder checks every strict rule) and defer to it for anything else.
-_PLAIN = [d for d in TABLE if d.np_dtype.char in "bBhHiIlLqQefdFD"]
+_PLAIN = [d for d in TABLE if d.np_dtype.char in "bBhHiIlLqQefdFD" and d.np_dtype.kind != "V"]
 _HEADERS: dict[np.dtype, dict[tuple[int, ...], bytes]] = {d.np_dtype: {} for d in _PLAIN}
 _MAX_CACHED_SHAPES = 1024
 # dtype code -> (numpy dtype, element size, alignment, RFC 8746 tag or -1)
@@ -75,8 +76,8 @@ def _header(array: np.ndarray, cache: dict[tuple[int, ...], bytes]) -> bytes:
 
 
 def decode(data: Any, *, copy: bool = False, strict: bool = True,
-           max_decompressed: int = DEFAULT_MAX_DECOMPRESSED) -> np.ndarray:
-    """Decode a tensor document.
+           max_decompressed: int = DEFAULT_MAX_DECOMPRESSED) -> np.ndarray | BlockArray:
+    """Decode a tensor document (a block-quantized tensor, SPEC.md §4.6, decodes to a `BlockArray`).
 
     Returns a read-only view into `data` (bytes, bytearray, memoryview, mmap, or a
     contiguous numpy uint8 array) unless `copy` is true or the dtype needs unpacking

@@ -13,7 +13,7 @@ from typing import Any, cast
 
 import numpy as np
 
-from . import packing
+from . import blocks, packing
 from .cbor import Reader, encode_text, head
 from .dtypes import BY_CODE, DType, from_numpy
 from .errors import DecodeError, EncodeError
@@ -75,7 +75,11 @@ def shape_bytes(shape: tuple[int, ...]) -> bytes:
 
 
 def prepare(array: Any) -> tuple[DType, tuple[int, ...], Payload]:
-    """Element type, shape and wire payload (little-endian, packed) of an array-like."""
+    """Element type, shape and wire payload (little-endian, packed) of an array-like or a `BlockArray`."""
+    if isinstance(array, blocks.BlockArray):
+        if len(array.shape) > MAX_RANK:
+            raise EncodeError(f"rank {len(array.shape)} exceeds tensorcbor's limit of {MAX_RANK} dimensions")
+        return array.dtype_info, array.shape, array.data
     arr = array if isinstance(array, np.ndarray) else np.asarray(array)
     dt = from_numpy(arr.dtype)
     if dt is None:
@@ -94,7 +98,7 @@ def prepare(array: Any) -> tuple[DType, tuple[int, ...], Payload]:
         return dt, shape, packing.pack(arr.view(np.uint8), dt.bits)
     if dt.kind == "bool":
         return dt, shape, np.not_equal(arr.reshape(-1).view(np.uint8), 0).view(np.uint8)
-    if arr.dtype.char in _BUFFER_CHARS:
+    if arr.dtype.char in _BUFFER_CHARS and arr.dtype.kind != "V":  # ml_dtypes types reuse these chars
         return dt, shape, memoryview(cast(Any, arr))
     return dt, shape, arr.reshape(-1).view(np.uint8)
 
@@ -160,7 +164,10 @@ def read_fields(r: Reader, nfields: int) -> TensorInfo:
     dt = BY_CODE.get(code)
     if dt is None:
         raise r.fail("UNKNOWN_DTYPE", f"dtype code {code} is not in the dtype table (SPEC.md §3)", start)
+    shape_start = r.pos
     shape, count = _read_shape(r)
+    if dt.block is not None:
+        blocks.check_decoded_shape(r, dt, shape, shape_start)
     pad_len = 0
     if nfields == 4:
         pad_start = r.pos
@@ -231,11 +238,14 @@ def _read_strings(r: Reader, dt: DType, shape: tuple[int, ...], count: int) -> T
     return TensorInfo(dt, shape, start, r.pos - start, strings)
 
 
-def materialize(buf: Any, info: TensorInfo, copy: bool) -> np.ndarray:
-    """The numpy array for a parsed tensor: a read-only view where the dtype allows."""
+def materialize(buf: Any, info: TensorInfo, copy: bool) -> Any:
+    """The numpy array (a `BlockArray` for block dtypes) of a parsed tensor: a read-only view where possible."""
     if info.__class__ is not TensorInfo:
         buf, info = info.element_source(buf)
     dt = info.dtype
+    if dt.block is not None:
+        raw = np.frombuffer(buf, np.uint8, info.nbytes, info.offset)
+        return blocks.BlockArray(dt.name, info.shape, raw.copy() if copy else raw)
     if info.strings is not None:
         arr = np.array(info.strings, dtype=dt.np_dtype).reshape(info.shape)
     elif dt.packed or dt.kind == "bool":

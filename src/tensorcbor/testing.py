@@ -33,11 +33,12 @@ import numpy as np
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from .blocks import BlockArray
 from .bundle import bundle_parts, encode_bundle
 from .codec import encode
 from .dtypes import BY_CODE, BY_NAME, TABLE, DType
 
-__all__ = ["dtypes", "arrays", "tensor_blobs", "metadata", "bundles", "bundle_blobs", "mutated_blobs",
+__all__ = ["dtypes", "block_arrays", "arrays", "tensor_blobs", "metadata", "bundles", "bundle_blobs", "mutated_blobs",
            "invalid_blobs", "special_bit_patterns"]
 
 DTypeLike = DType | str | int | None
@@ -47,8 +48,25 @@ _UINT_FOR_BITS = {8: np.uint8, 16: np.uint16, 32: np.uint32, 64: np.uint64}
 
 
 def dtypes() -> st.SearchStrategy[DType]:
-    """Every row of the dtype table."""
-    return st.sampled_from(TABLE)
+    """Every row of the dtype table whose tensors are numpy arrays (block types: `block_arrays`)."""
+    return st.sampled_from([d for d in TABLE if d.block is None])
+
+
+@st.composite
+def block_arrays(draw: Any, dtype: DTypeLike = None, max_blocks: int = 12) -> BlockArray:
+    """Block-quantized tensors (SPEC.md §4.6) with arbitrary block bytes, rank 1-3, at most `max_blocks` blocks."""
+    fixed = _resolve(dtype)
+    dt = fixed if fixed is not None else draw(st.sampled_from([d for d in TABLE if d.block]))
+    assert dt.block is not None
+    rows = draw(st.lists(st.integers(0, 3), min_size=0, max_size=2))
+    per_row = draw(st.integers(0, 3))
+    shape = (*rows, per_row * dt.block[0])
+    nblocks = math.prod(shape) // dt.block[0]
+    if nblocks > max_blocks:
+        shape = (max_blocks * dt.block[0],)
+        nblocks = max_blocks
+    raw = draw(st.binary(min_size=nblocks * dt.block[1], max_size=nblocks * dt.block[1]))
+    return BlockArray(dt.name, shape, raw)
 
 
 def _resolve(dtype: DTypeLike) -> DType | None:
@@ -234,7 +252,7 @@ def _tensor_defects(lay: _Layout, cut: int, pick: int) -> list[tuple[bytes, str]
         (lay.splice(7, 1, b"\x18\x01"), "NON_SHORTEST_HEAD"),
         (lay.splice(7, 1, b"\x20"), "UNEXPECTED_TYPE"),  # version -1
         (lay.splice(7, 1, b"\xc1\x01"), "UNEXPECTED_TAG"),  # a tagged version
-        (lay.splice(lay.dtype_at, lay.shape_at - lay.dtype_at, _head(0, (29, 0, 255, 1000)[pick % 4])),
+        (lay.splice(lay.dtype_at, lay.shape_at - lay.dtype_at, _head(0, (0, 65536, 1 << 32, (1 << 64) - 1)[pick % 4])),
          "UNKNOWN_DTYPE"),
         (lay.splice(lay.dtype_at, lay.shape_at - lay.dtype_at, b"\x1c"), "MALFORMED"),
         (lay.splice(lay.shape_at, lay.shape_len, b"\x98\x21"), "RANK_TOO_LARGE"),

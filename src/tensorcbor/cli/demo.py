@@ -109,6 +109,7 @@ def _one_tensor() -> None:
           f"(.npy: {len(buf.getvalue()) - arr.nbytes} bytes of framing)")
     print(f"  magic d9d9f7 d9cb74 | header {blob[6:framing].hex(' ')} | data at offset {framing} (aligned to 4)")
     view = decode(blob)
+    assert isinstance(view, np.ndarray)
     print(f"  decoded without copying: {view.base is not None and not view.flags.owndata}, "
           f"read-only: {not view.flags.writeable}, equal: {np.array_equal(view, arr)}")
     print(f"  SHA-256 {hashlib.sha256(blob).hexdigest()[:16]}…: every conforming encoder produces these "

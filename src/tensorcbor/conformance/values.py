@@ -14,14 +14,17 @@ from typing import Any
 import numpy as np
 
 from .. import packing
+from ..blocks import BlockArray
 from ..bundle import decode_bundle, encode_bundle
 from ..codec import decode, encode
 from ..dtypes import BY_NAME, DType
 from ..errors import DecodeError, TensorCBORError
 
 
-def element_bytes(arr: np.ndarray, dt: DType) -> bytes:
-    """Wire bytes of a decoded array: little endian, sub-byte types packed (SPEC.md §4.4)."""
+def element_bytes(arr: np.ndarray | BlockArray, dt: DType) -> bytes:
+    """Wire bytes of a decoded array: little endian, sub-byte types packed (SPEC.md §4.4), blocks as they are."""
+    if isinstance(arr, BlockArray):
+        return arr.data.tobytes()
     flat = np.ascontiguousarray(arr).reshape(-1)
     if dt.packed:
         return packing.pack(flat.view(np.uint8), dt.bits)
@@ -30,9 +33,10 @@ def element_bytes(arr: np.ndarray, dt: DType) -> bytes:
     return flat.astype(flat.dtype.newbyteorder("<")).tobytes()
 
 
-def tensor_json(arr: np.ndarray, dt: DType) -> dict[str, Any]:
+def tensor_json(arr: np.ndarray | BlockArray, dt: DType) -> dict[str, Any]:
     out: dict[str, Any] = {"dtype": dt.name, "shape": list(arr.shape)}
     if dt.kind == "string":
+        assert isinstance(arr, np.ndarray)
         out["strings"] = [str(s) for s in arr.reshape(-1).tolist()]
     else:
         out["data_hex"] = element_bytes(arr, dt).hex()
@@ -94,6 +98,8 @@ def decode_json(data: bytes, kind: str) -> dict[str, Any]:
     try:
         if kind == "tensor":
             arr = decode(data)
+            if isinstance(arr, BlockArray):
+                return {"kind": "tensor", **tensor_json(arr, BY_NAME[arr.dtype])}
             name = "string" if arr.dtype.kind in ("T", "U") else _dtype_of(arr)
             return {"kind": "tensor", **tensor_json(arr, BY_NAME[name])}
         bundle = decode_bundle(data)
@@ -111,10 +117,12 @@ def _dtype_of(arr: np.ndarray) -> str:
     return found.name
 
 
-def tensor_array(t: dict[str, Any]) -> np.ndarray:
-    """The numpy array described by a protocol/manifest tensor object."""
+def tensor_array(t: dict[str, Any]) -> np.ndarray | BlockArray:
+    """The numpy array (or `BlockArray`) described by a protocol/manifest tensor object."""
     dt = BY_NAME[t["dtype"]]
     shape = tuple(int(d) for d in t["shape"])
+    if dt.block is not None:
+        return BlockArray(dt.name, shape, bytes.fromhex(t["data_hex"]))
     if dt.kind == "string":
         return np.array(t["strings"], dtype=dt.np_dtype).reshape(shape)
     raw = np.frombuffer(bytes.fromhex(t["data_hex"]), np.uint8)

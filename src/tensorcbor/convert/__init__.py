@@ -1,7 +1,7 @@
 """Converters between tensorcbor and the formats users already have.
 
 One module per format (``onnx``, ``safetensors``, ``msgpack_numpy``, ``npy``,
-``torch``, ``dlpack``, ``tcb``); each reads into and writes from `Tensors`
+``torch``, ``dlpack``, ``gguf``, ``tcb``); each reads into and writes from `Tensors`
 (named arrays + bundle metadata). Optional dependencies are imported only by the
 module that needs them. `FORMATS` drives ``tensorcbor convert``.
 """
@@ -45,6 +45,8 @@ FORMATS: dict[str, Format] = {f.name: f for f in (
     Format("npy", (".npy",), "NumPy array file", "none: one tensor; refuses metadata"),
     Format("npz", (".npz",), "NumPy archive", "none: refuses metadata"),
     Format("torch", (".pt", ".pth"), "PyTorch state_dict (weights_only)", "none: refuses metadata"),
+    Format("gguf", (".gguf",), "GGUF model (llama.cpp), block-quantized tensors included",
+           "its key-value metadata, under the 'gguf' entry"),
 )}
 
 
@@ -64,6 +66,9 @@ def format_for(path: str | os.PathLike[str], explicit: str | None = None, *, con
         return found
     raise ValueError(f"cannot tell the format of {path} from its extension; pass --from/--to "
                      f"({', '.join(FORMATS)})")
+
+
+_BLOCK_FORMATS = ("tcb", "gguf")  # the formats that hold block-quantized tensors (SPEC.md §4.6)
 
 
 _ZIP = b"PK\x03\x04"
@@ -115,9 +120,17 @@ def check_metadata(t: Tensors, fmt: str) -> None:
                           "write .tcb, .safetensors or .msgpack, which keep it")
 
 
+def _refuse_blocks(t: Tensors, fmt: str) -> None:
+    from ..blocks import BlockArray
+    for key, arr in t.arrays.items():
+        if isinstance(arr, BlockArray):
+            raise EncodeError(f"tensor {key!r} is block-quantized ({arr.dtype}), which {fmt} cannot store; write "
+                              ".tcb or .gguf, or dequantize() it to float32 first")
+
+
 def _readers() -> dict[str, Callable[[Any], Tensors]]:
-    from . import msgpack_numpy, npy, onnx, safetensors, sharded, tcb, torch
-    return {"tcb": tcb.load, "safetensors": safetensors.load, "safetensors-index": sharded.load,
+    from . import gguf, msgpack_numpy, npy, onnx, safetensors, sharded, tcb, torch
+    return {"gguf": gguf.load, "tcb": tcb.load, "safetensors": safetensors.load, "safetensors-index": sharded.load,
             "onnx": onnx.load_model,
             "onnx-tensor": onnx.load_tensor, "msgpack": msgpack_numpy.load, "npy": npy.load_npy,
             "npz": npy.load_npz, "torch": torch.load}
@@ -139,11 +152,15 @@ def read(path: str | os.PathLike[str], fmt: str | None = None) -> Tensors:
 def write(t: Tensors, path: str | os.PathLike[str], fmt: str | None = None, *, model: str | None = None,
           progress: Callable[[int], None] | None = None, max_shard_size: int | None = None) -> None:
     """Write `Tensors` as any supported format; ``.onnx`` needs `model`, the graph to put them in."""
-    from . import msgpack_numpy, npy, onnx, safetensors, sharded, tcb, torch
+    from . import gguf, msgpack_numpy, npy, onnx, safetensors, sharded, tcb, torch
     name = format_for(path, fmt)
     check_not_same(path, [*t.sources, model])  # the output is replaced whole, but never over an input
     check_metadata(t, name)
-    if name == "safetensors-index":
+    if name not in _BLOCK_FORMATS:
+        _refuse_blocks(t, name)
+    if name == "gguf":
+        gguf.save(t, path)
+    elif name == "safetensors-index":
         sharded.save(t, path, max_shard_size=max_shard_size or sharded.DEFAULT_MAX_SHARD_SIZE, progress=progress)
     elif name == "tcb":
         tcb.save(t, path, progress=progress)

@@ -47,7 +47,7 @@ def _onnx() -> Any:
 
 def _dtype(proto: Any) -> DType:
     dt = BY_CODE.get(proto.data_type)
-    if dt is None:
+    if dt is None or dt.onnx is None:  # codes >= 128 are tensorcbor's own, not ONNX DataTypes
         raise DecodeError("UNKNOWN_DTYPE", f"TensorProto {proto.name!r} has data_type {proto.data_type}, which is "
                           "not an ONNX element type tensorcbor knows (1-28)")
     return dt
@@ -184,6 +184,9 @@ def from_array(array: Any, name: str = "", doc_string: str = "") -> Any:
     """A TensorProto holding `array` in raw_data (string_data for strings); name and doc_string are kept."""
     onnx = _onnx()
     dt, shape, payload = prepare(array)
+    if dt.onnx is None:
+        raise EncodeError(f"ONNX has no {dt.name} element type (tensorcbor dtype {dt.code}); "
+                          + ("dequantize() it to float32 first" if dt.block else "cast it to an ONNX type first"))
     proto = onnx.TensorProto()
     proto.name = name
     if doc_string:
