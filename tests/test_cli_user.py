@@ -301,4 +301,4 @@ def test_bundle_is_a_context_manager(tmp_path: Path) -> None:
     assert kept.tolist() == [0, 1, 2]  # a view handed out stays valid: it keeps the mapping alive
     with load_file(tmp_path / "m.tcb") as bundle:
         assert len(bundle) == 1
-    assert bundle._buf.closed  # nothing held it: the mapping is closed on leaving the block
+    assert bundle._source.closed  # nothing held it: the mapping is closed on leaving the block

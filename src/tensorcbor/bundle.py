@@ -24,8 +24,9 @@ class Bundle(Mapping[str, np.ndarray]):
     the source buffer where the dtype allows (see ``decode``).
     """
 
-    def __init__(self, buf: Any, infos: dict[str, TensorInfo], metadata: dict[str, Any]) -> None:
+    def __init__(self, buf: Any, infos: dict[str, TensorInfo], metadata: dict[str, Any], source: Any = None) -> None:
         self._buf = buf
+        self._source = buf if source is None else source  # what `close` closes (the mmap of load_file)
         self._infos = infos
         self._cache: dict[str, np.ndarray] = {}
         self.metadata = metadata
@@ -50,12 +51,12 @@ class Bundle(Mapping[str, np.ndarray]):
     def close(self) -> None:
         """Release the memory map (of `load_file`) now; arrays already handed out stay valid and keep it alive."""
         self._cache.clear()
-        close = getattr(self._buf, "close", None)
-        if close is not None:
-            try:
-                close()
-            except BufferError:  # a view is still in use: the map is released when the last one goes
-                pass
+        for release in (getattr(self._buf, "release", None), getattr(self._source, "close", None)):
+            if release is not None:
+                try:
+                    release()
+                except BufferError:  # a view is still in use: the map is released when the last one goes
+                    pass
 
     def __enter__(self) -> Bundle:
         return self
@@ -121,7 +122,7 @@ def decode_bundle(data: Any, *, strict: bool = True, max_decompressed: int = DEF
 
 def parse_bundle(data: Any, *, strict: bool = True, max_decompressed: int = DEFAULT_MAX_DECOMPRESSED) -> Bundle:
     """Check a bundle's structure and headers; element values are checked on first access."""
-    data = byte_buffer(data)
+    source, data = data, byte_buffer(data)
     r = Reader(data, strict=strict, max_decompressed=max_decompressed)
     metadata, count = read_bundle_prefix(r)
     entries = TensorEntries(count)
@@ -130,7 +131,7 @@ def parse_bundle(data: Any, *, strict: bool = True, max_decompressed: int = DEFA
         name, info = entries.read(r)
         infos[name] = info
     close_document(r)
-    return Bundle(data, infos, metadata)
+    return Bundle(data, infos, metadata, source)
 
 
 def read_bundle_prefix(r: Reader) -> tuple[dict[str, Any], int]:
