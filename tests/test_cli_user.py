@@ -249,6 +249,9 @@ def test_input_errors_never_show_a_traceback(tmp_path: Path) -> None:
     assert "MALFORMED" in fails("convert", tmp_path / "junk.safetensors", tmp_path / "o.tcb")
     assert "No such file" in fails("convert", tmp_path / "missing.npy", tmp_path / "o.tcb")
     assert "cannot tell the format" in fails("convert", tmp_path / "junk.safetensors", tmp_path / "o.weird")
+    save_file({"a": np.ones(2, np.float32)}, tmp_path / "m.tcb")
+    err = fails("convert", tmp_path / "m.tcb", tmp_path / "no-such-dir" / "o.safetensors")
+    assert "no-such-dir" in err  # the directory it could not write in; the temporary file's name never shows
     assert "no vector 'nope'" in fails("conformance", "check", "nope", tmp_path / "x.hex")
     assert "no vector 'nope'" in fails("conformance", "run", "--id", "nope")
 
