@@ -152,6 +152,10 @@ def test_sharded_checkpoint_to_one_bundle_and_back(tmp_path: Path) -> None:
     names = sorted(p.name for p in split.iterdir())
     assert names == [f"w-0000{i}-of-00003.safetensors" for i in (1, 2, 3)] + ["w.safetensors.index.json"]
     ok("convert", split / "w.safetensors.index.json", tmp_path / "again.tcb")
+    resplit = tmp_path / "resplit"
+    resplit.mkdir()  # an explicit shard size re-splits a bundle that recorded its shards
+    ok("convert", tmp_path / "again.tcb", resplit / "w.safetensors.index.json", "--max-shard-size", "1MB")
+    assert sorted(p.name for p in resplit.iterdir()) == ["w-00001-of-00001.safetensors", "w.safetensors.index.json"]
     again = load_file(tmp_path / "again.tcb")
     assert sorted(again) == [f"l{i}" for i in range(5)] and again["l4"].tolist() == [1.0] * 1000
 

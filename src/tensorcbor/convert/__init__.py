@@ -140,7 +140,7 @@ def write(t: Tensors, path: str | os.PathLike[str], fmt: str | None = None, *, m
     name = format_for(path, fmt)
     check_metadata(t, name)
     if name == "safetensors-index":
-        sharded.save(t, path, max_shard_size=max_shard_size or sharded.DEFAULT_MAX_SHARD_SIZE, progress=progress)
+        sharded.save(t, path, max_shard_size=max_shard_size, progress=progress)
     elif name == "tcb":
         tcb.save(t, path, progress=progress)
     elif name == "safetensors":
