@@ -152,6 +152,10 @@ def test_sharded_checkpoint_to_one_bundle_and_back(tmp_path: Path) -> None:
     names = sorted(p.name for p in split.iterdir())
     assert names == [f"w-0000{i}-of-00003.safetensors" for i in (1, 2, 3)] + ["w.safetensors.index.json"]
     ok("convert", split / "w.safetensors.index.json", tmp_path / "again.tcb")
+    resplit = tmp_path / "resplit"
+    resplit.mkdir()  # an explicit shard size re-splits a bundle that recorded its shards
+    ok("convert", tmp_path / "again.tcb", resplit / "w.safetensors.index.json", "--max-shard-size", "1MB")
+    assert sorted(p.name for p in resplit.iterdir()) == ["w-00001-of-00001.safetensors", "w.safetensors.index.json"]
     again = load_file(tmp_path / "again.tcb")
     assert sorted(again) == [f"l{i}" for i in range(5)] and again["l4"].tolist() == [1.0] * 1000
 
@@ -249,6 +253,9 @@ def test_input_errors_never_show_a_traceback(tmp_path: Path) -> None:
     assert "MALFORMED" in fails("convert", tmp_path / "junk.safetensors", tmp_path / "o.tcb")
     assert "No such file" in fails("convert", tmp_path / "missing.npy", tmp_path / "o.tcb")
     assert "cannot tell the format" in fails("convert", tmp_path / "junk.safetensors", tmp_path / "o.weird")
+    save_file({"a": np.ones(2, np.float32)}, tmp_path / "m.tcb")
+    err = fails("convert", tmp_path / "m.tcb", tmp_path / "no-such-dir" / "o.safetensors")
+    assert "no-such-dir" in err  # the directory it could not write in; the temporary file's name never shows
     assert "no vector 'nope'" in fails("conformance", "check", "nope", tmp_path / "x.hex")
     assert "no vector 'nope'" in fails("conformance", "run", "--id", "nope")
 

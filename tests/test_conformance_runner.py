@@ -11,7 +11,7 @@ import pytest
 from tensorcbor.cli import main
 from tensorcbor.conformance import load_suite
 from tensorcbor.conformance.candid import parse_blob_literal, parse_candid, read_output
-from tensorcbor.conformance.impl import BatchImpl, ProcessImpl, PythonImpl
+from tensorcbor.conformance.impl import BatchImpl, ImplUnavailable, ProcessImpl, PythonImpl
 from tensorcbor.conformance.runner import run
 
 ADAPTER = f"{sys.executable} -m tensorcbor.conformance.adapter"
@@ -49,8 +49,12 @@ def test_wrong_answers_crashes_and_timeouts_fail_with_a_message() -> None:
     slow = f"{sys.executable} -c \"import time; time.sleep(30)\""
     results = run(BatchImpl(slow, timeout=0.5), v, encode=False)
     assert all("timeout" in r.failures[0] for r in results)
-    results = run(BatchImpl(crash, timeout=10), v[:1], encode=False)
-    assert "exited with status 3" in results[0].failures[0]
+    with pytest.raises(ImplUnavailable, match="exited with status 3 before answering anything"):
+        run(BatchImpl(crash, timeout=10), v[:1], encode=False)  # cannot start: the run stops at once
+    once = (f"{sys.executable} -c \"import sys, json; r = json.loads(sys.stdin.readline()); "
+            "print(json.dumps({'id': r['id'], 'error': 'TRUNCATED'}), flush=True); sys.exit(3)\"")
+    results = run(BatchImpl(once, timeout=10), v, encode=False)  # answered once, then crashed: that vector fails
+    assert "exited with status 3" in results[1].failures[0] and "crash" in results[1].failures[0]
 
 
 def test_cli_run_exit_status(capsys: pytest.CaptureFixture[str]) -> None:

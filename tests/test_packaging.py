@@ -83,5 +83,7 @@ def test_installed_wheel_runs_the_suite_outside_the_checkout(wheel: Path, tmp_pa
     assert "suites/v1" in done.stdout.splitlines()[0]
     big = run("conformance", "run", "--id", "meta-too-large")  # stored gzip-compressed, checked by its sha256
     assert big.returncode == 0 and "total" in big.stdout, big.stdout + big.stderr
+    demo = run("demo")  # the README's main job, from the installed wheel, conformance suite included
+    assert demo.returncode == 0 and re.search(r"(\d+)/\1 vectors pass", demo.stdout), demo.stdout[-1500:] + demo.stderr
     unknown = run("conformance", "check", "no-such-vector", "x.hex")
     assert unknown.returncode != 0 and "Traceback" not in unknown.stderr and "no-such-vector" in unknown.stderr

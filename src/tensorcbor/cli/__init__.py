@@ -75,7 +75,7 @@ def describe_os_error(exc: OSError) -> str:
         return reason
     name = os.fspath(name)
     base = os.path.basename(name)
-    if ".tmp" in base or base.startswith(".tcb-") or base.startswith("tmp"):
+    if ".tmp-" in base or (base.startswith(".") and base.endswith(".tmp")):  # <name>.tmp-PID, .<name>.XXXX.tmp
         return f"cannot write in {os.path.dirname(name) or '.'}: {reason}"
     return f"{name}: {reason}"
 

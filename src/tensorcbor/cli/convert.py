@@ -73,7 +73,7 @@ def register(subparsers: Any) -> None:
                    help="write the tensors without IN's metadata (needed for .npy, .npz and torch when IN has some)")
     p.add_argument("--max-shard-size", type=_size, metavar="BYTES", default=None,
                    help="for OUT ending in .safetensors.index.json: largest shard (default 5GB; suffixes KB MB GB "
-                   "KiB MiB GiB); a bundle read from an index keeps its recorded shards")
+                   "KiB MiB GiB); without it, a bundle read from an index gets its recorded shards back")
     bar = p.add_mutually_exclusive_group()
     bar.add_argument("--progress", dest="progress", action="store_true", default=None,
                      help="always show a progress bar on stderr")

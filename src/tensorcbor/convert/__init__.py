@@ -161,7 +161,7 @@ def write(t: Tensors, path: str | os.PathLike[str], fmt: str | None = None, *, m
     if name == "gguf":
         gguf.save(t, path)
     elif name == "safetensors-index":
-        sharded.save(t, path, max_shard_size=max_shard_size or sharded.DEFAULT_MAX_SHARD_SIZE, progress=progress)
+        sharded.save(t, path, max_shard_size=max_shard_size, progress=progress)
     elif name == "tcb":
         tcb.save(t, path, progress=progress)
     elif name == "safetensors":

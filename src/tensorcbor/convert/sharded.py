@@ -5,8 +5,9 @@ Reading memory-maps every shard and gathers its tensors in the index's order. Th
 the bundle metadata, mapped as for a single safetensors file; the index itself is kept in the bundle metadata
 entry ``"safetensors.index"`` = ``{"metadata": <the index's "metadata">, "weight_map": {name: shard file}}``, so
 writing the bundle back to an index gives the same shard files and the same index bytes. A bundle without that
-entry (or whose tensors differ from the recorded weight map) is split in name order into shards of at most
-`max_shard_size` bytes, named as transformers names them (``model-00001-of-00003.safetensors``).
+entry (or whose tensors differ from the recorded weight map, or when a shard size is given) is split in name
+order into shards of at most `max_shard_size` bytes (default 5 GB), named as transformers names them
+(``model-00001-of-00003.safetensors``).
 """
 
 from __future__ import annotations
@@ -84,19 +85,21 @@ def load(path: str | os.PathLike[str]) -> Tensors:
     return Tensors(arrays, metadata, maps=[m for s in shards.values() for m in s.maps])
 
 
-def _plan(t: Tensors, base: str, max_shard_size: int) -> tuple[dict[str, str], dict[str, Any] | None]:
-    """(weight map, recorded index metadata or None): the recorded layout if it still fits the tensors."""
+def _plan(t: Tensors, base: str, max_shard_size: int | None) -> tuple[dict[str, str], dict[str, Any] | None]:
+    """(weight map, recorded index metadata or None): the recorded layout if it still fits the tensors and no
+    shard size was asked for, else a split in name order."""
     recorded = t.metadata.get(INDEX_KEY)
-    if isinstance(recorded, Mapping) and isinstance(recorded.get("weight_map"), Mapping):
+    if max_shard_size is None and isinstance(recorded, Mapping) and isinstance(recorded.get("weight_map"), Mapping):
         wm = recorded["weight_map"]
         if set(wm) == set(t.arrays) and all(isinstance(f, str) and _SHARD_FILE.fullmatch(f) for f in wm.values()):
             meta = recorded.get("metadata")
             return dict(wm), dict(meta) if isinstance(meta, Mapping) else None
+    limit = max_shard_size or DEFAULT_MAX_SHARD_SIZE
     groups: list[list[str]] = [[]]
     size = 0
     for name in sorted(t.arrays):
         n = int(t.arrays[name].nbytes)
-        if groups[-1] and size + n > max_shard_size:
+        if groups[-1] and size + n > limit:
             groups.append([])
             size = 0
         groups[-1].append(name)
@@ -105,9 +108,12 @@ def _plan(t: Tensors, base: str, max_shard_size: int) -> tuple[dict[str, str], d
     return {name: f"{base}-{i + 1:05d}-of-{total:05d}.safetensors" for i, g in enumerate(groups) for name in g}, None
 
 
-def save(t: Tensors, path: str | os.PathLike[str], *, max_shard_size: int = DEFAULT_MAX_SHARD_SIZE,
+def save(t: Tensors, path: str | os.PathLike[str], *, max_shard_size: int | None = None,
          progress: Progress | None = None) -> None:
-    """Write shards next to `path` and then the index; every file is written whole or not at all."""
+    """Write shards next to `path` and then the index; every file is written whole or not at all.
+
+    Without `max_shard_size`, a bundle read from an index gets its recorded shards back; others are split into
+    shards of at most 5 GB."""
     name = Path(path).name
     if not name.endswith(INDEX_SUFFIX) or name == INDEX_SUFFIX:
         raise EncodeError(f"a sharded checkpoint's index is named NAME{INDEX_SUFFIX}, not {name}")
