@@ -16,7 +16,7 @@ from typing import Any
 
 from ..codec import decode
 from ..errors import DecodeError
-from ..files import atomic_write, load_file
+from ..files import atomic_write, load_file, write_bytes
 from ..stream import DEFAULT_MAX_SIZE, Verifier, chunks, stream_digest
 
 CHUNK_NAME = "chunk-{:06d}.cbor"
@@ -58,7 +58,7 @@ def _chunk(args: argparse.Namespace) -> int:
         for index, chunk in enumerate(chunks(memoryview(data) if size else data, args.max_size)):
             if index == 0:
                 digest = stream_digest(chunk)
-            (outdir / CHUNK_NAME.format(index)).write_bytes(chunk)
+            write_bytes(outdir / CHUNK_NAME.format(index), chunk)
             count = index
     print(f"{digest.hex()}  {count} data chunks + manifest, {size} bytes, max {args.max_size} bytes per chunk")
     return 0

@@ -236,13 +236,19 @@ def run_campaign(drivers: Sequence[Driver], count: int, seed: int = 0, *, batch_
         done += n
         report.inputs = done
         report.seconds = time.monotonic() - started
+        if out is not None:  # kept current, so a long campaign can be watched (and survives an interruption)
+            _summary(out, report)
         if progress is not None:
             progress(report)
     report.seconds = time.monotonic() - started
     if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "summary.json").write_text(json.dumps(report.summary(), indent=2) + "\n", encoding="utf-8")
+        _summary(out, report)
     return report
+
+
+def _summary(out: Path, report: Report) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "summary.json").write_text(json.dumps(report.summary(), indent=2) + "\n", encoding="utf-8")
 
 
 def _write(out: Path, finding: Finding) -> None:
