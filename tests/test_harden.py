@@ -400,3 +400,20 @@ def test_pt_reading_needs_a_torch_without_known_weights_only_bypasses(version: s
             conv.load(path)
         assert exc.value.code == "UNSAFE_TORCH" and "2.10.0" in str(exc.value)
         assert not calls  # refused before torch.load ever saw the file
+
+
+def test_onnx_model_with_external_data_is_published_atomically(tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    from onnx import helper, numpy_helper
+
+    from tensorcbor.convert import Tensors
+    from tensorcbor.convert import onnx as conv
+    w = np.arange(4096, dtype=np.float32)
+    template = tmp_path / "in.onnx"
+    graph = helper.make_graph([], "g", [], [], initializer=[numpy_helper.from_array(np.zeros_like(w), "w")])
+    onnx.save_model(helper.make_model(graph), template)
+    monkeypatch.setattr(conv, "EXTERNAL_THRESHOLD", 0)
+    out = tmp_path / "out.onnx"
+    conv.save_model(Tensors({"w": w}), template, out)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.onnx", "out.onnx", "out.onnx.data"]
+    assert np.array_equal(conv.load_model(out).arrays["w"], w)

@@ -16,7 +16,7 @@ from typing import Any
 
 from ..codec import decode
 from ..errors import DecodeError
-from ..files import atomic_write, load_file
+from ..files import atomic_write, load_file, write_bytes
 from ..stream import DEFAULT_MAX_SIZE, Verifier, chunks, stream_digest
 from .convert import ProgressBar
 
@@ -84,7 +84,7 @@ def _chunk(args: argparse.Namespace) -> int:
                 digest = stream_digest(chunk)
             elif bar is not None:
                 bar(len(chunk))
-            (outdir / CHUNK_NAME.format(index)).write_bytes(chunk)
+            write_bytes(outdir / CHUNK_NAME.format(index), chunk)
             count = index
         if bar is not None:
             bar.close()

@@ -21,9 +21,11 @@ from pathlib import Path
 from typing import Any
 
 from ..conformance.compare import decoded_diffs
+from . import streams
 from .corpus import Seed, build_corpus
 from .drivers import Answer, Driver, PythonDriver
 from .mutate import encode_head, mutate, scan
+from .streams import STREAM
 
 __all__ = ["Finding", "Report", "run_campaign", "classify", "minimize", "generate"]
 
@@ -73,6 +75,12 @@ def classify(kind: str, answers: Sequence[tuple[str, Answer]]) -> Signature | No
         if "crash" in a:
             return ("crash", name, kind, str(a["crash"])[:60])
     (ref_name, ref), rest = answers[0], answers[1:]
+    if kind == STREAM:
+        for name, a in rest:
+            where = streams.same_answer(ref, a)
+            if where is not None:
+                return ("stream", ref_name, name, where.split(": ", 1)[-1])
+        return None
     for name, a in rest:
         if ("error" in ref) != ("error" in a):
             return ("verdict", kind, ref_name, _verdict(ref), name, _verdict(a))
@@ -118,6 +126,13 @@ def minimize(drivers: Sequence[Driver], kind: str, data: bytes, signature: Signa
         results = _ask(drivers, [(kind, c) for c in cands])
         return next((c for c, r in zip(cands, results, strict=True) if key(classify(kind, r)) == want), None)
 
+    if kind == STREAM:
+        while spent < budget:
+            hit = first_hit(streams.shrink_candidates(data))
+            if hit is None:
+                break
+            data = hit
+        return data
     while spent < budget:
         before = data
         n = 2
@@ -159,8 +174,12 @@ def _shrink_items(data: bytes) -> list[bytes]:
     return [c for c in out if len(c) < len(data)]
 
 
-def generate(corpus: list[Seed], rng: random.Random) -> tuple[str, bytes, bytes, list[str]]:
+def generate(corpus: list[Seed], rng: random.Random, stream_seeds: list[list[bytes]] | None = None,
+             stream_share: float = 0.0) -> tuple[str, bytes, bytes, list[str]]:
     """One fuzz input: (kind, bytes, the seed it came from, the edits applied)."""
+    if stream_seeds and rng.random() < stream_share:
+        data, names = streams.mutate_stream(stream_seeds, rng)
+        return STREAM, data, b"", names
     kind, base = corpus[rng.randrange(len(corpus))]
     roll = rng.random()
     if roll < 0.03:
@@ -175,9 +194,13 @@ def generate(corpus: list[Seed], rng: random.Random) -> tuple[str, bytes, bytes,
 
 def run_campaign(drivers: Sequence[Driver], count: int, seed: int = 0, *, batch_size: int = 2000,
                  findings_dir: str | Path | None = None, minimize_findings: bool = True,
-                 max_minimized: int = 50, corpus_size: int = 400,
+                 max_minimized: int = 50, corpus_size: int = 400, stream_share: float = 0.0,
                  progress: Callable[[Report], None] | None = None) -> Report:
-    """Run `count` inputs through every driver; the first driver is the reference the others are compared to."""
+    """Run `count` inputs through every driver; the first driver is the reference the others are compared to.
+
+    `stream_share` of the inputs are chunk sequences for the stream adapter protocol (0 by default: every
+    driver must implement op "stream" for them).
+    """
     core = any(d.profile == "core" for d in drivers)
     for d in drivers:  # compare like with like: the reference acts as a Core decoder next to Core bindings
         if isinstance(d, PythonDriver) and core and d.profile != "core":
@@ -186,14 +209,15 @@ def run_campaign(drivers: Sequence[Driver], count: int, seed: int = 0, *, batch_
     started = time.monotonic()
     corpus = build_corpus(seed, corpus_size, extended=True)
     rng = random.Random(seed)
+    chunked = streams.stream_seeds(corpus, random.Random(seed + 1)) if stream_share > 0 else None
     out = Path(findings_dir) if findings_dir is not None else None
     done = 0
     while done < count:
         n = min(batch_size, count - done)
-        inputs = [generate(corpus, rng) for _ in range(n)]
+        inputs = [generate(corpus, rng, chunked, stream_share) for _ in range(n)]
         results = _ask(drivers, [(k, b) for k, b, _, _ in inputs])
         for i, ((kind, data, _base, names), answers) in enumerate(zip(inputs, results, strict=True)):
-            report.codes[_verdict(answers[0][1])] += 1
+            report.codes[_verdict(answers[0][1]) if kind != STREAM else "stream:" + str(answers[0][1].get("end"))] += 1
             sig = classify(kind, answers)
             if sig is None:
                 continue
@@ -212,13 +236,19 @@ def run_campaign(drivers: Sequence[Driver], count: int, seed: int = 0, *, batch_
         done += n
         report.inputs = done
         report.seconds = time.monotonic() - started
+        if out is not None:  # kept current, so a long campaign can be watched (and survives an interruption)
+            _summary(out, report)
         if progress is not None:
             progress(report)
     report.seconds = time.monotonic() - started
     if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "summary.json").write_text(json.dumps(report.summary(), indent=2) + "\n", encoding="utf-8")
+        _summary(out, report)
     return report
+
+
+def _summary(out: Path, report: Report) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "summary.json").write_text(json.dumps(report.summary(), indent=2) + "\n", encoding="utf-8")
 
 
 def _write(out: Path, finding: Finding) -> None:
