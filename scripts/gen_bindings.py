@@ -83,8 +83,8 @@ def emit_rust(table: list[Row]) -> str:
     out += ["}", "", "use DType::*;", "",
             "/// Every dtype, in code order.", f"pub(crate) const ALL: [DType; {n}] = ["]
     out += [f"    {rust_variant(r.name)}," for r in table]
-    out += ["];", "", "/// The dtype with this wire code.", "pub(crate) const fn from_code(code: u64) -> Option<DType> {",
-            "    Some(match code {"]
+    out += ["];", "", "/// The dtype with this wire code.",
+            "pub(crate) const fn from_code(code: u64) -> Option<DType> {", "    Some(match code {"]
     out += [f"        {r.code} => {rust_variant(r.name)}," for r in table]
     out += ["        _ => return None,", "    })", "}", "",
             "/// One row of the table.", "pub(crate) struct Row {", "    pub name: &'static str,",
