@@ -1,9 +1,10 @@
 """torch tensors and state_dicts ⇄ numpy arrays (CPU), when torch is installed.
 
-torch cannot hand bfloat16/float8/complex32 to numpy directly, so those go through an
-integer view of the same width and are re-viewed as the ml_dtypes type: the bits
-are copied, never converted (complex32 becomes the structured dtype of SPEC.md §3). ``.pt`` files are read with ``weights_only=True``
-(torch's restricted unpickler), never with full pickle.
+torch cannot hand bfloat16/float8/complex32 to numpy directly, so those go through
+an integer view of the same width and are re-viewed as the ml_dtypes type (complex32:
+the structured dtype of SPEC.md §3): the bits are copied, never converted. ``.pt``
+files are read with ``weights_only=True`` (torch's restricted unpickler), never with
+full pickle.
 """
 
 from __future__ import annotations
