@@ -21,7 +21,7 @@ __all__ = ["BlockArray", "shape_error", "BLOCK_DTYPES"]
 
 BLOCK_DTYPES: tuple[str, ...] = tuple(name for name, d in BY_NAME.items() if d.block)
 
-# float4_e2m1fn values of the 16 nibbles (OCP MX 1.0, §5.3.3), as float32 (nibble 8 is -0.0).
+# float4_e2m1fn values of the 16 nibbles (OCP MX 1.0 FP4 E2M1), as float32 (nibble 8 is -0.0).
 _FP4 = np.array([0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, -0.0, -0.5, -1.0, -1.5, -2.0, -3.0, -4.0, -6.0],
                 np.float32)
 
