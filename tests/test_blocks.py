@@ -164,3 +164,14 @@ def test_table_agrees_with_gguf_py() -> None:
             assert d.block == (elems, nbytes)
         else:
             assert (elems, nbytes * 8) == (1, d.bits)
+
+
+def test_block_tensors_through_a_chunked_stream() -> None:
+    from tensorcbor import stream
+    b = BlockArray("q8_0", (4, 64), _raw("q8_0", 8))
+    doc = encode_bundle({"w": b, "x": np.arange(100, dtype=np.float32)})
+    chunks = list(stream.chunks(doc, 256))
+    assembler = stream.Assembler(stream.stream_digest(chunks[0]))
+    got = [item for c in chunks for item in assembler.feed(c)]
+    assembler.finish()
+    assert [n for n, _ in got] == ["w", "x"] and got[0][1] == b
