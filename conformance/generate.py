@@ -27,7 +27,7 @@ from tensorcbor.conformance.values import decode_json
 from tensorcbor.errors import CODES
 
 from .gen import MODULES
-from .gen.builder import DTYPES
+from .gen.builder import ALL_DTYPES
 from .gen.common import Vector
 
 HERE = Path(__file__).resolve().parent
@@ -47,10 +47,11 @@ def collect() -> list[Vector]:
 
 def check_dtype_table() -> None:
     """The generator restates SPEC.md's dtype table; it must equal the codec's (a spec/code drift guard)."""
-    for d in DTYPES:
+    for d in ALL_DTYPES:
         row = tc_dtypes.BY_CODE[d.code]
-        assert (row.name, row.bits, row.align, row.rfc8746_tag) == (d.name, d.bits, d.align, d.tag), d
-    assert len(DTYPES) == len(tc_dtypes.TABLE)
+        assert (row.name, row.kind, row.bits, row.align, row.rfc8746_tag, row.block) == (
+            d.name, d.kind, d.bits, d.align, d.tag, d.block), d
+    assert len(ALL_DTYPES) == len(tc_dtypes.TABLE)
 
 
 def check_with_codec(v: Vector) -> None:

@@ -149,3 +149,29 @@ def test_quantize_without_gguf_names_the_extra(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setitem(sys.modules, "gguf", None)
     with pytest.raises(ImportError, match=r"tensorcbor\[gguf\]"):
         BlockArray.quantize(np.zeros(32, np.float32), "q8_0")
+
+
+def test_table_agrees_with_gguf_py() -> None:
+    """GGUF names, type numbers and block sizes of the dtype table are gguf-py's (GGMLQuantizationType, sizes)."""
+    from tensorcbor.dtypes import GGUF_TYPE_NUMBERS, TABLE
+    for d in TABLE:
+        if d.gguf is None:
+            continue
+        q = gguf.GGMLQuantizationType[d.gguf]
+        assert int(q) == GGUF_TYPE_NUMBERS[d.gguf]
+        elems, nbytes = gguf.GGML_QUANT_SIZES[q]
+        if d.block:
+            assert d.block == (elems, nbytes)
+        else:
+            assert (elems, nbytes * 8) == (1, d.bits)
+
+
+def test_block_tensors_through_a_chunked_stream() -> None:
+    from tensorcbor import stream
+    b = BlockArray("q8_0", (4, 64), _raw("q8_0", 8))
+    doc = encode_bundle({"w": b, "x": np.arange(100, dtype=np.float32)})
+    chunks = list(stream.chunks(doc, 256))
+    assembler = stream.Assembler(stream.stream_digest(chunks[0]))
+    got = [item for c in chunks for item in assembler.feed(c)]
+    assembler.finish()
+    assert [n for n, _ in got] == ["w", "x"] and got[0][1] == b

@@ -184,3 +184,15 @@ def test_cli_convert_gguf_to_tcb_and_back(tmp_path: Path, capsys: pytest.Capture
     # a block tensor has no safetensors form: a clear refusal, exit status 1
     assert main(["convert", str(src), str(tmp_path / "m.safetensors")]) == 1
     assert "q" in capsys.readouterr().err.lower()
+
+
+def test_inspect_lists_block_tensors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from tensorcbor.cli import main
+    src = tmp_path / "m.gguf"
+    _write_sample(src)
+    assert main(["inspect", str(src)]) == 0
+    out = capsys.readouterr().out
+    assert "q8_0" in out and "[4, 64]" in out and "mxfp4" in out
+    write(read(src), tmp_path / "m.tcb")
+    assert main(["inspect", str(tmp_path / "m.tcb")]) == 0
+    assert "q4_0" in capsys.readouterr().out

@@ -39,7 +39,8 @@ def test_numpy_producer_is_zero_copy() -> None:
 
 
 @pytest.mark.parametrize("dtype", [ml_dtypes.bfloat16, ml_dtypes.float8_e4m3fn, ml_dtypes.float8_e5m2,
-                                   ml_dtypes.float8_e8m0fnu])
+                                   ml_dtypes.float8_e8m0fnu, ml_dtypes.float8_e4m3, ml_dtypes.float8_e3m4,
+                                   ml_dtypes.float8_e4m3b11fnuz])
 def test_dtypes_numpy_refuses_come_through_the_capsule(dtype: Any) -> None:
     from tensorcbor.dtypes import from_numpy
     dt = from_numpy(np.dtype(dtype))
@@ -50,6 +51,15 @@ def test_dtypes_numpy_refuses_come_through_the_capsule(dtype: Any) -> None:
     assert got.dtype == want.dtype and got.shape == want.shape and got.tobytes() == want.tobytes()
     strided = tensorcbor.from_dlpack(Relabelled(carrier[:, ::2], *dt.dlpack))
     assert strided.tobytes() == np.ascontiguousarray(want[:, ::2]).tobytes()
+
+
+def test_complex32_comes_through_the_capsule_as_float16_pairs() -> None:
+    from tensorcbor.dtypes import BY_NAME
+    pairs = np.array([[1.0, -2.0], [0.5, np.inf], [np.nan, -0.0]], "<f2")
+    got = tensorcbor.from_dlpack(Relabelled(pairs.view(np.uint32).reshape(3), 5, 32))
+    assert got.dtype == BY_NAME["complex32"].np_dtype and got.shape == (3,)
+    assert got.tobytes() == pairs.tobytes()
+    assert got["real"].tolist()[:2] == [1.0, 0.5] and got["imag"][0] == -2.0
 
 
 def test_sub_byte_dlpack_is_unpacked_low_bits_first() -> None:

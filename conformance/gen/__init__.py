@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from . import core_invalid, core_valid, extended_invalid, extended_valid
+from . import core_invalid, core_invalid_dtypes, core_valid, extended_invalid, extended_valid
 
-MODULES: list[ModuleType] = [core_valid, core_invalid, extended_valid, extended_invalid]
+MODULES: list[ModuleType] = [core_valid, core_invalid, core_invalid_dtypes, extended_valid, extended_invalid]
 PROFILES: frozenset[str] = frozenset(m.PROFILE for m in MODULES)
 
 # Registry codes that only a profile without generator modules yet can produce. Once that profile's

@@ -26,14 +26,19 @@ class Dt:
 
     code: int
     name: str
-    kind: str  # uint, int, float, complex, bool, string
-    bits: int
+    kind: str  # uint, int, float, complex, bool, string, block
+    bits: int  # 0 for string and block types
     align: int
     tag: int | None
     np_name: str
+    block: tuple[int, int] | None = None  # block types (SPEC.md §4.6): (elements, bytes) per block
 
     @property
     def np_dtype(self) -> np.dtype:
+        if self.np_name == "complex32":  # numpy has none: two little-endian float16 (SPEC.md §3)
+            return np.dtype([("real", "<f2"), ("imag", "<f2")])
+        if self.block is not None:
+            return np.dtype(np.uint8)
         if self.np_name == "string":
             return np.dtype(np.dtypes.StringDType())
         if hasattr(ml_dtypes, self.np_name) and not hasattr(np, self.np_name):
@@ -45,6 +50,8 @@ class Dt:
         return 0 < self.bits < 8
 
     def nbytes(self, n: int) -> int:
+        if self.block is not None:
+            return n // self.block[0] * self.block[1]
         return (n * self.bits + 7) // 8
 
 
@@ -60,9 +67,16 @@ _SPEC_ROWS = [
     (21, "uint4", "uint", 4, 1, None), (22, "int4", "int", 4, 1, None), (23, "float4_e2m1fn", "float", 4, 1, None),
     (24, "float8_e8m0fnu", "float", 8, 1, None), (25, "uint2", "uint", 2, 1, None), (26, "int2", "int", 2, 1, None),
     (27, "float6_e2m3fn", "float", 6, 1, None), (28, "float6_e3m2fn", "float", 6, 1, None),
+    (128, "float8_e4m3", "float", 8, 1, None), (129, "float8_e3m4", "float", 8, 1, None),
+    (130, "float8_e4m3b11fnuz", "float", 8, 1, None), (131, "complex32", "complex", 32, 2, None),
 ]
 DTYPES: list[Dt] = [Dt(c, n, k, b, a, t, n) for c, n, k, b, a, t in _SPEC_ROWS]
-BY_NAME: dict[str, Dt] = {d.name: d for d in DTYPES}
+"""Every element (non-block) dtype."""
+# Block-quantized types (SPEC.md §4.6): code, name, align, (elements, bytes) per block.
+BLOCK_DTYPES: list[Dt] = [Dt(c, n, "block", 0, a, None, n, blk) for c, n, a, blk in (
+    (160, "mxfp4", 1, (32, 17)), (161, "q8_0", 2, (32, 34)), (162, "q4_0", 2, (32, 18)))]
+ALL_DTYPES: list[Dt] = DTYPES + BLOCK_DTYPES
+BY_NAME: dict[str, Dt] = {d.name: d for d in ALL_DTYPES}
 
 
 # ---------------------------------------------------------------- heads

@@ -54,8 +54,10 @@ def element_values(dt: Dt, data: bytes, n: int) -> list[Any]:
     """Element values as JSON (conformance/README.md, "values"); informative, data_hex is normative."""
     if dt.kind == "bool":
         return [b == 1 for b in data[:n]]
+    if dt.block is not None:
+        return [float_json(x) if not math.isnan(x) else "nan" for x in dequantize(dt, data)]
     if dt.kind == "complex":
-        half = np.dtype("float32" if dt.bits == 64 else "float64")
+        half = np.dtype({32: "float16", 64: "float32", 128: "float64"}[dt.bits])
         parts = element_codes(Dt(0, "", "float", dt.bits // 2, 1, None, ""), data, 2 * n)
         vals = [_float_value(half, dt.bits // 2, p) for p in parts]
         return [[vals[2 * i], vals[2 * i + 1]] for i in range(n)]
@@ -65,6 +67,31 @@ def element_values(dt: Dt, data: bytes, n: int) -> list[Any]:
     if dt.kind == "int":
         return [c - (1 << dt.bits) if c >> (dt.bits - 1) else c for c in codes]
     return [_float_value(dt.np_dtype, dt.bits, c) for c in codes]
+
+
+_FP4 = [0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, -0.0, -0.5, -1.0, -1.5, -2.0, -3.0, -4.0, -6.0]
+
+
+def dequantize(dt: Dt, data: bytes) -> list[float]:
+    """Block values by SPEC.md §4.6's formulas, restated with Python floats (exact, then rounded to float32)."""
+    assert dt.block is not None
+    size, nbytes = dt.block
+    out: list[float] = []
+    for k in range(0, len(data), nbytes):
+        blk = data[k:k + nbytes]
+        if dt.name == "q8_0":
+            d = float(np.frombuffer(blk[:2], "<f2")[0])
+            vals = [d * (q - 256 if q > 127 else q) for q in blk[2:]]
+        elif dt.name == "q4_0":
+            d = float(np.frombuffer(blk[:2], "<f2")[0])
+            nib = [b & 15 for b in blk[2:]] + [b >> 4 for b in blk[2:]]
+            vals = [(q - 8) * d for q in nib]
+        else:
+            nib = [b & 15 for b in blk[1:]] + [b >> 4 for b in blk[1:]]
+            vals = [math.nan] * size if blk[0] == 0xFF else [math.ldexp(_FP4[q], blk[0] - 127) for q in nib]
+        with np.errstate(over="ignore", invalid="ignore"):
+            out.extend(float(np.float32(v)) for v in vals)
+    return out
 
 
 def tensor_expected(t: TensorSpec) -> dict[str, Any]:
@@ -86,9 +113,12 @@ def bundle_expected(metadata: M, tensors: list[tuple[str, TensorSpec]]) -> dict[
             "tensors": [{"name": name, **tensor_expected(t)} for name, t in ordered]}
 
 
-def to_numpy(t: TensorSpec) -> np.ndarray:
+def to_numpy(t: TensorSpec) -> Any:
     """The array tensorcbor.encode is asked to encode, built from the element bytes with numpy/ml_dtypes."""
     n = math.prod(t.shape)
+    if t.dt.block is not None:
+        from tensorcbor import BlockArray
+        return BlockArray(t.dt.name, t.shape, t.data)
     if t.strings is not None:
         return np.array(t.strings, dtype=np.dtypes.StringDType()).reshape(t.shape)
     if t.dt.packed:

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import ml_dtypes
 import numpy as np
 
-from .builder import BY_NAME, DTYPES, Dt, F, M, TensorSpec, bundle_doc, pack_bits, tensor_doc
+from .builder import BLOCK_DTYPES, BY_NAME, DTYPES, Dt, F, M, TensorSpec, bundle_doc, pack_bits, tensor_doc, uint
 from .common import Vector, bundle_expected, bundle_source, tensor_expected, to_numpy
 
 PROFILE = "core"
@@ -50,7 +50,7 @@ def sample(dt: Dt, shape: tuple[int, ...], seed: int = 0) -> TensorSpec:
     else:
         f = ((idx * 7) % 11 - 5) * 0.25
     if dt.kind == "complex":
-        part = np.dtype("<f4" if dt.bits == 64 else "<f8")
+        part = np.dtype({32: "<f2", 64: "<f4", 128: "<f8"}[dt.bits])
         pairs = np.stack([f, -f / 2 + 0.125], axis=-1).astype(part)
         return TensorSpec(dt, shape, pairs.tobytes())
     arr = f.astype(dt.np_dtype)
@@ -82,7 +82,8 @@ def float_specials(dt: Dt) -> dict[str, int]:
     e, m = {"float16": (5, 10), "float32": (8, 23), "float64": (11, 52), "bfloat16": (8, 7),
             "float8_e5m2": (5, 2), "float8_e4m3fn": (4, 3), "float8_e4m3fnuz": (4, 3),
             "float8_e5m2fnuz": (5, 2), "float6_e2m3fn": (2, 3), "float6_e3m2fn": (3, 2),
-            "float4_e2m1fn": (2, 1)}[dt.name]
+            "float4_e2m1fn": (2, 1), "float8_e4m3": (4, 3), "float8_e3m4": (3, 4),
+            "float8_e4m3b11fnuz": (4, 3)}[dt.name]
     emax = ((1 << e) - 1) << m
     payload = (0x2AAAAAAAAAAAAAA5 & ((1 << (m - 1)) - 1)) or 1  # a non-trivial quiet-NaN payload
     out = {"zero": 0, "one": one, "min-subnormal": 1, "neg-min-subnormal": sign | 1, "min-normal": 1 << m}
@@ -149,7 +150,8 @@ def special_vectors() -> Iterator[Vector]:
         t = TensorSpec(dt, (len(pats),), _elem_bytes(dt, pats))
         yield tensor_vector(f"special-{dt.name}-all", f"{dt.name}: all special values in one tensor", t,
                             ["special-value"])
-    for dt, part in ((BY_NAME["complex64"], BY_NAME["float32"]), (BY_NAME["complex128"], BY_NAME["float64"])):
+    for dt, part in ((BY_NAME["complex32"], BY_NAME["float16"]), (BY_NAME["complex64"], BY_NAME["float32"]),
+                     (BY_NAME["complex128"], BY_NAME["float64"])):
         s = float_specials(part)
         combos = {"nan-negzero": ("quiet-nan", "neg-zero"), "inf-neginf": ("inf", "neg-inf"),
                   "subnormal-max": ("min-subnormal", "neg-max-finite"), "snan-payload": ("signalling-nan",
@@ -228,7 +230,7 @@ def alignment_vectors() -> Iterator[Vector]:
             shape = (1,) * rank
             doc = tensor_doc(sample(dt, shape))
             s = doc[6] - 0x84  # 1 when the pad item is present
-            pad = doc[9 + rank + 1] - 0x40 + 1 if s else 0
+            pad = doc[8 + len(uint(dt.code)) + rank + 1] - 0x40 + 1 if s else 0
             seen.setdefault(pad, shape)
         assert sorted(seen) == list(range(dt.align)), (dt.name, seen)
         for pad, shape in sorted(seen.items()):
@@ -336,8 +338,58 @@ def bundle_vectors() -> Iterator[Vector]:
                         ["bundle", "metadata"])
 
 
+# ---------------------------------------------------------------- block-quantized types (SPEC.md §4.6)
+
+def block_bytes(dt: Dt, nblocks: int, seed: int = 0) -> bytes:
+    """Deterministic blocks: a scale that varies per block (float16 for q8_0/q4_0, e8m0 for mxfp4), varied codes."""
+    assert dt.block is not None
+    out = bytearray()
+    for k in range(nblocks):
+        if dt.name == "mxfp4":
+            scale = bytes([(120 + 3 * (k + seed)) % 256])
+        else:
+            scale = np.array([0.25 * (1 + (k + seed) % 5) * (-1) ** k], "<f2").tobytes()
+        codes = bytes((37 * (j + k + seed) + 11) % 256 for j in range(dt.block[1] - len(scale)))
+        out += scale + codes
+    return bytes(out)
+
+
+def block_spec(dt: Dt, shape: tuple[int, ...], seed: int = 0) -> TensorSpec:
+    assert dt.block is not None
+    return TensorSpec(dt, shape, block_bytes(dt, math.prod(shape) // dt.block[0], seed))
+
+
+BLOCK_SHAPES = {"rank1": (32,), "rank2": (2, 64), "rank3": (2, 1, 96), "zero-last": (3, 0), "zero-first": (0, 32)}
+
+
+def block_vectors() -> Iterator[Vector]:
+    for dt in BLOCK_DTYPES:
+        for label, shape in BLOCK_SHAPES.items():
+            yield tensor_vector(f"tensor-{dt.name}-{label}", f"{dt.name} block tensor of logical shape {list(shape)}",
+                                block_spec(dt, shape), ["dtype", "block", label])
+    # special scales: NaN/inf float16 scales, and mxfp4's NaN scale 0xFF and extreme exponents
+    specials = {
+        "q8_0": {"nan-scale": bytes.fromhex("007e") + bytes(range(32)),
+                 "inf-scale": bytes.fromhex("007c") + bytes(range(32))},
+        "q4_0": {"neg-zero-scale": bytes.fromhex("0080") + bytes(range(16)),
+                 "subnormal-scale": bytes.fromhex("0100") + bytes(range(0, 256, 16))},
+        "mxfp4": {"nan-scale": bytes([0xFF]) + bytes(range(16)), "min-scale": bytes([0]) + bytes(range(16)),
+                  "max-scale": bytes([0xFE]) + bytes(range(16))},
+    }
+    for name, cases in specials.items():
+        for label, blk in cases.items():
+            yield tensor_vector(f"special-{name}-{label}", f"{name} block with a {label} (no element checks)",
+                                TensorSpec(BY_NAME[name], (32,), blk), ["block", "special-value"])
+    # alignment: every residue of the data offset for the 2-aligned block types, inside a bundle
+    yield bundle_vector("bundle-block-types", "every block type, after tensors that shift the alignment",
+                        M([("quant", "gguf layouts")]),
+                        [("a", sample(BY_NAME["uint8"], (1,))), ("b.mx", block_spec(BY_NAME["mxfp4"], (1, 32), 1)),
+                         ("c.q8", block_spec(BY_NAME["q8_0"], (2, 32), 2)), ("d", sample(BY_NAME["int8"], (3,))),
+                         ("e.q4", block_spec(BY_NAME["q4_0"], (1, 64), 3))], ["bundle", "block"])
+
+
 MODULES = [shape_vectors, special_vectors, int_extreme_vectors, packed_vectors, string_vectors,
-           alignment_vectors, dims_vectors, bundle_vectors]
+           alignment_vectors, dims_vectors, bundle_vectors, block_vectors]
 
 
 def vectors() -> Iterator[Vector]:

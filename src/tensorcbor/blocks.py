@@ -21,7 +21,7 @@ __all__ = ["BlockArray", "shape_error", "BLOCK_DTYPES"]
 
 BLOCK_DTYPES: tuple[str, ...] = tuple(name for name, d in BY_NAME.items() if d.block)
 
-# float4_e2m1fn values of the 16 nibbles (OCP MX 1.0, §5.3.3), as float32 (nibble 8 is -0.0).
+# float4_e2m1fn values of the 16 nibbles (OCP MX 1.0 FP4 E2M1), as float32 (nibble 8 is -0.0).
 _FP4 = np.array([0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, -0.0, -0.5, -1.0, -1.5, -2.0, -3.0, -4.0, -6.0],
                 np.float32)
 
@@ -189,10 +189,12 @@ def _dequantize_q4_0(blocks: np.ndarray) -> np.ndarray:
 
 
 def _dequantize_mxfp4(blocks: np.ndarray) -> np.ndarray:
-    e = blocks[:, :1].astype(np.int32)
-    out = np.ldexp(_FP4[_nibbles(blocks[:, 1:])], e - 127).astype(np.float32)
-    out[np.broadcast_to(e == 0xFF, out.shape)] = np.nan  # e8m0 0xFF is NaN: every element of the block
-    return out
+    # 2^(e-127) as float32 bits: e << 23 for e = 1..254, the subnormal 2^-127 for e = 0, NaN for e = 0xFF.
+    # fp4 values have at most 2 significant bits and every product is >= 2^-128, so the float32 product is
+    # the exact value rounded (only overflow to +-inf rounds), with no ldexp needed.
+    e = blocks[:, :1].astype(np.uint32)
+    bits = np.where(e == 0, np.uint32(0x00400000), np.where(e == 0xFF, np.uint32(0x7FC00000), e << np.uint32(23)))
+    return _FP4[_nibbles(blocks[:, 1:])] * bits.view(np.float32)
 
 
 _DEQUANTIZE = {"q8_0": _dequantize_q8_0, "q4_0": _dequantize_q4_0, "mxfp4": _dequantize_mxfp4}

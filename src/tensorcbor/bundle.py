@@ -21,7 +21,8 @@ class Bundle(Mapping[str, np.ndarray]):
     """Read-only mapping name -> array, in wire order (names sorted bytewise).
 
     Arrays are built on first access and cached; each is a read-only view into
-    the source buffer where the dtype allows (see ``decode``).
+    the source buffer where the dtype allows (see ``decode``). Block-quantized
+    tensors (SPEC.md §4.6) come out as `BlockArray`.
     """
 
     def __init__(self, buf: Any, infos: dict[str, TensorInfo], metadata: dict[str, Any], source: Any = None) -> None:

@@ -230,6 +230,9 @@ fn read_fields<'a>(r: &mut Reader<'a>, padded: bool) -> Result<(TensorView<'a>, 
         }
         shape.push(d.arg);
     }
+    if !dtype.shape_ok(&shape) {
+        return r.fail(ErrorCode::ShapeMismatch, sh.start); // block types, SPEC.md §4.6
+    }
     let n = if shape.contains(&0) { 0 } else { nonzero };
     // F3
     let mut pad_len = 0usize;

@@ -86,6 +86,9 @@ fn write_item(out: &mut Vec<u8>, t: &TensorView<'_>, version: bool) -> Result<()
             _ => return fail(ErrorCode::SizeOverflow),
         }
     }
+    if !t.dtype.shape_ok(&t.shape) {
+        return fail(ErrorCode::ShapeMismatch); // block types: rank >= 1, last dimension a multiple of the block
+    }
     let n = if t.shape.contains(&0) { 0 } else { nonzero };
     let mut fields = Vec::with_capacity(16);
     if version {

@@ -31,6 +31,7 @@ extern crate std;
 mod cbor;
 mod decode;
 mod dtype;
+mod dtype_table;
 mod encode;
 mod error;
 mod value;

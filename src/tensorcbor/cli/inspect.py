@@ -8,8 +8,7 @@ import os
 from dataclasses import asdict, dataclass
 from typing import Any
 
-import numpy as np
-
+from ..blocks import BlockArray
 from ..bundle import parse_bundle
 from ..convert import FORMATS, format_for, read, tcb
 from ..convert import safetensors as st
@@ -52,12 +51,16 @@ def _rows_safetensors(path: str) -> tuple[list[Row], dict[str, Any], str]:
     return rows, t.metadata, "safetensors"
 
 
-def _dtype(arr: np.ndarray) -> str:
+def _dtype(arr: Any) -> str:
+    if isinstance(arr, BlockArray):
+        return arr.dtype
     dt = from_numpy(arr.dtype)
     return dt.name if dt else str(arr.dtype)
 
 
-def _nbytes(arr: np.ndarray) -> int:
+def _nbytes(arr: Any) -> int:
+    if isinstance(arr, BlockArray):
+        return arr.nbytes
     dt = from_numpy(arr.dtype)
     if dt is None or dt.kind == "string":
         return sum(len(str(s).encode("utf-8")) for s in arr.reshape(-1).tolist())

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import os
 import struct
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -247,9 +246,3 @@ def _value_bytes(key: str, kind: str, value: Any) -> bytes:
     except struct.error as exc:
         raise EncodeError(f"GGUF KV {key!r}: {value!r} does not fit {kind}: {exc}") from None
 
-
-def iter_kv(t: Tensors) -> Iterator[tuple[str, str, Any]]:
-    """The recorded GGUF KV pairs of a bundle read from GGUF, as (key, type, value)."""
-    info = t.metadata.get("gguf")
-    for key, kind, value in (info or {}).get("kv", []):
-        yield key, kind, value

@@ -1,9 +1,10 @@
 """torch tensors and state_dicts ⇄ numpy arrays (CPU), when torch is installed.
 
-torch cannot hand bfloat16/float8 to numpy directly, so those go through an
-integer view of the same width and are re-viewed as the ml_dtypes type: the bits
-are copied, never converted. ``.pt`` files are read with ``weights_only=True``
-(torch's restricted unpickler), never with full pickle.
+torch cannot hand bfloat16/float8/complex32 to numpy directly, so those go through
+an integer view of the same width and are re-viewed as the ml_dtypes type (complex32:
+the structured dtype of SPEC.md §3): the bits are copied, never converted. ``.pt``
+files are read with ``weights_only=True`` (torch's restricted unpickler), never with
+full pickle.
 """
 
 from __future__ import annotations
@@ -22,7 +23,12 @@ from ._common import Tensors
 
 __all__ = ["from_torch", "to_torch", "from_state_dict", "to_state_dict", "load", "save"]
 
-_VIEW = {8: "int8", 16: "int16"}  # element bits -> torch/numpy integer type of that width
+_VIEW = {8: "int8", 16: "int16", 32: "int32"}  # element bits -> torch/numpy integer type of that width
+
+
+def _via_view(dt: Any) -> bool:
+    """Types numpy and torch cannot exchange directly (ml_dtypes ones, complex32): go through an integer view."""
+    return dt.numpy.startswith("ml_dtypes.") or dt.np_dtype.kind == "V"
 
 
 def _torch() -> Any:
@@ -44,9 +50,9 @@ def from_torch(tensor: Any) -> np.ndarray:
     t = tensor.detach().cpu().contiguous()
     name = _torch_name(t.dtype)
     dt = BY_NAME.get(name)
-    if dt is not None and dt.numpy.startswith("ml_dtypes.") and dt.bits in _VIEW:
+    if dt is not None and _via_view(dt) and dt.bits in _VIEW:
         return t.view(getattr(torch, _VIEW[dt.bits])).numpy().view(dt.np_dtype)
-    if name in ("complex32", "quint8", "qint8", "qint32") or t.is_quantized:
+    if name in ("quint8", "qint8", "qint32") or t.is_quantized:
         raise EncodeError(f"torch dtype {name} has no tensorcbor dtype; dequantize or cast it first")
     arr = t.numpy()
     if from_numpy(arr.dtype) is None:
@@ -61,8 +67,8 @@ def to_torch(array: np.ndarray) -> Any:
     dt = from_numpy(arr.dtype)
     if dt is None or dt.kind == "string":
         raise EncodeError(f"dtype {arr.dtype} has no torch tensor form")
-    if dt.numpy.startswith("ml_dtypes."):
-        target = getattr(torch, dt.name, None)
+    if _via_view(dt):
+        target = getattr(torch, dt.torch or "", None)
         if target is None or dt.bits not in _VIEW:
             raise EncodeError(f"this torch has no {dt.name} dtype")
         raw = arr.view(_VIEW[dt.bits])
