@@ -5,7 +5,7 @@ The wire format is specified in SPEC.md; this package is its reference codec.
 
 from . import stream  # noqa: F401 - tensorcbor.stream: chunked streams (SPEC.md §12)
 from .blocks import BlockArray
-from .bundle import Bundle, decode_bundle, encode_bundle
+from .bundle import Bundle, LayoutEntry, decode_bundle, encode_bundle, read_layout
 from .codec import decode, encode
 from .convert.dlpack import from_dlpack
 from .dtypes import BY_CODE, BY_NAME, TABLE, DType
@@ -18,6 +18,6 @@ __version__ = PACKAGE_VERSION
 
 __all__ = [
     "BY_CODE", "BY_NAME", "CODES", "FILE_EXTENSION", "FORMAT_VERSION", "MEDIA_TYPE", "SPEC_VERSION", "TABLE",
-    "BlockArray", "Bundle", "DType", "DecodeError", "EncodeError", "TensorCBORError", "TensorInfo",
-    "decode", "decode_bundle", "encode", "encode_bundle", "from_dlpack", "load_file", "save_file",
+    "BlockArray", "Bundle", "DType", "DecodeError", "EncodeError", "LayoutEntry", "TensorCBORError", "TensorInfo",
+    "decode", "decode_bundle", "encode", "encode_bundle", "from_dlpack", "load_file", "read_layout", "save_file",
 ]
