@@ -10,18 +10,23 @@ data chunk the moment it arrives, and reject a wrong one at once.
     for chunk in stream.chunks(bundle_bytes):           # sender
         send(chunk)
 
-    asm = stream.Assembler(expected_digest)              # receiver
+    asm = stream.Assembler(expected_digest, quota=q)     # receiver that decodes as chunks arrive
     for chunk in received:
         for name, array in asm.feed(chunk):              # as soon as each tensor is complete
             use(name, array)
-    asm.finish()                                         # MISSING_CHUNK etc.
+    asm.finish()                                         # MISSING_CHUNK, DOCUMENT_DIGEST_MISMATCH
 
-Memory bound of ``Assembler``: the bytes it holds are those from the start of the
-item it is waiting for (the document prefix up to the tensor map, or one tensor
-item: name, header and element bytes) to the end of the last chunk received. So
-at most ``max(prefix, largest tensor item) + max_size`` bytes, plus the arrays
-it hands out (each a read-only view of its own bytes, no second copy), plus the
-manifest (32 bytes per chunk).
+Receivers (SPEC.md §12.4): ``SequentialReceiver`` takes data chunks in index order and
+hashes the document as it arrives; ``StoringReceiver`` keeps verified chunks in any
+order and assembles the document as its contiguous prefix grows; ``Assembler``
+(stream_decode.py) is a sequential receiver that also decodes. All run the same
+checks, and a rejected chunk changes none of them: the right chunk may follow.
+
+Memory bound of ``Assembler`` (SPEC.md §12.5): the parsing window holds the unit being
+read (the document prefix with the metadata, or one tensor header or string array)
+plus the rest of the current payload; a tensor's element bytes are copied once into
+storage of their own, which the returned array views. So about one copy of the
+largest tensor, plus one payload, plus the manifest (32 bytes per chunk).
 """
 
 from __future__ import annotations
@@ -218,7 +223,8 @@ class Manifest:
         return self.digests[(index - 1) * DIGEST_SIZE:index * DIGEST_SIZE]
 
 
-def parse_manifest(chunk: bytes, expected_digest: bytes | None = None, quota: int | None = None) -> Manifest:
+def parse_manifest(chunk: bytes | bytearray | memoryview, expected_digest: bytes | None = None,
+                   quota: int | None = None) -> Manifest:
     """Check and parse chunk 0 (SPEC.md §12.4, steps M1-M12); `quota` bounds the declared document length."""
     data = bytes(chunk)
     sid = hashlib.sha256(data).digest()
