@@ -42,6 +42,8 @@ def register(subparsers: Any) -> None:
     j.add_argument("out", metavar="OUT", help="file to write the document to")
     j.add_argument("--digest", metavar="HEX", type=_digest, help="expected stream digest (64 hex digits, as "
                    "'tensorcbor chunk' prints it)")
+    j.add_argument("--quota", type=int, metavar="BYTES", help="refuse a stream whose manifest declares a longer "
+                   "document (QUOTA_EXCEEDED), before any data chunk is read")
     for q in (p, j):
         bar = q.add_mutually_exclusive_group()
         bar.add_argument("--progress", dest="progress", action="store_true", default=None,
@@ -102,12 +104,14 @@ def _join(args: argparse.Namespace) -> int:
     expected = args.digest
     current = files[0][1]
     try:
-        verifier = Verifier(current.read_bytes(), expected)
-        bar = _bar(args, verifier.manifest.doc_length, "joining")
+        verifier = Verifier(current.read_bytes(), expected, quota=args.quota)
+        manifest = verifier.manifest
+        assert manifest is not None
+        bar = _bar(args, manifest.doc_length, "joining")
         with atomic_write(args.out) as out:
             for number, path in files[1:]:
                 current = path
-                if number > verifier.next_index and verifier.next_index <= verifier.manifest.count:
+                if number > verifier.next_index and verifier.next_index <= manifest.count:
                     current = indir / CHUNK_NAME.format(verifier.next_index)
                     raise DecodeError("MISSING_CHUNK", f"chunk {verifier.next_index} ({current.name}) is missing")
                 payload = verifier.verify(path.read_bytes())
@@ -124,8 +128,8 @@ def _join(args: argparse.Namespace) -> int:
     except DecodeError as exc:
         print(f"tensorcbor: error: {current.name}: {exc}", file=sys.stderr)
         return 1
-    print(f"{verifier.manifest.stream_digest.hex()}  {verifier.manifest.count} chunks verified, "
-          f"{verifier.manifest.doc_length} bytes written to {args.out}")
+    print(f"{manifest.stream_digest.hex()}  {manifest.count} chunks verified, "
+          f"{manifest.doc_length} bytes written to {args.out}")
     return 0
 
 
