@@ -76,6 +76,14 @@ REGISTRY: tuple[tuple[str, str], ...] = (
                             "window over 8 MiB."),
     ("DECOMPRESSED_SIZE_MISMATCH", "Compressed data decompresses to more or fewer bytes than the tensor's "
                                    "data length; decoding stops as soon as the output would exceed it."),
+    # Format 1.0 (design D7).
+    ("DIRECTORY_MISMATCH", "A bundle's directory disagrees with its tensor items: an offset other than the layout "
+                           "rule gives, a different number of items, or an item whose form or length differs "
+                           "from its entry."),
+    ("INVALID_CHUNK_SIZE", "A stream manifest's max-size is outside 128 .. 2^32 - 1."),
+    ("QUOTA_EXCEEDED", "A stream's declared document length exceeds the receiver's quota."),
+    ("DECOMPRESSION_LIMIT", "The total decompressed size of one decode call would exceed the decoder's "
+                            "configured limit."),
 )
 
 CODES: frozenset[str] = frozenset(code for code, _ in REGISTRY)

@@ -33,6 +33,8 @@ mod decode;
 mod dtype;
 mod encode;
 mod error;
+mod error_codes;
+mod layout;
 mod value;
 
 pub use decode::{
@@ -40,9 +42,9 @@ pub use decode::{
     MAX_SIZE,
 };
 pub use dtype::DType;
-pub use encode::{encode_bundle, encode_tensor, encode_view};
+pub use encode::{encode_bundle, encode_bundle_with, encode_tensor, encode_view};
 pub use error::{Error, ErrorCode};
-pub use value::{Value, MAX_METADATA_BYTES, MAX_NESTING};
+pub use value::{Metadata, Value, MAX_METADATA_BYTES, MAX_NESTING};
 
 /// The README's examples are compiled and run as doctests.
 #[cfg(doctest)]

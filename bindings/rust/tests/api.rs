@@ -1,7 +1,7 @@
 //! The public API: round trips, encoder errors, zero-copy alignment, resource bounds.
 
 use tensorcbor::{
-    decode_bundle, decode_tensor, encode_bundle, encode_tensor, encode_view, DType, Elements,
+    decode_bundle, decode_tensor, encode_bundle, encode_bundle_with, encode_tensor, encode_view, DType, Elements,
     ErrorCode, TensorView, Value, MAX_NESTING,
 };
 
@@ -73,13 +73,13 @@ fn bundle_round_trip_sorts_names_and_keys() {
     let b = decode_bundle(&doc).unwrap();
     let names: Vec<&str> = b.tensors.iter().map(|(n, _)| *n).collect();
     assert_eq!(names, ["b", "labels", "weight"]);
-    let keys: Vec<&str> = b.metadata.iter().map(|(k, _)| *k).collect();
+    let keys: Vec<&str> = b.metadata.keys().collect();
     assert_eq!(keys, ["a", "m", "lr", "nan", "version"]);
-    assert_eq!(b.meta("lr"), Some(&Value::Float(0.001)));
-    assert_eq!(b.meta("version"), Some(&Value::Int(-(1i128 << 64))));
+    assert_eq!(b.meta("lr"), Some(Value::Float(0.001)));
+    assert_eq!(b.meta("version"), Some(Value::Int(-(1i128 << 64))));
     assert!(matches!(b.meta("nan"), Some(Value::Float(x)) if x.is_nan()));
     assert_eq!(
-        b.meta("m").and_then(|m| m.get("y")),
+        b.meta("m").as_ref().and_then(|m| m.get("y")),
         Some(&Value::Float(1.0))
     );
     assert_eq!(
@@ -87,7 +87,8 @@ fn bundle_round_trip_sorts_names_and_keys() {
         Elements::Strings(vec!["cat", "dog"])
     );
     assert_eq!(b.tensor("weight").unwrap().data(), Some(&w[..]));
-    assert_eq!(encode_bundle(&b.tensors, &b.metadata).unwrap(), doc);
+    assert_eq!(encode_bundle(&b.tensors, &b.metadata.to_vec()).unwrap(), doc);
+    assert_eq!(encode_bundle_with(&b.tensors, b.metadata).unwrap(), doc);
 }
 
 #[test]
@@ -157,7 +158,7 @@ fn encoder_rejects_what_has_no_valid_encoding() {
 }
 
 fn bundle_prefix() -> Vec<u8> {
-    vec![0xd9, 0xd9, 0xf7, 0xd9, 0xcb, 0x62, 0x83, 0x01]
+    vec![0xd9, 0xd9, 0xf7, 0xd9, 0xcb, 0x62, 0x85, 0x01]
 }
 
 #[test]
@@ -174,22 +175,22 @@ fn deep_nesting_is_rejected_without_deep_recursion() {
 
 #[test]
 fn claimed_lengths_are_not_trusted() {
-    // A metadata array claiming 2^64-1 items, a string tensor claiming 2^62 strings, a byte string
-    // claiming 2^63-1 bytes: each fails quickly on the missing bytes, without reserving memory.
+    // A metadata array claiming 2^64-1 items, a string tensor claiming 2^52 strings, a byte string
+    // claiming 2^53-1 bytes: each fails quickly on the missing bytes, without reserving memory.
     let mut doc = bundle_prefix();
     doc.extend_from_slice(&[
         0xa1, 0x61, b'k', 0x9b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
     ]);
     assert_eq!(decode_bundle(&doc).unwrap_err().code, ErrorCode::Truncated);
     let mut doc = vec![0xd9, 0xd9, 0xf7, 0xd9, 0xcb, 0x74, 0x84, 0x01, 0x08, 0x81];
-    let huge = [0x1b, 0x40, 0, 0, 0, 0, 0, 0, 0];
+    let huge = [0x1b, 0x00, 0x10, 0, 0, 0, 0, 0, 0];
     doc.extend_from_slice(&huge);
-    doc.extend_from_slice(&[0x9b, 0x40, 0, 0, 0, 0, 0, 0, 0]);
+    doc.extend_from_slice(&[0x9b, 0x00, 0x10, 0, 0, 0, 0, 0, 0]);
     assert_eq!(decode_tensor(&doc).unwrap_err().code, ErrorCode::Truncated);
     let mut doc = vec![0xd9, 0xd9, 0xf7, 0xd9, 0xcb, 0x74, 0x84, 0x01, 0x02, 0x81];
-    doc.extend_from_slice(&[0x1b, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]);
+    doc.extend_from_slice(&[0x1b, 0x00, 0x1f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]);
     doc.extend_from_slice(&[
-        0xd8, 0x40, 0x5b, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+        0xd8, 0x40, 0x5b, 0x00, 0x1f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
     ]);
     let e = decode_tensor(&doc).unwrap_err();
     assert_eq!((e.code, e.offset), (ErrorCode::Truncated, 30));
@@ -199,7 +200,10 @@ fn claimed_lengths_are_not_trusted() {
 fn errors_carry_registry_names() {
     let e = decode_tensor(b"\xd9\xd9\xf7\xd9\xcb\x62").unwrap_err();
     assert_eq!((e.code.as_str(), e.offset), ("BAD_MAGIC", 3));
-    assert_eq!(e.to_string(), "BAD_MAGIC at byte 3");
+    assert_eq!(
+        e.to_string(),
+        format!("BAD_MAGIC at byte 3: {}", ErrorCode::BadMagic.message())
+    );
     assert_eq!(
         decode_tensor(b"\xd9\xd9").unwrap_err().code,
         ErrorCode::Truncated

@@ -115,7 +115,7 @@ pub fn decode_json(data: &[u8], kind: &str) -> Json {
                     Json::Object(m)
                 })
                 .collect();
-            let metadata = meta_json(&Value::Map(b.metadata));
+            let metadata = meta_json(&Value::Map(b.metadata.to_vec()));
             json!({ "kind": "bundle", "metadata": metadata, "tensors": tensors })
         }
         Err(e) => error_json(e),
