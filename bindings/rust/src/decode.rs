@@ -82,6 +82,15 @@ impl<'a> TensorView<'a> {
         self.shape.iter().fold(1u64, |a, &d| a.saturating_mul(d))
     }
 
+    /// The element count `n`: 0 if a dimension is 0, else the product.
+    pub(crate) fn element_count(&self) -> u64 {
+        if self.is_empty() {
+            0
+        } else {
+            self.len()
+        }
+    }
+
     /// Whether the tensor has no elements (a zero dimension).
     pub fn is_empty(&self) -> bool {
         self.shape.contains(&0)
@@ -131,15 +140,6 @@ pub fn decode_tensor(buf: &[u8]) -> Result<TensorView<'_>, Error> {
     Ok(t)
 }
 
-/// One directory entry while decoding: name, dtype, shape, element count, content length.
-struct Entry<'a> {
-    name: &'a str,
-    dtype: DType,
-    shape: Vec<u64>,
-    n: u64,
-    length: u64,
-}
-
 /// Decode a bundle document strictly (SPEC.md §5.2, §7.1, §7.2; format 1.0 directory). Element bytes are
 /// not copied; the metadata is validated and kept as a slice.
 pub fn decode_bundle(buf: &[u8]) -> Result<BundleView<'_>, Error> {
@@ -151,7 +151,8 @@ pub fn decode_bundle(buf: &[u8]) -> Result<BundleView<'_>, Error> {
     }
     let mh = r.expect(MAJOR_MAP)?;
     let metadata = read_metadata(&mut r, mh)?;
-    let entries = read_directory(&mut r)?;
+    // The directory fills `tensors` (elements still empty) and `lengths`; the items then fill the elements.
+    let (mut tensors, lengths) = read_directory(&mut r)?;
     // The pad item: k zero bytes putting the tensors array head on a multiple of 8.
     let ph = r.expect(MAJOR_BYTES)?;
     let body = r.take(ph.arg)?;
@@ -159,26 +160,21 @@ pub fn decode_bundle(buf: &[u8]) -> Result<BundleView<'_>, Error> {
         return r.fail(ErrorCode::BadPadding, ph.start);
     }
     let th = r.expect(MAJOR_ARRAY)?;
-    if th.arg != entries.len() as u64 {
+    if th.arg != tensors.len() as u64 {
         return r.fail(ErrorCode::DirectoryMismatch, th.start);
     }
-    let mut tensors = Vec::with_capacity(entries.len()); // entries were read from the input
-    for e in entries {
+    for ((_, t), &length) in tensors.iter_mut().zip(&lengths) {
         let ih = r.expect(MAJOR_ARRAY)?;
         if ih.arg != 1 && ih.arg != 2 {
             return r.fail(ErrorCode::UnexpectedType, ih.start);
         }
-        let (elements, at) = read_body(&mut r, e.dtype, e.n, ih.arg == 2)?;
-        if e.dtype == DType::String && (r.pos - at) as u64 != e.length {
+        let n = t.element_count();
+        let (elements, at) = read_body(&mut r, t.dtype, n, ih.arg == 2)?;
+        if t.dtype == DType::String && (r.pos - at) as u64 != length {
             return r.fail(ErrorCode::DirectoryMismatch, at);
         }
-        let t = TensorView {
-            dtype: e.dtype,
-            shape: e.shape,
-            elements,
-        };
-        check_elements(&t, at)?;
-        tensors.push((e.name, t));
+        t.elements = elements;
+        check_elements(t, at)?;
     }
     close_document(&r)?;
     Ok(BundleView { metadata, tensors })
@@ -186,9 +182,14 @@ pub fn decode_bundle(buf: &[u8]) -> Result<BundleView<'_>, Error> {
 
 /// The directory: `[* [name, dtype, shape, offset, length ?, codec, filter]]`, each offset checked against
 /// the layout rule.
-fn read_directory<'a>(r: &mut Reader<'a>) -> Result<Vec<Entry<'a>>, Error> {
+#[allow(clippy::type_complexity)]
+fn read_directory<'a>(
+    r: &mut Reader<'a>,
+) -> Result<(Vec<(&'a str, TensorView<'a>)>, Vec<u64>), Error> {
     let dh = r.expect(MAJOR_ARRAY)?;
-    let mut entries: Vec<Entry<'a>> = Vec::new(); // grows as entries are read: bounded by the input
+    // Both grow as entries are read (each entry takes at least 7 input bytes): bounded by the input.
+    let mut entries: Vec<(&'a str, TensorView<'a>)> = Vec::new();
+    let mut lengths: Vec<u64> = Vec::new();
     let mut prev: Option<&[u8]> = None;
     let mut pos = head_len(dh.arg) as u128; // relative to the data base: the first item's start
     for _ in 0..dh.arg {
@@ -230,15 +231,15 @@ fn read_directory<'a>(r: &mut Reader<'a>) -> Result<Vec<Entry<'a>>, Error> {
             return r.fail(ErrorCode::DirectoryMismatch, oh.start);
         }
         pos = item.end;
-        entries.push(Entry {
-            name,
+        let t = TensorView {
             dtype,
             shape,
-            n,
-            length: lh.arg,
-        });
+            elements: Elements::Bytes(&[]),
+        };
+        entries.push((name, t));
+        lengths.push(lh.arg);
     }
-    Ok(entries)
+    Ok((entries, lengths))
 }
 
 /// §7.1 steps 1-2: the self-described CBOR tag, then the document tag.
@@ -396,8 +397,7 @@ pub(crate) fn element_error(dtype: DType, n: u64, data: &[u8]) -> Option<usize> 
 /// §7.2 for one tensor, right after its fields (design D5).
 pub(crate) fn check_elements(t: &TensorView<'_>, at: usize) -> Result<(), Error> {
     if let Elements::Bytes(data) = t.elements {
-        let n = if t.is_empty() { 0 } else { t.len() };
-        if let Some(i) = element_error(t.dtype, n, data) {
+        if let Some(i) = element_error(t.dtype, t.element_count(), data) {
             return Err(Error::new(ErrorCode::InvalidElement, at + i));
         }
     }
