@@ -13,7 +13,7 @@ pub enum ErrorCode {
     TrailingBytes,
     /// The document does not start with tag 55799 followed by a tensorcbor tag (52084 tensor, 52066 bundle), or is of the other kind than the caller asked for.
     BadMagic,
-    /// The version field is not 1.
+    /// The version field is not 1 (checked before the length of the top-level array, so a future version is reported as such whatever its array length).
     UnsupportedVersion,
     /// A data item has the wrong major type or an array has the wrong number of elements for its position.
     UnexpectedType,
@@ -23,7 +23,7 @@ pub enum ErrorCode {
     UnknownDtype,
     /// The shape has more than 32 dimensions.
     RankTooLarge,
-    /// The product of the non-zero dimensions, or the element data length it implies, exceeds 2^63 - 1.
+    /// The product of the non-zero dimensions of a shape exceeds 2^53 - 1 (checked as each dimension is read), or a stream's document length exceeds 2^63 - 1.
     SizeOverflow,
     /// The element data length (or the number of strings) differs from what the shape and dtype require.
     ShapeMismatch,
@@ -51,7 +51,7 @@ pub enum ErrorCode {
     UnsupportedValue,
     /// Metadata arrays and maps nest deeper than 32 levels.
     NestingTooDeep,
-    /// The encoded metadata map is longer than 16 MiB (16777216 bytes).
+    /// The encoded metadata map is longer than 16 MiB (16777216 bytes); reported as soon as a head inside the metadata (with a string's claimed content) reaches past the limit.
     MetadataTooLarge,
     /// The SHA-256 of a stream's manifest chunk is not the stream digest the receiver expects.
     StreamDigestMismatch,
@@ -81,11 +81,11 @@ pub enum ErrorCode {
     DecompressedSizeMismatch,
     /// A bundle's directory disagrees with its tensor items: an offset other than the layout rule gives, a different number of items, or an item whose form or length differs from its entry.
     DirectoryMismatch,
-    /// A stream manifest's max-size is outside 128 .. 2^32 - 1.
+    /// A stream manifest's max-size is outside 128 to 2^32 - 1 (checked at M6).
     InvalidChunkSize,
-    /// A stream's declared document length exceeds the receiver's quota.
+    /// A receiver's quota on the declared document length is exceeded (checked right after M11, before any data chunk is accepted).
     QuotaExceeded,
-    /// The total decompressed size of one decode call would exceed the decoder's configured limit.
+    /// The decoder's configured limit on the total decompressed bytes of one decode call would be exceeded (checked at C5, before decompressing, by summing declared lengths; the reference default is 1 GiB).
     DecompressionLimit,
 }
 
@@ -189,12 +189,12 @@ impl ErrorCode {
             ErrorCode::Truncated => "The input ends inside a data item, including a length that claims more bytes than remain.",
             ErrorCode::TrailingBytes => "Bytes follow the end of the document.",
             ErrorCode::BadMagic => "The document does not start with tag 55799 followed by a tensorcbor tag (52084 tensor, 52066 bundle), or is of the other kind than the caller asked for.",
-            ErrorCode::UnsupportedVersion => "The version field is not 1.",
+            ErrorCode::UnsupportedVersion => "The version field is not 1 (checked before the length of the top-level array, so a future version is reported as such whatever its array length).",
             ErrorCode::UnexpectedType => "A data item has the wrong major type or an array has the wrong number of elements for its position.",
             ErrorCode::UnexpectedTag => "A tag appears where none is allowed, a required tag is missing, or the data tag does not match the dtype's RFC 8746 tag.",
             ErrorCode::UnknownDtype => "The dtype code is not in the dtype table.",
             ErrorCode::RankTooLarge => "The shape has more than 32 dimensions.",
-            ErrorCode::SizeOverflow => "The product of the non-zero dimensions, or the element data length it implies, exceeds 2^63 - 1.",
+            ErrorCode::SizeOverflow => "The product of the non-zero dimensions of a shape exceeds 2^53 - 1 (checked as each dimension is read), or a stream's document length exceeds 2^63 - 1.",
             ErrorCode::ShapeMismatch => "The element data length (or the number of strings) differs from what the shape and dtype require.",
             ErrorCode::BadPadding => "The padding item is present when not needed, absent when needed, has the wrong length, or holds a non-zero byte.",
             ErrorCode::InvalidElement => "An element value is not allowed: a bool byte other than 0x00/0x01, or non-zero unused bits after the last packed sub-byte element.",
@@ -208,7 +208,7 @@ impl ErrorCode {
             ErrorCode::IndefiniteLength => "An indefinite-length string, array or map appears.",
             ErrorCode::UnsupportedValue => "Metadata holds a CBOR value outside the allowed data model: a tag, undefined, a simple value other than false/true/null, or a non-text map key.",
             ErrorCode::NestingTooDeep => "Metadata arrays and maps nest deeper than 32 levels.",
-            ErrorCode::MetadataTooLarge => "The encoded metadata map is longer than 16 MiB (16777216 bytes).",
+            ErrorCode::MetadataTooLarge => "The encoded metadata map is longer than 16 MiB (16777216 bytes); reported as soon as a head inside the metadata (with a string's claimed content) reaches past the limit.",
             ErrorCode::StreamDigestMismatch => "The SHA-256 of a stream's manifest chunk is not the stream digest the receiver expects.",
             ErrorCode::WrongStream => "A data chunk's stream id is not the digest of this stream's manifest: the chunk belongs to another stream.",
             ErrorCode::ChunkOutOfRange => "A data chunk's index is 0 or greater than the number of data chunks the manifest lists.",
@@ -223,9 +223,9 @@ impl ErrorCode {
             ErrorCode::InvalidCompression => "A compressed data item is malformed: wrong structure, a filter that does not apply to the dtype, a padding item, a frame that is not valid zstd or needs a window over 8 MiB.",
             ErrorCode::DecompressedSizeMismatch => "Compressed data decompresses to more or fewer bytes than the tensor's data length; decoding stops as soon as the output would exceed it.",
             ErrorCode::DirectoryMismatch => "A bundle's directory disagrees with its tensor items: an offset other than the layout rule gives, a different number of items, or an item whose form or length differs from its entry.",
-            ErrorCode::InvalidChunkSize => "A stream manifest's max-size is outside 128 .. 2^32 - 1.",
-            ErrorCode::QuotaExceeded => "A stream's declared document length exceeds the receiver's quota.",
-            ErrorCode::DecompressionLimit => "The total decompressed size of one decode call would exceed the decoder's configured limit.",
+            ErrorCode::InvalidChunkSize => "A stream manifest's max-size is outside 128 to 2^32 - 1 (checked at M6).",
+            ErrorCode::QuotaExceeded => "A receiver's quota on the declared document length is exceeded (checked right after M11, before any data chunk is accepted).",
+            ErrorCode::DecompressionLimit => "The decoder's configured limit on the total decompressed bytes of one decode call would be exceeded (checked at C5, before decompressing, by summing declared lengths; the reference default is 1 GiB).",
         }
     }
 }
