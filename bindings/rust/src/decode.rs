@@ -144,15 +144,38 @@ pub fn decode_tensor(buf: &[u8]) -> Result<TensorView<'_>, Error> {
 /// not copied; the metadata is validated and kept as a slice.
 pub fn decode_bundle(buf: &[u8]) -> Result<BundleView<'_>, Error> {
     let mut r = Reader::new(buf);
-    open_document(&mut r, BUNDLE_TAG)?;
-    let h = open_array(&mut r)?;
+    let BundlePrefix {
+        metadata,
+        mut tensors,
+        lengths,
+    } = read_bundle_prefix(&mut r)?;
+    for ((_, t), &length) in tensors.iter_mut().zip(&lengths) {
+        let (elements, at) = read_item(&mut r, t.dtype, t.element_count(), length)?;
+        t.elements = elements;
+        check_elements(t, at)?;
+    }
+    close_document(&r)?;
+    Ok(BundleView { metadata, tensors })
+}
+
+/// A bundle up to and including the tensors array head: metadata, the directory as tensors whose elements
+/// are still empty, and each entry's `length`.
+pub(crate) struct BundlePrefix<'a> {
+    pub metadata: Metadata<'a>,
+    pub tensors: Vec<(&'a str, TensorView<'a>)>,
+    pub lengths: Vec<u64>,
+}
+
+/// Magic, version, metadata, directory, pad and the tensors array head (design D4's strict order).
+pub(crate) fn read_bundle_prefix<'a>(r: &mut Reader<'a>) -> Result<BundlePrefix<'a>, Error> {
+    open_document(r, BUNDLE_TAG)?;
+    let h = open_array(r)?;
     if h.arg != 5 {
         return r.fail(ErrorCode::UnexpectedType, h.start);
     }
     let mh = r.expect(MAJOR_MAP)?;
-    let metadata = read_metadata(&mut r, mh)?;
-    // The directory fills `tensors` (elements still empty) and `lengths`; the items then fill the elements.
-    let (mut tensors, lengths) = read_directory(&mut r)?;
+    let metadata = read_metadata(r, mh)?;
+    let (tensors, lengths) = read_directory(r)?;
     // The pad item: k zero bytes putting the tensors array head on a multiple of 8.
     let ph = r.expect(MAJOR_BYTES)?;
     let body = r.take(ph.arg)?;
@@ -163,21 +186,30 @@ pub fn decode_bundle(buf: &[u8]) -> Result<BundleView<'_>, Error> {
     if th.arg != tensors.len() as u64 {
         return r.fail(ErrorCode::DirectoryMismatch, th.start);
     }
-    for ((_, t), &length) in tensors.iter_mut().zip(&lengths) {
-        let ih = r.expect(MAJOR_ARRAY)?;
-        if ih.arg != 1 && ih.arg != 2 {
-            return r.fail(ErrorCode::UnexpectedType, ih.start);
-        }
-        let n = t.element_count();
-        let (elements, at) = read_body(&mut r, t.dtype, n, ih.arg == 2)?;
-        if t.dtype == DType::String && (r.pos - at) as u64 != length {
-            return r.fail(ErrorCode::DirectoryMismatch, at);
-        }
-        t.elements = elements;
-        check_elements(t, at)?;
+    Ok(BundlePrefix {
+        metadata,
+        tensors,
+        lengths,
+    })
+}
+
+/// One tensor item `[?pad, data]` for a directory entry (F3-F6, then the agreement with the entry).
+/// Element checks are the caller's (right after, design D5).
+pub(crate) fn read_item<'a>(
+    r: &mut Reader<'a>,
+    dtype: DType,
+    n: u64,
+    length: u64,
+) -> Result<(Elements<'a>, usize), Error> {
+    let ih = r.expect(MAJOR_ARRAY)?;
+    if ih.arg != 1 && ih.arg != 2 {
+        return r.fail(ErrorCode::UnexpectedType, ih.start);
     }
-    close_document(&r)?;
-    Ok(BundleView { metadata, tensors })
+    let (elements, at) = read_body(r, dtype, n, ih.arg == 2)?;
+    if dtype == DType::String && (r.pos - at) as u64 != length {
+        return r.fail(ErrorCode::DirectoryMismatch, at);
+    }
+    Ok((elements, at))
 }
 
 /// The directory: `[* [name, dtype, shape, offset, length ?, codec, filter]]`, each offset checked against
@@ -273,7 +305,7 @@ pub(crate) fn open_array(r: &mut Reader<'_>) -> Result<Head, Error> {
     Ok(h)
 }
 
-fn close_document(r: &Reader<'_>) -> Result<(), Error> {
+pub(crate) fn close_document(r: &Reader<'_>) -> Result<(), Error> {
     if r.remaining() != 0 {
         return r.fail(ErrorCode::TrailingBytes, r.pos);
     }

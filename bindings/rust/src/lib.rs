@@ -35,6 +35,8 @@ mod encode;
 mod error;
 mod error_codes;
 mod layout;
+#[cfg(feature = "stream")]
+pub mod stream;
 mod value;
 
 pub use decode::{
