@@ -208,3 +208,142 @@ fn quota_is_checked_after_the_manifest() {
     assert_eq!(e.code, ErrorCode::QuotaExceeded);
     assert!(rx.manifest().is_none());
 }
+
+/// Cut `doc` into a stream at `max_size` (plain cut at the payload capacity: receivers do not depend on
+/// the header rule of §12.3); returns the chunks, manifest first.
+fn cut(doc: &[u8], max_size: u64) -> Vec<Vec<u8>> {
+    use tensorcbor::stream::sha256;
+    let cap = (max_size - 52) as usize;
+    let payloads: Vec<&[u8]> = doc.chunks(cap).collect();
+    let bstr = |out: &mut Vec<u8>, b: &[u8]| {
+        head(out, 2, b.len() as u64);
+        out.extend_from_slice(b);
+    };
+    let mut m = vec![0xd9, 0xd9, 0xf7, 0xd9, 0xcb, 0x73, 0x85, 0x01];
+    head(&mut m, 0, doc.len() as u64);
+    head(&mut m, 0, max_size);
+    bstr(&mut m, &sha256(doc));
+    let digests: Vec<u8> = payloads.iter().flat_map(|p| sha256(p)).collect();
+    bstr(&mut m, &digests);
+    let sid = sha256(&m);
+    let mut out = vec![m];
+    for (i, p) in payloads.iter().enumerate() {
+        let mut c = vec![0xd9, 0xd9, 0xf7, 0xd9, 0xcb, 0x73, 0x84, 0x01];
+        bstr(&mut c, &sid);
+        head(&mut c, 0, i as u64 + 1);
+        bstr(&mut c, p);
+        out.push(c);
+    }
+    out
+}
+
+fn head(out: &mut Vec<u8>, major: u8, arg: u64) {
+    let mt = major << 5;
+    match arg {
+        0..=23 => out.push(mt | arg as u8),
+        24..=0xff => out.extend_from_slice(&[mt | 24, arg as u8]),
+        0x100..=0xffff => {
+            out.push(mt | 25);
+            out.extend_from_slice(&(arg as u16).to_be_bytes());
+        }
+        0x1_0000..=0xffff_ffff => {
+            out.push(mt | 26);
+            out.extend_from_slice(&(arg as u32).to_be_bytes());
+        }
+        _ => {
+            out.push(mt | 27);
+            out.extend_from_slice(&arg.to_be_bytes());
+        }
+    }
+}
+
+#[test]
+fn a_bundle_streams_tensor_by_tensor() {
+    use tensorcbor::{decode_bundle, encode_bundle, DType, TensorView, Value};
+    let big: Vec<u8> = (0..4000u32).flat_map(|i| (i as f32).to_le_bytes()).collect();
+    let small: Vec<u8> = (0..10i64).flat_map(|i| i.to_le_bytes()).collect();
+    let bools = [1u8, 0, 1];
+    let tensors = vec![
+        ("a.big", TensorView::new(DType::Float32, &[40, 100], &big)),
+        ("b.small", TensorView::new(DType::Int64, &[10], &small)),
+        ("c.labels", TensorView::strings(&[2], vec!["cat", "dög"])),
+        ("d.mask", TensorView::new(DType::Bool, &[3], &bools)),
+        ("e.empty", TensorView::new(DType::Float64, &[0, 5], &[])),
+    ];
+    let doc = encode_bundle(&tensors, &[("model", Value::Text("t"))]).unwrap();
+    let whole = decode_bundle(&doc).unwrap();
+    for max_size in [800u64, 1000, 5000, 100_000] {
+        let chunks = cut(&doc, max_size);
+        let mut rx = SequentialReceiver::new(Some(tensorcbor::stream::sha256(&chunks[0])), None);
+        let mut got: Vec<(usize, String, Vec<u8>)> = Vec::new();
+        let mut metadata = 0;
+        let mut peak = 0;
+        for (i, c) in chunks.iter().enumerate() {
+            let mut on = |e: Event<'_>| match e {
+                Event::Metadata(m) => {
+                    assert_eq!(m.get("model"), Some(Value::Text("t")));
+                    metadata += 1;
+                }
+                Event::Tensor { name, tensor, .. } => {
+                    assert_eq!(whole.tensor(name), Some(&tensor), "{name}");
+                    got.push((i, name.to_string(), tensor.data().unwrap_or(&[]).to_vec()));
+                }
+            };
+            rx.accept(c, &mut on).unwrap();
+            peak = peak.max(rx.buffered());
+        }
+        rx.finish().unwrap();
+        assert_eq!(metadata, 1);
+        let names: Vec<&str> = got.iter().map(|(_, n, _)| n.as_str()).collect();
+        let wire: Vec<&str> = whole.tensors.iter().map(|(n, _)| *n).collect();
+        assert_eq!(names, wire, "max_size {max_size}");
+        assert_eq!(wire, ["a.big", "d.mask", "b.small", "e.empty", "c.labels"]); // sorted by encoding
+        // Handed out as they complete: each tensor in the chunk holding its last byte.
+        let cap = (max_size - 52) as usize;
+        for (i, name, data) in &got {
+            if !data.is_empty() {
+                let end = doc.windows(data.len()).position(|w| w == &data[..]).unwrap() + data.len();
+                assert_eq!(*i, end.div_ceil(cap), "{name} at max_size {max_size}");
+            }
+        }
+        // Memory: at most the largest item (16,000 bytes of a.big) plus a payload plus the prefix.
+        assert!(peak <= 16_100 + cap + 200, "buffered {peak} at max_size {max_size}");
+        // The storing receiver, chunks in reverse order.
+        let mut st = StoringReceiver::new(None, None, VecStore::default());
+        st.accept(&chunks[0]).unwrap();
+        for c in chunks[1..].iter().rev() {
+            st.accept(c).unwrap();
+        }
+        st.finish().unwrap();
+        assert_eq!(st.store().document(), doc);
+    }
+}
+
+#[test]
+fn document_errors_are_reported_as_soon_as_their_bytes_arrive() {
+    use tensorcbor::{encode_tensor, DType};
+    let data: Vec<u8> = vec![0u8; 3000];
+    let mut doc = encode_tensor(DType::Uint8, &[3000], &data).unwrap();
+    doc[6] = 0x86; // array of 6 after the version: UNEXPECTED_TYPE in the first chunk
+    let chunks = cut(&doc, 600);
+    let mut rx = SequentialReceiver::new(None, None);
+    rx.accept(&chunks[0], &mut |_| {}).unwrap();
+    let e = rx.accept(&chunks[1], &mut |_| {}).unwrap_err();
+    assert_eq!((e.code, e.offset), (ErrorCode::UnexpectedType, 6));
+    // A bool tensor with a bad element: INVALID_ELEMENT when the tensor completes, before E2.
+    let mut doc = encode_tensor(DType::Bool, &[500], &[1u8; 500]).unwrap();
+    let n = doc.len();
+    doc[n - 1] = 2;
+    let chunks = cut(&doc, 300);
+    let last = chunks.len() - 1;
+    let mut rx = SequentialReceiver::new(None, None);
+    for (i, c) in chunks.iter().enumerate() {
+        let r = rx.accept(c, &mut |_| {});
+        if i == last {
+            assert_eq!(r.unwrap_err().code, ErrorCode::InvalidElement);
+        } else {
+            r.unwrap();
+        }
+    }
+    assert_eq!(rx.finish().unwrap_err().code, ErrorCode::InvalidElement);
+}
