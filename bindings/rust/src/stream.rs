@@ -8,10 +8,10 @@
 //! Two receivers apply checks M1-M12, D1-D11 and E1-E2 of §12.4 in order and report the first failure as an
 //! [`Error`] with its registry code:
 //!
-//! - [`SequentialReceiver`] takes data chunks in index order, hashes the document as it arrives (E2 without
-//!   a second pass), decodes it incrementally and hands out each tensor (and a bundle's metadata) as soon as
-//!   its last byte has arrived, as a view into its buffer. A document error is reported as soon as the bytes
-//!   that show it are in.
+//! - [`SequentialReceiver`] takes data chunks in index order and hashes the document as it arrives (E2
+//!   without a second pass). Its payloads feed a [`StreamDecoder`], which decodes the document incrementally
+//!   and hands out each tensor (and a bundle's metadata) as soon as its last byte has arrived, as a view into
+//!   its buffer; a document error is reported as soon as the bytes that show it are in.
 //! - [`StoringReceiver`] keeps verified payloads in any order in a [`ChunkStore`] (a canister's stable memory)
 //!   and hashes them in index order as the contiguous prefix grows.
 //!
@@ -255,10 +255,34 @@ enum DocState {
     Failed(Error),
 }
 
-/// The incremental decoder of a sequential receiver: the bytes from `start` (a multiple of 8, so alignment
-/// checks see the document's alignment) to the end of the last payload.
+/// Decodes a document from its bytes in order (the payloads a [`SequentialReceiver`] accepts) and hands out
+/// the metadata and each tensor as soon as its last byte is in, with every check of §7 in the strict order;
+/// a document error is reported as soon as the bytes that show it have arrived.
+///
+/// It keeps the bytes from the start of the item being read (8-aligned, so alignment checks see the
+/// document's alignment) to the end of the last payload, and the directory of a bundle: at most the largest
+/// tensor item plus one payload plus the directory.
+///
+/// ```
+/// # #[cfg(feature = "stream")] {
+/// use tensorcbor::stream::{Event, SequentialReceiver, StreamDecoder};
+/// fn receive(chunks: &[&[u8]]) -> Result<usize, tensorcbor::Error> {
+///     let (mut rx, mut dec, mut tensors) = (SequentialReceiver::new(None, None), StreamDecoder::new(), 0);
+///     for chunk in chunks {
+///         if let Some(data) = rx.accept(chunk)? {
+///             dec.push(data.payload, rx.is_complete(), &mut |e| {
+///                 if let Event::Tensor { .. } = e { tensors += 1 }
+///             })?;
+///         }
+///     }
+///     rx.finish()?;
+///     dec.finish()?;
+///     Ok(tensors)
+/// }
+/// # }
+/// ```
 #[derive(Debug)]
-struct Incremental {
+pub struct StreamDecoder {
     state: DocState,
     buf: Vec<u8>,
     start: u64,
@@ -268,9 +292,16 @@ struct Incremental {
     next_entry: usize,
 }
 
-impl Incremental {
-    fn new() -> Self {
-        Incremental {
+impl Default for StreamDecoder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl StreamDecoder {
+    /// A decoder expecting the first byte of a tensor or bundle document.
+    pub fn new() -> Self {
+        StreamDecoder {
             state: DocState::Start,
             buf: Vec::new(),
             start: 0,
@@ -294,8 +325,27 @@ impl Incremental {
         }
     }
 
-    /// Take a payload; hand out what completes. `all_in`: this was the last payload.
-    fn push(
+    /// Bytes currently buffered.
+    pub fn buffered(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// After the last payload: `Ok` if the document was decoded whole, else its error (`TRUNCATED` if it
+    /// ended early).
+    pub fn finish(&self) -> Result<(), Error> {
+        match self.state {
+            DocState::Failed(e) => Err(e),
+            DocState::Done => Ok(()),
+            _ => Err(Error::new(
+                ErrorCode::Truncated,
+                (self.start + self.buf.len() as u64) as usize,
+            )),
+        }
+    }
+
+    /// Take the next bytes of the document; `on` gets what they complete. `all_in`: these are the last
+    /// bytes (a `TRUNCATED` is then final). After an error every call returns it again.
+    pub fn push(
         &mut self,
         payload: &[u8],
         all_in: bool,
@@ -449,9 +499,9 @@ fn element_count(shape: &[u64]) -> u64 {
     }
 }
 
-/// A receiver that takes data chunks in index order, decodes the document as it arrives and hands out each
-/// tensor when it is complete (SPEC.md §12.4, §12.5).
-#[derive(Debug)]
+/// A receiver that takes data chunks in index order (SPEC.md §12.4) and hashes the document as it arrives.
+/// Feed the payloads it returns to a [`StreamDecoder`] to get tensors as they complete.
+#[derive(Debug, Clone)]
 pub struct SequentialReceiver {
     expected: Option<[u8; 32]>,
     quota: Option<u64>,
@@ -459,7 +509,6 @@ pub struct SequentialReceiver {
     received: u32,
     bytes: u64,
     hash: Sha256,
-    doc: Incremental,
 }
 
 impl SequentialReceiver {
@@ -472,7 +521,6 @@ impl SequentialReceiver {
             received: 0,
             bytes: 0,
             hash: Sha256::new(),
-            doc: Incremental::new(),
         }
     }
 
@@ -481,20 +529,15 @@ impl SequentialReceiver {
         self.manifest.as_ref()
     }
 
-    /// Bytes currently buffered by the incremental decoder.
-    pub fn buffered(&self) -> usize {
-        self.doc.buf.len()
+    /// Whether every data chunk is in.
+    pub fn is_complete(&self) -> bool {
+        self.manifest.as_ref().is_some_and(|m| self.received == m.count())
     }
 
-    /// Take one chunk (the first is the manifest). Returns the data chunk's index (`None` for the manifest);
-    /// `on` receives the metadata and every tensor this chunk completes. A chunk that fails a check of
-    /// §12.4 changes nothing; a document error (the chunk was fine, the document it carries is not) is
-    /// reported from then on.
-    pub fn accept(
-        &mut self,
-        chunk: &[u8],
-        on: &mut dyn FnMut(Event<'_>),
-    ) -> Result<Option<u32>, Error> {
+    /// Take one chunk: until a manifest is accepted, every chunk is checked as the manifest (returns `None`);
+    /// then data chunks, returned with their payload (a slice of `chunk`). A chunk that fails a check of
+    /// §12.4 changes nothing.
+    pub fn accept<'c>(&mut self, chunk: &'c [u8]) -> Result<Option<DataChunk<'c>>, Error> {
         let Some(m) = &self.manifest else {
             self.manifest = Some(parse_manifest(chunk, self.expected.as_ref(), self.quota)?);
             return Ok(None);
@@ -507,15 +550,13 @@ impl SequentialReceiver {
             sequential: true,
         };
         let d = check_data(m, chunk, got)?;
-        let all_in = d.index == m.count();
         self.received += 1;
         self.bytes += d.payload.len() as u64;
         self.hash.update(d.payload);
-        self.doc.push(d.payload, all_in, on)?;
-        Ok(Some(d.index))
+        Ok(Some(d))
     }
 
-    /// The end of the stream: E1 (`MISSING_CHUNK`), E2 (`DOCUMENT_DIGEST_MISMATCH`), then any document error.
+    /// The end of the stream: E1 (`MISSING_CHUNK`), then E2 (`DOCUMENT_DIGEST_MISMATCH`).
     pub fn finish(&self) -> Result<(), Error> {
         let Some(m) = &self.manifest else {
             return Err(Error::new(ErrorCode::MissingChunk, 0));
@@ -527,11 +568,7 @@ impl SequentialReceiver {
         if digest != m.doc_sha256 {
             return Err(Error::new(ErrorCode::DocumentDigestMismatch, 0));
         }
-        match self.doc.state {
-            DocState::Failed(e) => Err(e),
-            DocState::Done => Ok(()),
-            _ => Err(Error::new(ErrorCode::Truncated, self.bytes as usize)),
-        }
+        Ok(())
     }
 }
 
