@@ -44,7 +44,13 @@ impl Error {
 impl core::fmt::Display for Error {
     /// `CODE at byte N: registry message`, the form of the Python reference's DecodeError.
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        write!(f, "{} at byte {}: {}", self.code.as_str(), self.offset, self.code.message())
+        write!(
+            f,
+            "{} at byte {}: {}",
+            self.code.as_str(),
+            self.offset,
+            self.code.message()
+        )
     }
 }
 

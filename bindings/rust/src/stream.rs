@@ -179,7 +179,11 @@ struct Received<'s> {
 }
 
 /// Checks D1-D11 of one data chunk against `m`. Touches no state.
-fn check_data<'a>(m: &Manifest, chunk: &'a [u8], got: Received<'_>) -> Result<DataChunk<'a>, Error> {
+fn check_data<'a>(
+    m: &Manifest,
+    chunk: &'a [u8],
+    got: Received<'_>,
+) -> Result<DataChunk<'a>, Error> {
     if chunk.len() as u64 > m.max_size as u64 {
         return Err(Error::new(ErrorCode::ChunkTooLarge, 0));
     }
@@ -373,7 +377,12 @@ impl StreamDecoder {
         }
     }
 
-    fn advance(&mut self, all_in: bool, at: u64, on: &mut dyn FnMut(Event<'_>)) -> Result<(), Error> {
+    fn advance(
+        &mut self,
+        all_in: bool,
+        at: u64,
+        on: &mut dyn FnMut(Event<'_>),
+    ) -> Result<(), Error> {
         loop {
             match self.state {
                 DocState::Failed(e) => return Err(e),
@@ -400,8 +409,8 @@ impl StreamDecoder {
                         // Too short to tell; a wrong first byte is already an error.
                         match decode_tensor(b) {
                             Err(e) if e.code != ErrorCode::Truncated => {
-                                let bundle_prefix = b.len() > 3
-                                    && [0xd9, 0xcb, 0x62].starts_with(&b[3..]);
+                                let bundle_prefix =
+                                    b.len() > 3 && [0xd9, 0xcb, 0x62].starts_with(&b[3..]);
                                 if !bundle_prefix {
                                     return Err(e);
                                 }
@@ -531,7 +540,9 @@ impl SequentialReceiver {
 
     /// Whether every data chunk is in.
     pub fn is_complete(&self) -> bool {
-        self.manifest.as_ref().is_some_and(|m| self.received == m.count())
+        self.manifest
+            .as_ref()
+            .is_some_and(|m| self.received == m.count())
     }
 
     /// Take one chunk: until a manifest is accepted, every chunk is checked as the manifest (returns `None`);
@@ -660,7 +671,11 @@ impl<S: ChunkStore> StoringReceiver<S> {
     /// Whether data chunk `index` was accepted.
     pub fn has(&self, index: u32) -> bool {
         let i = index as usize;
-        i >= 1 && self.have.get((i - 1) / 8).is_some_and(|b| b & (1 << ((i - 1) % 8)) != 0)
+        i >= 1
+            && self
+                .have
+                .get((i - 1) / 8)
+                .is_some_and(|b| b & (1 << ((i - 1) % 8)) != 0)
     }
 
     fn hashing(&self) -> bool {

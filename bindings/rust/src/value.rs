@@ -6,8 +6,8 @@
 //! the decoder does not build one.
 
 use crate::cbor::{
-    float_encoding, write_float, write_head, Head, Reader, MAJOR_ARRAY, MAJOR_BYTES, MAJOR_MAP, MAJOR_NINT,
-    MAJOR_TAG, MAJOR_TEXT, MAJOR_UINT,
+    float_encoding, write_float, write_head, Head, Reader, MAJOR_ARRAY, MAJOR_BYTES, MAJOR_MAP,
+    MAJOR_NINT, MAJOR_TAG, MAJOR_TEXT, MAJOR_UINT,
 };
 use crate::error::{Error, ErrorCode};
 use alloc::vec::Vec;

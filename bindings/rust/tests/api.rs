@@ -1,8 +1,8 @@
 //! The public API: round trips, encoder errors, zero-copy alignment, resource bounds.
 
 use tensorcbor::{
-    decode_bundle, decode_tensor, encode_bundle, encode_bundle_with, encode_tensor, encode_view, DType, Elements,
-    ErrorCode, TensorView, Value, MAX_NESTING,
+    decode_bundle, decode_tensor, encode_bundle, encode_bundle_with, encode_tensor, encode_view,
+    DType, Elements, ErrorCode, TensorView, Value, MAX_NESTING,
 };
 
 fn f32_bytes(xs: &[f32]) -> Vec<u8> {
@@ -87,7 +87,10 @@ fn bundle_round_trip_sorts_names_and_keys() {
         Elements::Strings(vec!["cat", "dog"])
     );
     assert_eq!(b.tensor("weight").unwrap().data(), Some(&w[..]));
-    assert_eq!(encode_bundle(&b.tensors, &b.metadata.to_vec()).unwrap(), doc);
+    assert_eq!(
+        encode_bundle(&b.tensors, &b.metadata.to_vec()).unwrap(),
+        doc
+    );
     assert_eq!(encode_bundle_with(&b.tensors, b.metadata).unwrap(), doc);
 }
 

@@ -49,7 +49,9 @@ fn peak_during<T>(f: impl FnOnce() -> T) -> (T, usize) {
 
 /// A bundle with no tensors whose metadata is `{"k": [0, 0, ...]}` of `items` one-byte integers.
 fn bundle_with_int_array(items: u32) -> Vec<u8> {
-    let mut doc = vec![0xd9, 0xd9, 0xf7, 0xd9, 0xcb, 0x62, 0x85, 0x01, 0xa1, 0x61, b'k', 0x9a];
+    let mut doc = vec![
+        0xd9, 0xd9, 0xf7, 0xd9, 0xcb, 0x62, 0x85, 0x01, 0xa1, 0x61, b'k', 0x9a,
+    ];
     doc.extend_from_slice(&items.to_be_bytes());
     doc.resize(doc.len() + items as usize, 0);
     doc.push(0x80); // empty directory

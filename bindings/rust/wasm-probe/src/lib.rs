@@ -85,7 +85,10 @@ unsafe fn input<'a>(ptr: *const u8, len: usize) -> &'a [u8] {
 
 #[cfg(not(feature = "baseline"))]
 fn code(e: Error) -> i32 {
-    let i = ErrorCode::ALL.iter().position(|&c| c == e.code).unwrap_or(0);
+    let i = ErrorCode::ALL
+        .iter()
+        .position(|&c| c == e.code)
+        .unwrap_or(0);
     -1 - i as i32
 }
 
@@ -99,7 +102,9 @@ pub unsafe extern "C" fn decode_view(ptr: *const u8, len: usize) -> i32 {
     #[cfg(not(feature = "baseline"))]
     {
         match decode_tensor(doc) {
-            Ok(t) => t.data().map_or(0, |d| (d.as_ptr() as usize - ptr as usize) as i32),
+            Ok(t) => t
+                .data()
+                .map_or(0, |d| (d.as_ptr() as usize - ptr as usize) as i32),
             Err(e) => code(e),
         }
     }
@@ -166,7 +171,11 @@ pub unsafe extern "C" fn encode(ptr: *const u8, len: usize, dtype: u32, n: u32) 
     #[cfg(not(feature = "baseline"))]
     let doc = {
         let Some(dt) = DType::from_code(dtype as u64) else {
-            return -1 - ErrorCode::ALL.iter().position(|&c| c == ErrorCode::UnknownDtype).unwrap_or(0) as i32;
+            return -1
+                - ErrorCode::ALL
+                    .iter()
+                    .position(|&c| c == ErrorCode::UnknownDtype)
+                    .unwrap_or(0) as i32;
         };
         match encode_tensor(dt, &[n as u64], data) {
             Ok(doc) => doc,
