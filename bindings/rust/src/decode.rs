@@ -158,6 +158,41 @@ pub fn decode_bundle(buf: &[u8]) -> Result<BundleView<'_>, Error> {
     Ok(BundleView { metadata, tensors })
 }
 
+/// Where a range reader finds one tensor of a bundle (from the directory alone).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LayoutEntry<'a> {
+    pub name: &'a str,
+    pub dtype: DType,
+    pub shape: Vec<u64>,
+    /// Absolute offset (from the document start) of the element bytes; for `string`, of the string array.
+    pub offset: u64,
+    /// Their length in bytes.
+    pub length: u64,
+}
+
+/// The layout of a bundle from a prefix of it: every check up to the tensors array head (design D4), then
+/// each entry's absolute byte range. Reads nothing past the data base, so a canister can list a stored
+/// bundle, or fetch one tensor's bytes, from the first bytes alone. `TRUNCATED` means: read a longer prefix.
+pub fn read_layout(prefix: &[u8]) -> Result<Vec<LayoutEntry<'_>>, Error> {
+    let mut r = Reader::new(prefix);
+    let p = read_bundle_prefix(&mut r)?;
+    let base = r.pos as u128 - head_len(p.tensors.len() as u64) as u128;
+    let mut pos = head_len(p.tensors.len() as u64) as u128;
+    let mut out = Vec::with_capacity(p.tensors.len());
+    for ((name, t), length) in p.tensors.into_iter().zip(p.lengths) {
+        let item = item_layout(pos, t.dtype, length);
+        pos = item.end;
+        out.push(LayoutEntry {
+            name,
+            dtype: t.dtype,
+            shape: t.shape,
+            offset: (base + item.offset) as u64,
+            length,
+        });
+    }
+    Ok(out)
+}
+
 /// A bundle up to and including the tensors array head: metadata, the directory as tensors whose elements
 /// are still empty, and each entry's `length`.
 pub(crate) struct BundlePrefix<'a> {

@@ -40,8 +40,8 @@ pub mod stream;
 mod value;
 
 pub use decode::{
-    decode_bundle, decode_tensor, BundleView, Elements, TensorView, MAX_NAME_BYTES, MAX_RANK,
-    MAX_SIZE,
+    decode_bundle, decode_tensor, read_layout, BundleView, Elements, LayoutEntry, TensorView,
+    MAX_NAME_BYTES, MAX_RANK, MAX_SIZE,
 };
 pub use dtype::DType;
 pub use encode::{encode_bundle, encode_bundle_with, encode_tensor, encode_view};

@@ -224,3 +224,38 @@ fn errors_carry_registry_names() {
         let _: &dyn std::error::Error = &e;
     }
 }
+
+#[test]
+fn read_layout_locates_every_tensor_from_the_prefix() {
+    use tensorcbor::read_layout;
+    let w = f32_bytes(&[1.0, 2.0, 3.0]);
+    let d: Vec<u8> = [7i64, 8].iter().flat_map(|x| x.to_le_bytes()).collect();
+    let tensors = [
+        ("w", TensorView::new(DType::Float32, &[3], &w)),
+        ("d", TensorView::new(DType::Int64, &[2], &d)),
+        ("s", TensorView::strings(&[2], vec!["a", "bc"])),
+    ];
+    let doc = encode_bundle(&tensors, &[("k", Value::Text("v"))]).unwrap();
+    let layout = read_layout(&doc).unwrap();
+    let b = decode_bundle(&doc).unwrap();
+    assert_eq!(layout.len(), 3);
+    for (e, (name, t)) in layout.iter().zip(&b.tensors) {
+        assert_eq!((e.name, e.dtype, &e.shape), (*name, t.dtype, &t.shape));
+        let range = &doc[e.offset as usize..(e.offset + e.length) as usize];
+        match t.data() {
+            Some(data) => {
+                assert_eq!(range, data);
+                assert_eq!(e.offset % t.dtype.align() as u64, 0);
+            }
+            None => assert_eq!(range[0], 0x82), // the string array head
+        }
+    }
+    // Only the prefix is needed: cut just after the tensors array head.
+    let first = layout.iter().map(|e| e.offset).min().unwrap() as usize;
+    let base = (0..first).rev().find(|i| i % 8 == 0).unwrap();
+    assert_eq!(read_layout(&doc[..base + 1]).unwrap(), layout);
+    assert_eq!(
+        read_layout(&doc[..base]).unwrap_err().code,
+        ErrorCode::Truncated
+    );
+}
