@@ -32,14 +32,16 @@ WASM_OPT_FLAGS = ["--enable-bulk-memory", "--enable-sign-ext", "--enable-mutable
 FUEL = 1 << 62
 
 
-def build_probe(baseline: bool = False) -> Path:
+def build_probe(baseline: bool = False, stream: bool = False) -> Path:
     """cargo-build the probe module (release profile `wasm`); returns the .wasm path."""
-    target_dir = CRATE / "target" / ("probe-baseline" if baseline else "probe")
+    target_dir = CRATE / "target" / ("probe-baseline" if baseline else "probe-stream" if stream else "probe")
     cmd = ["cargo", "build", "--quiet", "--locked", "--profile", "wasm", "--target", TARGET,
            "--manifest-path", str(CRATE / "Cargo.toml"), "-p", "tensorcbor-wasm-probe",
            "--target-dir", str(target_dir)]
     if baseline:
         cmd += ["--features", "baseline"]
+    if stream:
+        cmd += ["--features", "stream"]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
     if done.returncode != 0:
         raise RuntimeError(f"building the wasm probe failed ({done.returncode}):\n{done.stderr[-4000:]}")
@@ -77,8 +79,9 @@ class Probe:
         result = func(self.store, *args)
         return result, FUEL - self.store.get_fuel()
 
-    def _put(self, data: bytes) -> int:
-        self._call("reset")
+    def _put(self, data: bytes, reset: bool = True) -> int:
+        if reset:  # forgets every allocation: not while a stream receiver lives in the module's heap
+            self._call("reset")
         ptr, _ = self._call("alloc", len(data))
         self.memory.write(self.store, data, ptr)
         return int(ptr)
@@ -104,6 +107,19 @@ class Probe:
             return int(out), fuel
         length, _ = self._call("out_len")
         return bytes(self.memory.read(self.store, out, out + length)), fuel
+
+
+    def stream_accept(self, chunks: list[bytes]) -> tuple[list[int], int]:
+        """Feed a whole stream to a fresh sequential receiver: (result per chunk, fuel of the data chunks)."""
+        self._call("reset")
+        self._call("stream_reset")
+        results, fuel = [], 0
+        for i, chunk in enumerate(chunks):
+            ptr = self._put(chunk, reset=False)
+            out, used = self._call("stream_accept", ptr, len(chunk))
+            results.append(int(out))
+            fuel += used if i else 0
+        return results, fuel
 
 
 def registry_code(result: int) -> str | None:
@@ -171,11 +187,23 @@ def encode_per_byte() -> dict[str, Any]:
     return {"rust_encode_per_byte": round(fuel / len(data), 3)}
 
 
+def stream_verify_per_byte() -> dict[str, Any]:
+    from tensorcbor import stream
+
+    p = Probe(build_probe(stream=True))
+    doc = float32_doc(8 << 20)
+    chunks = list(stream.chunks(doc))
+    results, fuel = p.stream_accept(chunks)
+    assert results == list(range(len(chunks))), [registry_code(r) for r in results]
+    return {"rust_stream_verify_per_byte": round(fuel / len(doc), 2)}
+
+
 MEASUREMENTS: dict[str, Callable[[], dict[str, Any]]] = {
     "rust_lib_wasm_bytes": lib_wasm_bytes,
     "rust_decode_view_1mib": decode_view_1mib,
     "rust_sum_f32_per_element": sum_f32_per_element,
     "rust_bundle_per_tensor": bundle_per_tensor,
     "rust_encode_per_byte": encode_per_byte,
+    "rust_stream_verify_per_byte": stream_verify_per_byte,
 }
 """Key -> function returning that key (and related detail keys); bench_canister.py runs them."""

@@ -110,3 +110,19 @@ def test_viewing_a_float32_tensor_costs_the_same_fuel_whatever_its_size(probe: o
         assert offset >= 0 and offset % 4 == 0
     assert fuel[1 << 20] == fuel[4 << 20] == fuel[16 << 20], fuel
     assert fuel[1 << 20] < 5000, f"issue 13 target: a 1 MiB float32 view under 5,000 fuel, got {fuel}"
+
+
+def test_stream_receiver_on_wasm32_verifies_chunks() -> None:
+    from tensorcbor import stream
+
+    wasm = BENCH.Probe(BENCH.build_probe(stream=True))
+    doc = BENCH.float32_doc(300_000)
+    chunks = list(stream.chunks(doc, 65_536))
+    assert len(chunks) >= 6
+    bad = bytearray(chunks[3])
+    bad[-1] ^= 1
+    fed = [*chunks[:3], bytes(bad), chunks[4], *chunks[3:]]
+    results, _ = wasm.stream_accept(fed)
+    codes = [BENCH.registry_code(r) or r for r in results]
+    n = len(chunks)
+    assert codes == [0, 1, 2, "CHUNK_DIGEST_MISMATCH", "CHUNK_OUT_OF_ORDER", *range(3, n)], codes

@@ -201,3 +201,33 @@ pub extern "C" fn out_len() -> usize {
     // SAFETY: single-threaded module; OUT is written only by `encode`.
     unsafe { OUT.1 }
 }
+
+#[cfg(feature = "stream")]
+static mut RX: Option<tensorcbor::stream::SequentialReceiver> = None;
+
+/// Start a new stream (a sequential receiver with no expected digest and no quota).
+#[cfg(feature = "stream")]
+#[no_mangle]
+pub extern "C" fn stream_reset() {
+    // SAFETY: single-threaded module; RX is only touched by these two exports.
+    unsafe {
+        *core::ptr::addr_of_mut!(RX) = Some(tensorcbor::stream::SequentialReceiver::new(None, None))
+    };
+}
+
+/// Give the receiver one chunk: the data chunk's index (0 for the manifest), or a negative error.
+///
+/// # Safety
+/// See [`input`]; call [`stream_reset`] first.
+#[cfg(feature = "stream")]
+#[no_mangle]
+pub unsafe extern "C" fn stream_accept(ptr: *const u8, len: usize) -> i32 {
+    let chunk = input(ptr, len);
+    let Some(rx) = (*core::ptr::addr_of_mut!(RX)).as_mut() else {
+        return i32::MIN;
+    };
+    match rx.accept(chunk) {
+        Ok(d) => d.map_or(0, |d| d.index as i32),
+        Err(e) => code(e),
+    }
+}
