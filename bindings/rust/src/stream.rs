@@ -20,8 +20,8 @@
 //! # State between messages (canisters)
 //!
 //! On the IC the heap survives between messages (only an upgrade clears it), so a canister keeps the
-//! receiver in a heap variable and nothing else; across an upgrade it re-creates it from the manifest chunk
-//! and the stored chunks. What a receiver holds:
+//! receiver in a heap variable and nothing else; across an upgrade it keeps the manifest chunk and the list of
+//! stored indices in stable memory and calls [`StoringReceiver::resume`]. What a receiver holds:
 //!
 //! | part | bytes |
 //! |---|---|
@@ -653,6 +653,60 @@ impl<S: ChunkStore> StoringReceiver<S> {
         }
     }
 
+    /// Rebuild a receiver after a canister upgrade (the heap is gone, the store is not): re-check the manifest
+    /// chunk and mark the chunks in `stored` as received, reading their payloads back from `store` for their
+    /// lengths and the E2 hash. Chunks are not re-verified (they were when they arrived); an index out of
+    /// range, repeated or missing from the store is `CHUNK_OUT_OF_RANGE` / `DUPLICATE_CHUNK` /
+    /// `MISSING_CHUNK`.
+    pub fn resume(
+        expected: Option<[u8; 32]>,
+        quota: Option<u64>,
+        manifest_chunk: &[u8],
+        store: S,
+        stored: impl IntoIterator<Item = u32>,
+    ) -> Result<Self, Error> {
+        let mut rx = Self::new(expected, quota, store);
+        rx.accept(manifest_chunk)?;
+        let count = rx.manifest.as_ref().map_or(0, Manifest::count);
+        for index in stored {
+            if index == 0 || index > count {
+                return Err(Error::new(ErrorCode::ChunkOutOfRange, 0));
+            }
+            if rx.has(index) {
+                return Err(Error::new(ErrorCode::DuplicateChunk, 0));
+            }
+            let mut len = None;
+            rx.store.load(index, &mut |p| len = Some(p.len() as u64));
+            let Some(len) = len else {
+                return Err(Error::new(ErrorCode::MissingChunk, 0));
+            };
+            let i = index as usize - 1;
+            rx.have[i / 8] |= 1 << (i % 8);
+            rx.received += 1;
+            rx.bytes += len;
+        }
+        rx.hash_contiguous(0, &[]);
+        Ok(rx)
+    }
+
+    /// Hash chunks after the contiguous prefix as long as they are in (`just`: the payload of chunk `index`,
+    /// which the store may not give back yet).
+    fn hash_contiguous(&mut self, index: u32, just: &[u8]) {
+        if !self.hashing() {
+            return;
+        }
+        while self.has(self.contiguous + 1) {
+            let next = self.contiguous + 1;
+            if next == index {
+                self.hash.update(just);
+            } else {
+                let hash = &mut self.hash;
+                self.store.load(next, &mut |p| hash.update(p));
+            }
+            self.contiguous = next;
+        }
+    }
+
     /// Skip E2 when the manifest was checked against an expected stream digest (SPEC.md §12.4 allows it: the
     /// document is fixed by a trusted hash). Saves re-reading early chunks from the store.
     pub fn skip_document_hash_when_trusted(mut self, skip: bool) -> Self {
@@ -703,18 +757,7 @@ impl<S: ChunkStore> StoringReceiver<S> {
         self.received += 1;
         self.bytes += d.payload.len() as u64;
         self.store.store(d.index, d.payload);
-        if self.hashing() {
-            while self.has(self.contiguous + 1) {
-                let next = self.contiguous + 1;
-                if next == d.index {
-                    self.hash.update(d.payload);
-                } else {
-                    let hash = &mut self.hash;
-                    self.store.load(next, &mut |p| hash.update(p));
-                }
-                self.contiguous = next;
-            }
-        }
+        self.hash_contiguous(d.index, d.payload);
         Ok(Some(d.index))
     }
 

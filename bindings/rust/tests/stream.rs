@@ -440,6 +440,28 @@ fn a_bundle_streams_tensor_by_tensor() {
         }
         st.finish().unwrap();
         assert_eq!(st.store().document(), doc);
+        // An upgrade in the middle: resume from the manifest chunk and the stored payloads.
+        let mut half = StoringReceiver::new(None, None, VecStore::default());
+        half.accept(&chunks[0]).unwrap();
+        let n = chunks.len() - 1;
+        let stored: Vec<u32> = (1..=n as u32).filter(|i| i % 2 == 0).collect();
+        for &i in &stored {
+            half.accept(&chunks[i as usize]).unwrap();
+        }
+        let store = half.store().clone();
+        let mut resumed =
+            StoringReceiver::resume(None, None, &chunks[0], store, stored.clone()).unwrap();
+        if let Some(&i) = stored.first() {
+            assert_eq!(
+                resumed.accept(&chunks[i as usize]).unwrap_err().code,
+                ErrorCode::DuplicateChunk
+            );
+        }
+        for i in (1..=n as u32).filter(|i| i % 2 == 1) {
+            resumed.accept(&chunks[i as usize]).unwrap();
+        }
+        resumed.finish().unwrap();
+        assert_eq!(resumed.store().document(), doc);
     }
 }
 
