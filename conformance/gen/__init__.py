@@ -21,3 +21,5 @@ PENDING_PROFILE_CODES: dict[str, str] = {
                                    "DUPLICATE_CHUNK", "CHUNK_OUT_OF_ORDER", "MISSING_CHUNK", "CHUNK_DIGEST_MISMATCH",
                                    "CHUNK_TOO_LARGE", "STREAM_LENGTH_MISMATCH", "DOCUMENT_DIGEST_MISMATCH")},
 }
+# The stream codes of format 1.0; conformance/stream-v1 covers them (tests/test_stream_vectors.py).
+PENDING_PROFILE_CODES.update({"INVALID_CHUNK_SIZE": "stream", "QUOTA_EXCEEDED": "stream"})
