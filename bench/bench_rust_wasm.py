@@ -13,6 +13,7 @@ Imported by bench/bench_canister.py (the driver); `Probe` is also the harness of
 from __future__ import annotations
 
 import functools
+import os
 import shutil
 import subprocess
 from collections.abc import Callable
@@ -38,6 +39,8 @@ def build_probe(baseline: bool = False, stream: bool = False) -> Path:
     cmd = ["cargo", "build", "--quiet", "--locked", "--profile", "wasm", "--target", TARGET,
            "--manifest-path", str(CRATE / "Cargo.toml"), "-p", "tensorcbor-wasm-probe",
            "--target-dir", str(target_dir)]
+    # scripts/wasm32-toolchain.sh's fallback (no rustup target) builds core and alloc from source.
+    cmd += os.environ.get("TENSORCBOR_WASM32_CARGO_FLAGS", "").split()
     if baseline:
         cmd += ["--features", "baseline"]
     if stream:

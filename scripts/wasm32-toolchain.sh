@@ -16,8 +16,8 @@ else
     mkdir -p "$fallback/debs"
     # Resolve the versioned package names (libstd-rust-web-1.96, libllvm22, ...) from apt's metadata.
     pkgs=(rustc-web rust-web-src libstd-rust-web-dev)
-    std_pkg=$(apt-cache depends rustc-web 2>/dev/null | awk '/Depends:/ {print $2}' \
-      | grep -E '^libstd-rust-web-[0-9]' | head -1)
+    std_pkg=$(apt-cache depends libstd-rust-web-dev 2>/dev/null | awk '/Depends:/ {print $2}' \
+      | grep -E '^libstd-rust-web-[0-9]' | head -1 || true)
     deps=$(apt-cache depends rustc-web libstd-rust-web-dev "$std_pkg" 2>/dev/null \
       | awk '/Depends:/ {print $2}' | grep -E '^(libstd-rust-web|libllvm)' | sort -u)
     (cd "$fallback/debs" && apt-get download "${pkgs[@]}" $deps)
@@ -29,6 +29,7 @@ else
   if [ -z "$lld" ]; then lld=$(command -v rust-lld || command -v wasm-ld || true); fi
   export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER="$lld"
   WASM32_CARGO_FLAGS=(-Zbuild-std=core,alloc)
+  export TENSORCBOR_WASM32_CARGO_FLAGS="-Zbuild-std=core,alloc"  # for the wasm builds that pytest runs
 fi
 if ! command -v wasm-opt >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ] && apt-get install -y -q binaryen >/dev/null 2>&1; then
