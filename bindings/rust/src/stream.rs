@@ -323,9 +323,9 @@ impl StreamDecoder {
     fn drop_before(&mut self, at: u64) {
         let keep_from = at & !7;
         if keep_from > self.start {
-            let n = (keep_from - self.start) as usize;
+            let n = ((keep_from - self.start) as usize).min(self.buf.len());
             self.buf.drain(..n);
-            self.start = keep_from;
+            self.start += n as u64;
         }
     }
 
@@ -361,6 +361,8 @@ impl StreamDecoder {
         let at = self.start + self.buf.len() as u64;
         self.buf.extend_from_slice(payload);
         let result = self.advance(all_in, at, on);
+        // Compact once per payload (not per tensor: many small tensors in one payload stay linear).
+        self.drop_before(self.next_at);
         if let Err(e) = result {
             self.state = DocState::Failed(e);
             self.buf = Vec::new();
@@ -393,7 +395,6 @@ impl StreamDecoder {
                             self.next_at.max(at) as usize,
                         ));
                     }
-                    self.buf.clear();
                     return Ok(());
                 }
                 DocState::Start => {
@@ -456,7 +457,6 @@ impl StreamDecoder {
                                 .collect();
                             self.next_at = r.pos as u64;
                             self.state = DocState::BundleItems;
-                            self.drop_before(self.next_at);
                         }
                         Err(e) => {
                             Self::settle(e, all_in)?;
@@ -487,7 +487,6 @@ impl StreamDecoder {
                             let end = self.start + r.pos as u64;
                             self.next_at = end;
                             self.next_entry += 1;
-                            self.drop_before(self.next_at);
                         }
                         Err(x) => {
                             Self::settle(Self::shift(x, self.start), all_in)?;

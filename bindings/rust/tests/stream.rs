@@ -363,3 +363,78 @@ fn document_errors_are_reported_as_soon_as_their_bytes_arrive() {
     let e = stream_decode(&chunks, |_| {}).unwrap_err();
     assert_eq!(e.code, ErrorCode::Truncated);
 }
+
+/// The incremental decoder reports exactly what the whole-buffer decoder reports (design D5: one order of
+/// checks), whatever the payload sizes, on every truncation and many bit flips of a bundle and a tensor
+/// document; and never panics.
+#[test]
+fn stream_decoder_agrees_with_the_whole_buffer_decoder() {
+    use tensorcbor::{
+        decode_bundle, decode_tensor, encode_bundle, encode_tensor, DType, TensorView, Value,
+    };
+    let w: Vec<u8> = (0..24u32).flat_map(|i| (i as f32).to_le_bytes()).collect();
+    let bools = [1u8, 0, 1, 1, 0];
+    let nibbles = [0x21u8, 0x03];
+    let bundle = encode_bundle(
+        &[
+            ("w", TensorView::new(DType::Float32, &[4, 6], &w)),
+            ("m", TensorView::new(DType::Bool, &[5], &bools)),
+            ("s", TensorView::strings(&[2], vec!["ab", "c"])),
+            ("q", TensorView::new(DType::Int4, &[3], &nibbles)),
+        ],
+        &[("k", Value::Array(vec![Value::Float(1.5), Value::Null]))],
+    )
+    .unwrap();
+    let tensor = encode_tensor(DType::Float64, &[3], &[0u8; 24]).unwrap();
+    let whole = |doc: &[u8]| -> Result<usize, ErrorCode> {
+        if doc.get(5) == Some(&0x62) {
+            decode_bundle(doc)
+                .map(|b| b.tensors.len())
+                .map_err(|e| e.code)
+        } else {
+            decode_tensor(doc).map(|_| 1).map_err(|e| e.code)
+        }
+    };
+    let incremental = |doc: &[u8], piece: usize| -> Result<usize, ErrorCode> {
+        let mut dec = StreamDecoder::new();
+        let mut n = 0;
+        let pieces: Vec<&[u8]> = doc.chunks(piece.max(1)).collect();
+        for (i, p) in pieces.iter().enumerate() {
+            dec.push(p, i + 1 == pieces.len(), &mut |e| {
+                n += matches!(e, Event::Tensor { .. }) as usize
+            })
+            .map_err(|e| e.code)?;
+        }
+        dec.finish().map_err(|e| e.code)?;
+        Ok(n)
+    };
+    let mut checked = 0;
+    for doc in [&bundle, &tensor] {
+        let mut inputs: Vec<Vec<u8>> = (1..doc.len()).map(|cut| doc[..cut].to_vec()).collect();
+        for i in 0..doc.len() {
+            for bit in [0, 3, 7] {
+                let mut d = doc.to_vec();
+                d[i] ^= 1 << bit;
+                inputs.push(d);
+            }
+        }
+        let mut longer = doc.to_vec();
+        longer.push(0);
+        inputs.push(longer);
+        inputs.push(doc.to_vec());
+        for input in &inputs {
+            let want = whole(input);
+            for piece in [1, 5, 8, 64, input.len()] {
+                let got = incremental(input, piece);
+                assert_eq!(
+                    got,
+                    want,
+                    "piece {piece}, input {}",
+                    protocol::to_hex(input)
+                );
+                checked += 1;
+            }
+        }
+    }
+    eprintln!("{checked} incremental decodes agree with the whole-buffer decoder");
+}
