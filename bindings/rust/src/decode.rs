@@ -369,6 +369,12 @@ pub(crate) fn read_header(r: &mut Reader<'_>) -> Result<(DType, Vec<u64>, u64), 
         }
         shape.push(d.arg);
     }
+    // Block types (design D2): rank >= 1 and the last dimension cut into whole blocks.
+    if let Some((elems, _)) = dtype.block() {
+        if shape.last().is_none_or(|&d| d % elems != 0) {
+            return r.fail(ErrorCode::ShapeMismatch, sh.start);
+        }
+    }
     let n = if shape.contains(&0) { 0 } else { nonzero };
     Ok((dtype, shape, n))
 }

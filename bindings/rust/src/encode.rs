@@ -127,6 +127,11 @@ fn check_shape(t: &TensorView<'_>) -> Result<u64, Error> {
             _ => return fail(ErrorCode::SizeOverflow),
         }
     }
+    if let Some((elems, _)) = t.dtype.block() {
+        if t.shape.last().is_none_or(|&d| d % elems != 0) {
+            return fail(ErrorCode::ShapeMismatch);
+        }
+    }
     Ok(if t.shape.contains(&0) { 0 } else { nonzero })
 }
 

@@ -259,3 +259,34 @@ fn read_layout_locates_every_tensor_from_the_prefix() {
         ErrorCode::Truncated
     );
 }
+
+#[test]
+fn block_types_cut_the_last_dimension_into_blocks() {
+    let data = vec![0xa5u8; 2 * 2 * 34];
+    let doc = encode_tensor(DType::Q8_0, &[2, 64], &data).unwrap();
+    let t = decode_tensor(&doc).unwrap();
+    assert_eq!(
+        (t.dtype, &t.shape[..], t.data()),
+        (DType::Q8_0, &[2u64, 64][..], Some(&data[..]))
+    );
+    assert_eq!(DType::Q4_0.data_len(64), Some(36));
+    assert_eq!(DType::Mxfp4.data_len(32), Some(17));
+    let code = |r: Result<Vec<u8>, tensorcbor::Error>| r.unwrap_err().code;
+    assert_eq!(
+        code(encode_tensor(DType::Q8_0, &[33], &[0; 34])),
+        ErrorCode::ShapeMismatch
+    );
+    assert_eq!(
+        code(encode_tensor(DType::Q4_0, &[], &[0; 18])),
+        ErrorCode::ShapeMismatch
+    );
+    // The decoder rejects the shape before reading any data: change the dimension 64 to 48.
+    let mut bad = doc.clone();
+    let i = bad.windows(2).position(|w| w == [0x18, 64]).unwrap();
+    bad[i + 1] = 48;
+    let e = decode_tensor(&bad).unwrap_err();
+    assert_eq!(e.code, ErrorCode::ShapeMismatch);
+    assert!(e.offset < i, "reported at the shape, before the data");
+    // Empty: a zero dimension elsewhere is fine, the last still counts in whole blocks.
+    assert!(encode_tensor(DType::Mxfp4, &[0, 32], &[]).is_ok());
+}
