@@ -176,17 +176,20 @@ pub struct LayoutEntry<'a> {
 pub fn read_layout(prefix: &[u8]) -> Result<Vec<LayoutEntry<'_>>, Error> {
     let mut r = Reader::new(prefix);
     let p = read_bundle_prefix(&mut r)?;
-    let base = r.pos as u128 - head_len(p.tensors.len() as u64) as u128;
-    let mut pos = head_len(p.tensors.len() as u64) as u128;
+    let base = (r.pos - head_len(p.tensors.len() as u64)) as u64;
+    let mut pos = head_len(p.tensors.len() as u64) as u64;
     let mut out = Vec::with_capacity(p.tensors.len());
     for ((name, t), length) in p.tensors.into_iter().zip(p.lengths) {
-        let item = item_layout(pos, t.dtype, length);
+        // The prefix passed the directory checks, so every position fits (it matched a u64 offset).
+        let Some(item) = item_layout(pos, t.dtype, length) else {
+            return Err(Error::new(ErrorCode::DirectoryMismatch, 0));
+        };
         pos = item.end;
         out.push(LayoutEntry {
             name,
             dtype: t.dtype,
             shape: t.shape,
-            offset: (base + item.offset) as u64,
+            offset: base.saturating_add(item.offset),
             length,
         });
     }
@@ -258,7 +261,7 @@ fn read_directory<'a>(
     let mut entries: Vec<(&'a str, TensorView<'a>)> = Vec::new();
     let mut lengths: Vec<u64> = Vec::new();
     let mut prev: Option<&[u8]> = None;
-    let mut pos = head_len(dh.arg) as u128; // relative to the data base: the first item's start
+    let mut pos = head_len(dh.arg) as u64; // relative to the data base: the first item's start
     for _ in 0..dh.arg {
         let eh = r.expect(MAJOR_ARRAY)?;
         if eh.arg != 5 && eh.arg != 7 {
@@ -290,14 +293,14 @@ fn read_directory<'a>(
             }
             return r.fail(ErrorCode::UnsupportedCompression, ch.start);
         }
-        if dtype != DType::String && Some(lh.arg as u128) != dtype.data_len(n) {
+        if dtype != DType::String && Some(lh.arg) != dtype.data_len(n) {
             return r.fail(ErrorCode::ShapeMismatch, lh.start);
         }
         let item = item_layout(pos, dtype, lh.arg);
-        if oh.arg as u128 != item.offset {
-            return r.fail(ErrorCode::DirectoryMismatch, oh.start);
+        match item {
+            Some(item) if item.offset == oh.arg => pos = item.end,
+            _ => return r.fail(ErrorCode::DirectoryMismatch, oh.start),
         }
-        pos = item.end;
         let t = TensorView {
             dtype,
             shape,
@@ -440,7 +443,7 @@ fn read_body<'a>(
     if pad_len != needed {
         return r.fail(ErrorCode::BadPadding, data_start);
     }
-    if Some(h.arg as u128) != dtype.data_len(n) {
+    if Some(h.arg) != dtype.data_len(n) {
         return r.fail(ErrorCode::ShapeMismatch, data_start);
     }
     let at = r.pos;
@@ -454,7 +457,7 @@ pub(crate) fn element_error(dtype: DType, n: u64, data: &[u8]) -> Option<usize> 
         return data.iter().position(|&b| b > 1);
     }
     if dtype.is_packed() {
-        let bits = dtype.bits().unwrap_or(8) as u128 * n as u128;
+        let bits = (dtype.bits().unwrap_or(8) as u64).wrapping_mul(n); // n <= 2^53 - 1, bits <= 6
         let used = (bits % 8) as u32;
         if used != 0 {
             if let Some(&last) = data.last() {

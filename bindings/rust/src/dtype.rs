@@ -221,12 +221,15 @@ impl DType {
     }
 
     /// The data length of `n` elements: `ceil(n * bits / 8)`, or `n / block elements * block bytes` for a
-    /// block type; `None` for `string`.
-    pub fn data_len(self, n: u64) -> Option<u128> {
+    /// block type; `None` for `string` (or if it does not fit in 64 bits, which never happens for an `n`
+    /// within the size limit of 2^53 - 1). 64-bit arithmetic only: on wasm32, 128-bit division is a library
+    /// routine costing thousands of instructions.
+    pub fn data_len(self, n: u64) -> Option<u64> {
         if let Some((elems, bytes)) = self.block() {
-            return Some((n / elems) as u128 * bytes as u128);
+            return (n / elems).checked_mul(bytes);
         }
-        self.bits().map(|b| (n as u128 * b as u128).div_ceil(8))
+        let bits = self.bits()? as u64;
+        Some(n.checked_mul(bits)?.div_ceil(8))
     }
 }
 

@@ -88,16 +88,19 @@ fn bundle_with_metadata(tensors: &[(&str, TensorView<'_>)], meta: &[u8]) -> Resu
     out.extend_from_slice(meta);
     // The directory; positions relative to the data base B.
     write_head(&mut out, MAJOR_ARRAY, entries.len() as u64);
-    let mut pos = head_len(entries.len() as u64) as u128;
+    let mut pos = head_len(entries.len() as u64) as u64;
     let mut counts = Vec::with_capacity(entries.len());
     for (key, t) in &entries {
         let n = check_shape(t)?;
         let length = content_len(t, n)?;
-        let item = item_layout(pos, t.dtype, length);
+        // The data is in memory, so positions fit in 64 bits; a failure would be a bug, reported not panicked.
+        let Some(item) = item_layout(pos, t.dtype, length) else {
+            return fail(ErrorCode::SizeOverflow);
+        };
         out.push(0x85);
         out.extend_from_slice(key);
         write_header(&mut out, t);
-        write_head(&mut out, MAJOR_UINT, item.offset as u64);
+        write_head(&mut out, MAJOR_UINT, item.offset);
         write_head(&mut out, MAJOR_UINT, length);
         pos = item.end;
         counts.push(n);
@@ -111,7 +114,7 @@ fn bundle_with_metadata(tensors: &[(&str, TensorView<'_>)], meta: &[u8]) -> Resu
     for ((_, t), n) in entries.iter().zip(counts) {
         write_array(&mut out, t, n, &[], 1)?;
     }
-    debug_assert_eq!((out.len() - base) as u128, pos);
+    debug_assert_eq!((out.len() - base) as u64, pos);
     Ok(out)
 }
 
@@ -147,7 +150,7 @@ fn content_len(t: &TensorView<'_>, n: u64) -> Result<u64, Error> {
             }))
         }
         (Elements::Bytes(data), dtype) if dtype != DType::String => {
-            if Some(data.len() as u128) != dtype.data_len(n) {
+            if Some(data.len() as u64) != dtype.data_len(n) {
                 return fail(ErrorCode::ShapeMismatch);
             }
             if element_error(dtype, n, data).is_some() {

@@ -12,31 +12,32 @@ pub(crate) struct ItemLayout {
     /// Length of the padding item (0: absent; else head plus `pad - 1` zero bytes).
     pub pad: usize,
     /// Relative offset of the element bytes (for `string`: of the string array).
-    pub offset: u128,
+    pub offset: u64,
     /// Relative position just after the item.
-    pub end: u128,
+    pub end: u64,
 }
 
-/// The layout of an uncompressed item `[?pad, data]` at `start` whose content is `length` bytes long.
-pub(crate) fn item_layout(start: u128, dtype: DType, length: u64) -> ItemLayout {
+/// The layout of an uncompressed item `[?pad, data]` at `start` whose content is `length` bytes long;
+/// `None` if a position would pass 2^64 - 1 (no real document gets there: then no offset can match).
+pub(crate) fn item_layout(start: u64, dtype: DType, length: u64) -> Option<ItemLayout> {
     if dtype == DType::String {
-        let offset = start + 1;
-        return ItemLayout {
+        let offset = start.checked_add(1)?;
+        return Some(ItemLayout {
             pad: 0,
             offset,
-            end: offset + length as u128,
-        };
+            end: offset.checked_add(length)?,
+        });
     }
-    let tag_len = dtype.rfc8746_tag().map_or(0, head_len) as u128;
-    let unpadded = start + 1 + tag_len + head_len(length) as u128;
-    let align = dtype.align() as u128;
+    let tag_len = dtype.rfc8746_tag().map_or(0, head_len) as u64;
+    let unpadded = start.checked_add(1 + tag_len + head_len(length) as u64)?;
+    let align = dtype.align() as u64; // 1, 2, 4 or 8
     let pad = (align - unpadded % align) % align;
-    let offset = unpadded + pad;
-    ItemLayout {
+    let offset = unpadded + pad; // pad < 8 and unpadded % align + pad <= align: cannot overflow past 2^64
+    Some(ItemLayout {
         pad: pad as usize,
         offset,
-        end: offset + length as u128,
-    }
+        end: offset.checked_add(length)?,
+    })
 }
 
 /// The number of zero bytes of the bundle's pad item when it starts at `pos`: the tensors array head after
