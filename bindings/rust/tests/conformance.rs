@@ -8,8 +8,11 @@ use serde_json::Value as Json;
 use std::path::PathBuf;
 use tensorcbor::{decode_bundle, decode_tensor, DType, Elements, ErrorCode, Value};
 
+/// The core suite: $TENSORCBOR_CONFORMANCE_SUITE (as for the Python runner), else the checkout's.
 fn suite_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../conformance/v1")
+    std::env::var_os("TENSORCBOR_CONFORMANCE_SUITE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../conformance/v1"))
 }
 
 fn manifest() -> Json {
