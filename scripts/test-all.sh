@@ -18,4 +18,6 @@ cargo build --quiet --manifest-path bindings/rust/Cargo.toml -p tensorcbor --no-
   --target wasm32-unknown-unknown "${WASM32_CARGO_FLAGS[@]}"
 cargo build --quiet --locked --manifest-path bindings/rust/Cargo.toml -p tensorcbor-wasm-probe --profile wasm \
   --target wasm32-unknown-unknown "${WASM32_CARGO_FLAGS[@]}"
+cargo clippy --quiet --manifest-path bindings/rust/Cargo.toml -p tensorcbor-wasm-probe --features stream \
+  --target wasm32-unknown-unknown "${WASM32_CARGO_FLAGS[@]}" -- -D warnings
 echo "== pytest"; python3 -m pytest -q -p no:cacheprovider "$@"
