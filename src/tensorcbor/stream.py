@@ -36,9 +36,9 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .bundle import TensorEntries, bundle_parts, read_bundle_prefix
+from .bundle import bundle_parts, header_regions
 from .cbor import Reader, head
-from .codec import close_document, parse_tensor_document, read_version
+from .codec import open_versioned_array, parse_tensor_document
 from .errors import DecodeError, EncodeError
 from .tensor import (
     BUNDLE_TAG,
@@ -167,21 +167,11 @@ def _byte_view(part: Any) -> memoryview:
 
 
 def _header_regions(doc: _Concat) -> list[tuple[int, int]]:
-    """[start, first element byte) of each tensor header, in document order (SPEC.md §12.3)."""
+    """[start, first byte of the data range) of each tensor header, in document order (SPEC.md §12.3)."""
     buf = doc.parts[0] if len(doc.parts) == 1 else doc.joined()
-    r = Reader(buf)
     if bytes(buf[3:6]) == TENSOR_MAGIC[3:]:
-        return [(0, parse_tensor_document(r).offset)]
-    _, count = read_bundle_prefix(r)
-    entries = TensorEntries(count)
-    regions = []
-    while entries.remaining:
-        begin = r.pos
-        _, info = entries.read(r)
-        regions.append((begin, info.offset))
-        r.pos = info.offset + info.nbytes
-    close_document(r)
-    return regions
+        return [(0, parse_tensor_document(Reader(buf)).offset)]
+    return header_regions(buf)
 
 
 def _boundaries(length: int, cap: int, regions: list[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -282,10 +272,7 @@ def _open_chunk(r: Reader) -> None:
 def _open_array(r: Reader, want: int, what: str, hint: str) -> None:
     """The array head, the version, then the array length (the version order of SPEC.md §5.3)."""
     start = r.pos
-    n = r.expect(4, "the chunk array")
-    if n == 0:
-        raise r.fail("UNEXPECTED_TYPE", f"{what} is an array of {want} elements, found an empty array", start)
-    read_version(r)
+    n = open_versioned_array(r, what)
     if n != want:
         other = hint if n in (4, 5) else ""
         raise r.fail("UNEXPECTED_TYPE", f"{what} is an array of {want} elements, found {n}{other}", start)

@@ -23,12 +23,12 @@ from typing import Any
 
 import numpy as np
 
-from .bundle import TensorEntries, read_bundle_prefix
+from .bundle import BundlePrefix, ItemCursor, read_tensors_head
 from .cbor import MAX_METADATA_BYTES, MAX_NESTING, Reader
 from .codec import close_document, open_tensor_array
 from .errors import DecodeError
 from .stream import Manifest, SequentialReceiver
-from .tensor import TENSOR_MAGIC, TensorInfo, materialize, read_fields
+from .tensor import BUNDLE_MAGIC, TENSOR_MAGIC, TensorInfo, materialize, read_fields
 
 __all__ = ["Assembler", "assemble"]
 
@@ -38,6 +38,9 @@ _STRING_ARRAY = "the string array"
 """What `read_fields` expects when a string tensor's array begins (the scanner starts there)."""
 _MAX_HEAD = 9
 _METADATA_START = 8  # magic (6), the bundle array head (1), the version (1)
+_BUNDLE_OPENING = BUNDLE_MAGIC + b"\x85\x01"  # what makes _METADATA_START right
+_SCAN_FIRST = 65536
+"""A bundle prefix longer than this in the first bytes received is scanned for its end before it is parsed."""
 
 
 class _NeedMore(Exception):
@@ -277,7 +280,10 @@ class Assembler:
         self._step: Step = self._read_start
         self._gate = _Gate(0)
         self._fill: _Fill | None = None
-        self._entries: TensorEntries | None = None
+        self._prefix: BundlePrefix | None = None
+        self._prefix_pos = 0  # document offset where the BundlePrefix resumes
+        self._base = 0  # B, the data base, as a document offset
+        self._items: ItemCursor | None = None
         self._bundle = False
         self._out: list[tuple[str, np.ndarray]] = []
         self._closed = False
@@ -347,6 +353,8 @@ class Assembler:
     def _advance(self) -> None:
         """Parse units while their bytes are in; stop at a tensor being filled or missing bytes."""
         win = self._win
+        if self._step == self._read_start and self._gate.scanner is None:
+            self._maybe_scan_metadata()
         while not self._closed and self._fill is None and self._gate.ready(win, self._total):
             r = _StreamReader(win, self._pos, self._total)
             delta = win.delta
@@ -365,10 +373,13 @@ class Assembler:
     def _wait(self, r: _StreamReader, need: int) -> None:
         gate = self._gate
         gate.need = need
+        if self._step == self._read_prefix:
+            self._win.drop_before(self._pos)  # directory entries read so far are consumed
         if gate.scanner is None:
             if r.string_start is not None:
                 gate.scanner = _ItemScanner(r.string_start + self._win.delta)
-            elif self._bundle and self._entries is None and need > _METADATA_START + _MAX_HEAD:
+            elif self._bundle and (self._prefix is None or self._prefix.count < 0) \
+                    and need > _METADATA_START + _MAX_HEAD:
                 gate.scanner = _ItemScanner(_METADATA_START, _METADATA_START + MAX_METADATA_BYTES)
         scanner = gate.scanner
         if scanner is None:
@@ -381,8 +392,16 @@ class Assembler:
 
     # -------------------------------------------------------------- the units (layout-specific)
 
+    def _maybe_scan_metadata(self) -> None:
+        """A bundle whose metadata is long and not all in: find its end before the first parse (one parse)."""
+        win = self._win
+        if win.hi - _METADATA_START > _SCAN_FIRST and win.hi < self._total and win.lo == 0 \
+                and bytes(win.data[win.start:win.start + 8]) == _BUNDLE_OPENING:
+            self._bundle = True
+            self._gate.scanner = _ItemScanner(_METADATA_START, _METADATA_START + MAX_METADATA_BYTES)
+
     def _read_start(self, r: _StreamReader) -> None:
-        """The document prefix: a tensor document's header, or a bundle's prefix with its metadata."""
+        """The document's start: a tensor document's header, or the start of a bundle's prefix."""
         r.need(min(6, self._total), "the document tag")
         if bytes(r.buf[r.pos:r.pos + 6]) == TENSOR_MAGIC:
             info = read_fields(r, open_tensor_array(r))
@@ -390,20 +409,46 @@ class Assembler:
             self._begin("", info, r)
             return
         self._bundle = True
-        metadata, count = read_bundle_prefix(r)
-        self.metadata = metadata
-        self._entries = TensorEntries(count)
-        self._step = self._read_entry
-        self._pos = r.pos + self._win.delta
+        self._prefix = BundlePrefix(strict=True)
+        self._step = self._read_prefix
+        self._read_prefix(r)
+
+    def _read_prefix(self, r: _StreamReader) -> None:
+        """The bundle prefix [0, B): resumed entry by entry (BundlePrefix), then the tensors array head.
+
+        BundlePrefix keeps buffer positions; they are translated from and to document offsets
+        around each call, because the window's buffer moves as consumed bytes are dropped.
+        """
+        prefix = self._prefix
+        assert prefix is not None
+        delta = self._win.delta
+        prefix.pos = self._prefix_pos - delta
+        if prefix.done:
+            prefix.base = self._base - delta
+        try:
+            prefix.advance(r)
+        finally:
+            self._prefix_pos = prefix.pos + delta
+            if prefix.done:
+                self._base = prefix.base + delta
+            self._pos = self._prefix_pos  # the prefix read so far is consumed
+        r.pos = prefix.base
+        read_tensors_head(r, prefix)
+        self.metadata = prefix.metadata
+        self._items = ItemCursor(prefix)
+        self._step = self._read_item
+        self._pos = r.pos + delta
         self._win.drop_before(self._pos)
 
-    def _read_entry(self, r: _StreamReader) -> None:
-        """One bundle entry: its name and tensor header (its elements follow in a `_Fill`)."""
-        assert self._entries is not None
-        if not self._entries.remaining:
+    def _read_item(self, r: _StreamReader) -> None:
+        """One tensor item, checked against its directory entry (its elements follow in a `_Fill`)."""
+        items, prefix = self._items, self._prefix
+        assert items is not None and prefix is not None
+        if not items.remaining:
             self._read_end(r)
             return
-        name, info = self._entries.read(r)
+        prefix.base = self._base - self._win.delta
+        name, info = items.read(r)
         self._begin(name, info, r)
 
     def _read_end(self, r: _StreamReader) -> None:
