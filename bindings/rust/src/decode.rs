@@ -293,7 +293,7 @@ fn read_directory<'a>(
             }
             return r.fail(ErrorCode::UnsupportedCompression, ch.start);
         }
-        if dtype != DType::String && Some(lh.arg) != dtype.data_len(n) {
+        if dtype != DType::String && Some(lh.arg as u128) != dtype.data_len(n) {
             return r.fail(ErrorCode::ShapeMismatch, lh.start);
         }
         let item = item_layout(pos, dtype, lh.arg);
@@ -372,11 +372,9 @@ pub(crate) fn read_header(r: &mut Reader<'_>) -> Result<(DType, Vec<u64>, u64), 
         }
         shape.push(d.arg);
     }
-    // Block types (design D2): rank >= 1 and the last dimension cut into whole blocks.
-    if let Some((elems, _)) = dtype.block() {
-        if shape.last().is_none_or(|&d| d % elems != 0) {
-            return r.fail(ErrorCode::ShapeMismatch, sh.start);
-        }
+    // Block types (design D2, SPEC.md §4.6): rank >= 1 and the last dimension cut into whole blocks.
+    if !dtype.shape_ok(&shape) {
+        return r.fail(ErrorCode::ShapeMismatch, sh.start);
     }
     let n = if shape.contains(&0) { 0 } else { nonzero };
     Ok((dtype, shape, n))
@@ -443,7 +441,7 @@ fn read_body<'a>(
     if pad_len != needed {
         return r.fail(ErrorCode::BadPadding, data_start);
     }
-    if Some(h.arg) != dtype.data_len(n) {
+    if Some(h.arg as u128) != dtype.data_len(n) {
         return r.fail(ErrorCode::ShapeMismatch, data_start);
     }
     let at = r.pos;

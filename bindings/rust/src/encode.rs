@@ -130,10 +130,8 @@ fn check_shape(t: &TensorView<'_>) -> Result<u64, Error> {
             _ => return fail(ErrorCode::SizeOverflow),
         }
     }
-    if let Some((elems, _)) = t.dtype.block() {
-        if t.shape.last().is_none_or(|&d| d % elems != 0) {
-            return fail(ErrorCode::ShapeMismatch);
-        }
+    if !t.dtype.shape_ok(&t.shape) {
+        return fail(ErrorCode::ShapeMismatch); // block types, SPEC.md §4.6
     }
     Ok(if t.shape.contains(&0) { 0 } else { nonzero })
 }
@@ -150,7 +148,7 @@ fn content_len(t: &TensorView<'_>, n: u64) -> Result<u64, Error> {
             }))
         }
         (Elements::Bytes(data), dtype) if dtype != DType::String => {
-            if Some(data.len() as u64) != dtype.data_len(n) {
+            if Some(data.len() as u128) != dtype.data_len(n) {
                 return fail(ErrorCode::ShapeMismatch);
             }
             if element_error(dtype, n, data).is_some() {

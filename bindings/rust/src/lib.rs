@@ -36,6 +36,7 @@ extern crate std;
 mod cbor;
 mod decode;
 mod dtype;
+mod dtype_table;
 mod encode;
 mod error;
 mod error_codes;
