@@ -5,7 +5,7 @@ use crate::cbor::{
 };
 use crate::dtype::DType;
 use crate::error::{Error, ErrorCode};
-use crate::layout::{base_pad, item_layout};
+use crate::layout::{base_pad, data_len, item_layout, shape_ok};
 use crate::value::{read_metadata, Metadata, Value};
 use alloc::vec::Vec;
 
@@ -293,7 +293,7 @@ fn read_directory<'a>(
             }
             return r.fail(ErrorCode::UnsupportedCompression, ch.start);
         }
-        if dtype != DType::String && Some(lh.arg as u128) != dtype.data_len(n) {
+        if dtype != DType::String && Some(lh.arg) != data_len(dtype, n) {
             return r.fail(ErrorCode::ShapeMismatch, lh.start);
         }
         let item = item_layout(pos, dtype, lh.arg);
@@ -373,7 +373,7 @@ pub(crate) fn read_header(r: &mut Reader<'_>) -> Result<(DType, Vec<u64>, u64), 
         shape.push(d.arg);
     }
     // Block types (design D2, SPEC.md §4.6): rank >= 1 and the last dimension cut into whole blocks.
-    if !dtype.shape_ok(&shape) {
+    if !shape_ok(dtype, &shape) {
         return r.fail(ErrorCode::ShapeMismatch, sh.start);
     }
     let n = if shape.contains(&0) { 0 } else { nonzero };
@@ -441,7 +441,7 @@ fn read_body<'a>(
     if pad_len != needed {
         return r.fail(ErrorCode::BadPadding, data_start);
     }
-    if Some(h.arg as u128) != dtype.data_len(n) {
+    if Some(h.arg) != data_len(dtype, n) {
         return r.fail(ErrorCode::ShapeMismatch, data_start);
     }
     let at = r.pos;

@@ -9,7 +9,7 @@ use crate::decode::{
 };
 use crate::dtype::DType;
 use crate::error::{Error, ErrorCode};
-use crate::layout::{base_pad, item_layout};
+use crate::layout::{base_pad, data_len, item_layout, shape_ok};
 use crate::value::{write_map, Metadata, Value, MAX_METADATA_BYTES};
 use alloc::vec::Vec;
 
@@ -130,7 +130,7 @@ fn check_shape(t: &TensorView<'_>) -> Result<u64, Error> {
             _ => return fail(ErrorCode::SizeOverflow),
         }
     }
-    if !t.dtype.shape_ok(&t.shape) {
+    if !shape_ok(t.dtype, &t.shape) {
         return fail(ErrorCode::ShapeMismatch); // block types, SPEC.md §4.6
     }
     Ok(if t.shape.contains(&0) { 0 } else { nonzero })
@@ -148,7 +148,7 @@ fn content_len(t: &TensorView<'_>, n: u64) -> Result<u64, Error> {
             }))
         }
         (Elements::Bytes(data), dtype) if dtype != DType::String => {
-            if Some(data.len() as u128) != dtype.data_len(n) {
+            if Some(data.len() as u64) != data_len(dtype, n) {
                 return fail(ErrorCode::ShapeMismatch);
             }
             if element_error(dtype, n, data).is_some() {

@@ -45,3 +45,28 @@ pub(crate) fn item_layout(start: u64, dtype: DType, length: u64) -> Option<ItemL
 pub(crate) const fn base_pad(pos: usize) -> usize {
     (8 - (pos + 1) % 8) % 8
 }
+
+/// The data length of `n` elements of a non-`string` dtype: `ceil(n * bits / 8)`, or whole blocks for a block
+/// type (`None` for `string`, or past 2^64 - 1, which no `n` within the 2^53 - 1 limit reaches).
+///
+/// Same rule as [`DType::data_len`], in 64-bit arithmetic with no panicking division: on wasm32 this keeps
+/// 128-bit helpers and the divide-by-zero panic path out of a canister.
+pub(crate) fn data_len(dtype: DType, n: u64) -> Option<u64> {
+    if let Some((elems, bytes)) = dtype.block() {
+        return (n / core::num::NonZeroU64::new(elems)?).checked_mul(bytes);
+    }
+    let bits = dtype.bits()? as u64;
+    Some(n.checked_mul(bits)?.div_ceil(8))
+}
+
+/// The block rule of SPEC.md §4.6 (as [`DType::shape_ok`]): rank >= 1 and the last dimension a multiple
+/// of the block size; always true for other dtypes.
+pub(crate) fn shape_ok(dtype: DType, shape: &[u64]) -> bool {
+    match dtype.block() {
+        Some((elems, _)) => match (shape.last(), core::num::NonZeroU64::new(elems)) {
+            (Some(&d), Some(e)) => d % e == 0,
+            _ => false,
+        },
+        None => true,
+    }
+}
