@@ -21,5 +21,14 @@ echo "== mypy"; python3 -m mypy
 # this lock on npm 11, which leaves platform-specific optional packages of cbor-extract out of it).
 echo "== npm (cbor-x)"; npm install --prefix conformance/js --no-audit --no-fund --ignore-scripts --loglevel=error
 echo "== cargo test"; cargo test --quiet --manifest-path bindings/rust/Cargo.toml --all-features
+echo "== cargo fmt"; cargo fmt --manifest-path bindings/rust/Cargo.toml --all --check
+echo "== cargo clippy"; cargo clippy --quiet --manifest-path bindings/rust/Cargo.toml --all-features --all-targets -- -D warnings
 echo "== cargo build (no_std, --no-default-features)"; cargo build --quiet --manifest-path bindings/rust/Cargo.toml --no-default-features
+echo "== wasm32 (no_std crate + probe module)"; source scripts/wasm32-toolchain.sh
+cargo build --quiet --manifest-path bindings/rust/Cargo.toml -p tensorcbor --no-default-features --features stream \
+  --target wasm32-unknown-unknown "${WASM32_CARGO_FLAGS[@]}"
+cargo build --quiet --locked --manifest-path bindings/rust/Cargo.toml -p tensorcbor-wasm-probe --profile wasm \
+  --target wasm32-unknown-unknown "${WASM32_CARGO_FLAGS[@]}"
+cargo clippy --quiet --manifest-path bindings/rust/Cargo.toml -p tensorcbor-wasm-probe --features stream \
+  --target wasm32-unknown-unknown "${WASM32_CARGO_FLAGS[@]}" -- -D warnings
 echo "== pytest"; python3 -m pytest -q -p no:cacheprovider "$@"
