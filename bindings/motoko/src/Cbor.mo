@@ -144,7 +144,17 @@ module {
 
   public let two64 : Nat = TWO64;
 
-  public func natText(x : Nat) : Text = debug_show x;
-  public func n64Text(x : Nat64) : Text = debug_show x;
+  /// Decimal digits of a natural number (debug_show would group digits with underscores).
+  public func natText(x : Nat) : Text {
+    if (x == 0) return "0";
+    var n = x;
+    var t = "";
+    while (n > 0) {
+      t := Prim.charToText(Prim.nat32ToChar(Prim.natToNat32(48 + n % 10))) # t;
+      n /= 10;
+    };
+    t;
+  };
+  public func n64Text(x : Nat64) : Text = natText(Prim.nat64ToNat(x));
   public func intText(x : Int) : Text = if (x < 0) "-" # natText(Prim.abs(x)) else natText(Prim.abs(x));
 };

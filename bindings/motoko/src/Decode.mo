@@ -37,6 +37,11 @@ module {
       };
       return C.fail(c, #BAD_MAGIC, 0, "not a tensorcbor document: it must start with d9d9f7 (tag 55799)");
     };
+    // fast path: the 3-byte tag head d9 cb xx of the expected tag
+    if (n >= 6 and b[3] == 0xd9 and b[4] == 0xcb and C.n8to64(b[5]) == tag - 0xcb00) {
+      c.pos := 6;
+      return ?();
+    };
     c.pos := 3;
     let h = switch (C.head(c)) { case (?h) h; case null return null };
     if (h.major != 6 or h.arg != tag) {
@@ -47,14 +52,14 @@ module {
   };
 
   /// Step 3-4 with D1's order: array head (non-empty), version 1, then the array length.
-  func envelope(c : C.Cursor, lengthOk : Nat64 -> Bool, what : Text) : ?Nat64 {
+  func envelope(c : C.Cursor, lo : Nat64, hi : Nat64, what : Text) : ?Nat64 {
     let start = c.pos;
     let len = switch (C.expect(c, 4, "the document array")) { case (?n) n; case null return null };
     if (len == 0) return C.fail(c, #UNEXPECTED_TYPE, start, "the document array is empty");
     let vstart = c.pos;
     let v = switch (C.expect(c, 0, "the version (unsigned integer)")) { case (?v) v; case null return null };
     if (v != 1) return C.fail(c, #UNSUPPORTED_VERSION, vstart, "format version is not 1; this decoder reads version 1");
-    if (not lengthOk(len)) return C.fail(c, #UNEXPECTED_TYPE, start, what);
+    if (len < lo or len > hi) return C.fail(c, #UNEXPECTED_TYPE, start, what);
     ?len;
   };
 
@@ -73,26 +78,32 @@ module {
     let start = c.pos;
     let rank = switch (C.expect(c, 4, "the shape array")) { case (?x) x; case null return null };
     if (rank > MAX_RANK) return C.fail(c, #RANK_TOO_LARGE, start, "rank " # C.n64Text(rank) # " exceeds the limit of 32");
-    let dims = Prim.Array_init<Nat>(C.nat(rank), 0);
     var nonzero : Nat64 = 1;
     var zero = false;
-    var i = 0;
-    while (i < dims.size()) {
-      let dstart = c.pos;
-      let d = switch (C.expect(c, 0, "a dimension (unsigned integer)")) { case (?x) x; case null return null };
-      if (d == 0) { zero := true } else {
-        if (d > MAX_COUNT / nonzero) return C.fail(c, #SIZE_OVERFLOW, dstart, "the product of the dimensions exceeds 2^53-1");
-        nonzero *= d;
-      };
-      dims[i] := C.nat(d);
-      i += 1;
-    };
+    var failed = false;
+    let dims = Prim.Array_tabulate<Nat>(
+      C.nat(rank),
+      func _ {
+        if (failed) return 0;
+        let dstart = c.pos;
+        let d = switch (C.expect(c, 0, "a dimension (unsigned integer)")) { case (?x) x; case null { failed := true; return 0 } };
+        if (d == 0) { zero := true } else {
+          if (d > MAX_COUNT / nonzero) {
+            failed := true;
+            ignore C.fail<()>(c, #SIZE_OVERFLOW, dstart, "the product of the dimensions exceeds 2^53-1");
+            return 0;
+          };
+          nonzero *= d;
+        };
+        C.nat(d);
+      },
+    );
+    if (failed) return null;
     if (dt.kind == #block) {
       let ok = dims.size() > 0 and (dims[dims.size() - 1] % C.nat(dt.blockElems)) == 0;
       if (not ok) return C.fail(c, #SHAPE_MISMATCH, start, dt.name # " needs rank >= 1 and a last dimension that is a multiple of its block size");
     };
-    let frozen = Prim.Array_tabulate<Nat>(dims.size(), func k = dims[k]);
-    ?(frozen, if zero 0 else nonzero);
+    ?(dims, if zero 0 else nonzero);
   };
 
   /// Element data length of `count` elements (count < 2^53 so no overflow).
@@ -158,7 +169,7 @@ module {
       };
       h := switch (C.head(c)) { case (?h) h; case null return null };
     };
-    let len = switch (C.check(c, h, 2, dt.name # " element data (a byte string)")) { case (?x) x; case null return null };
+    let len = switch (C.check(c, h, 2, "the element data (a byte string)")) { case (?x) x; case null return null };
     let p = c.pos - padLen;
     let a = C.nat(dt.align);
     let need = (a - p % a) % a;
@@ -216,21 +227,19 @@ module {
 
   func tensorFields(c : C.Cursor) : ?T.Tensor {
     switch (magic(c, TENSOR_TAG)) { case null return null; case _ {} };
-    let len = switch (envelope(c, func n = n == 4 or n == 5, "a tensor array has 4 or 5 elements")) { case (?n) n; case null return null };
+    let len = switch (envelope(c, 4, 5, "a tensor array has 4 or 5 elements")) { case (?n) n; case null return null };
     tensorBody(c, len);
   };
 
   /// Read a tensor document's header from a prefix `prefix` of a document of `docLen` bytes (for a document
-  /// in stable memory: load a prefix, parse, then read element ranges). Element bytes beyond the prefix are
-  /// not needed; `TRUNCATED` with `offset` >= prefix.size() < docLen means: load a longer prefix. Element
-  /// checks (bool, packed tails) are the caller's (`Stable.checkElements`), as is TRAILING_BYTES.
+  /// in stable memory: load a prefix, parse, then read element ranges; see `Stable`). Element bytes beyond
+  /// the prefix are not needed. A `TRUNCATED` error while prefix.size() < docLen may mean "load a longer
+  /// prefix". The caller still owes the element checks (§7.2) and then TRAILING_BYTES (the document ends
+  /// at `dataOffset + dataLength`), in that order (D5).
   public func tensorHeader(prefix : Blob, docLen : Nat) : Result<T.Tensor> {
     let c = C.prefixCursor(prefix, docLen);
     switch (tensorFields(c)) {
-      case (?t) {
-        if (c.pos != docLen) return #err({ code = #TRAILING_BYTES; offset = c.pos; message = "bytes follow the end of the document" });
-        #ok(t);
-      };
+      case (?t) #ok(t);
       case null err(c);
     };
   };
@@ -244,7 +253,7 @@ module {
   public func bundle(doc : Blob) : Result<T.Bundle> {
     let c = C.cursor(doc);
     switch (magic(c, BUNDLE_TAG)) { case null return err(c); case _ {} };
-    switch (envelope(c, func n = n == 5, "a bundle array has 5 elements")) { case null return err(c); case _ {} };
+    switch (envelope(c, 5, 5, "a bundle array has 5 elements")) { case null return err(c); case _ {} };
     let metadata = switch (M.read(c, true)) { case (?m) m; case null return err(c) };
     let entries = switch (directory(c)) { case (?e) e; case null return err(c) };
     // pad: B must be a multiple of 8

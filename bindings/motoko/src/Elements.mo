@@ -31,7 +31,10 @@ module {
   /// Candid bytes `DIDL 01 6d <ty> 01 00 <count> <element bytes of t>` staged in the scratch Region. When
   /// `whole` the tensor's source Blob is copied whole (one memory copy) and the header written in front of
   /// the element bytes; the returned Blob is a single copy of header + elements.
-  public func candid(s : Bits.Scratch, t : T.Tensor, ty : Nat8, count : Nat) : ?Blob {
+  public func candid(s : Bits.Scratch, t : T.Tensor, ty : Nat8, count : Nat) : ?Blob = candidPrefix(s, t, ty, count, t.dataLength);
+
+  /// As `candid`, for a `vec` of `count` values covering the first `len` element bytes.
+  public func candidPrefix(s : Bits.Scratch, t : T.Tensor, ty : Nat8, count : Nat, len : Nat) : ?Blob {
     let r = s.region();
     let fixed : [Nat8] = [0x44, 0x49, 0x44, 0x4c, 0x01, 0x6d, ty, 0x01, 0x00];
     let tail = leb(count);
@@ -42,7 +45,16 @@ module {
     Region.storeBlob(r, BASE, t.source);
     let start = BASE + C.n64(t.dataOffset) - hlen;
     Region.storeBlob(r, start, hdr);
-    ?Region.loadBlob(r, start, Prim.nat64ToNat(hlen) + t.dataLength);
+    ?Region.loadBlob(r, start, Prim.nat64ToNat(hlen) + len);
+  };
+
+  /// The element bytes of `t` as their own Blob, copied through the Region (memory-copy speed).
+  public func stage(s : Bits.Scratch, t : T.Tensor) : Blob {
+    if (t.dataOffset == 0 and t.dataLength == t.source.size()) return t.source;
+    let r = s.region();
+    if (not s.ensure(BASE + C.n64(t.source.size()))) return C.slice(t.source, t.dataOffset, t.dataLength);
+    Region.storeBlob(r, BASE, t.source);
+    Region.loadBlob(r, BASE + C.n64(t.dataOffset), t.dataLength);
   };
 
   func is(t : T.Tensor, name : Text) : Bool = t.dtype.name == name;
@@ -113,7 +125,7 @@ module {
   };
 
   public func toNat8(t : T.Tensor, s : Bits.Scratch) : ?[Nat8] {
-    if (is(t, "uint8")) { let b = candid(s, t, 0x7b, t.count); return switch b { case (?b) from_candid (b); case null null } };
+    if (is(t, "uint8")) return ?Prim.blobToArray(stage(s, t));
     if (is(t, "uint4") or is(t, "uint2")) {
       let bits = C.nat(t.dtype.bits);
       return ?Prim.Array_tabulate<Nat8>(t.count, func i = Prim.natToNat8(packedCode(t.source, t.dataOffset, bits, i)));
@@ -173,7 +185,7 @@ module {
   public func toText(t : T.Tensor) : ?[Text] = if (is(t, "string")) ?t.strings else null;
 
   /// The element bytes as their own Blob (one copy).
-  public func bytes(t : T.Tensor) : Blob = C.slice(t.source, t.dataOffset, t.dataLength);
+  public func bytes(t : T.Tensor, s : Bits.Scratch) : Blob = stage(s, t);
 
   // ------------------------------------------------------------------ reverse: arrays to element bytes
 
@@ -200,7 +212,7 @@ module {
   public func fromBool(a : [Bool], _s : Bits.Scratch) : Blob = Prim.arrayToBlob(Prim.Array_tabulate<Nat8>(a.size(), func i = if (a[i]) 1 else 0));
 
   /// `[Float]` to float64, float32, float16 or bfloat16 element bytes, rounding to nearest-even (NaNs keep
-  /// sign and top payload bits, quieted). null for other dtypes.
+  /// sign and top payload bits). null for other dtypes.
   public func fromFloat(a : [Float], dtype : D.DType, s : Bits.Scratch) : ?Blob {
     let fmt = switch (dtype.name) {
       case "float64" return ?fromFloat64(a, s);

@@ -12,10 +12,11 @@ module {
   public let MAN : Nat64 = 0x000FFFFFFFFFFFFF;
   public let QNAN : Nat64 = 0x7FF8000000000000;
 
-  /// How a format spends its top exponent: IEEE (inf and NaNs), `fn` (only all-ones is NaN, no inf),
+  /// How a format spends its top exponent: IEEE (inf and NaNs, payload kept), `ieeeQuiet` (IEEE, but every NaN
+  /// reads as the quiet NaN of its sign, as ml_dtypes converts float8 NaNs), `fn` (only all-ones is NaN, no inf),
   /// `fnuz` (only 1000..0 is NaN, no inf, no -0), `e8m0` (unsigned exponent only, 0xFF NaN), `finite`
   /// (no inf, no NaN).
-  public type Flavor = { #ieee; #fn; #fnuz; #e8m0; #finite };
+  public type Flavor = { #ieee; #ieeeQuiet; #fn; #fnuz; #e8m0; #finite };
 
   /// Parameters of one element format.
   public type Format = { expBits : Nat64; manBits : Nat64; bias : Nat64; flavor : Flavor };
@@ -32,14 +33,14 @@ module {
       case "float32" ?F32;
       case "float8_e4m3fn" ?{ expBits = 4; manBits = 3; bias = 7; flavor = #fn };
       case "float8_e4m3fnuz" ?{ expBits = 4; manBits = 3; bias = 8; flavor = #fnuz };
-      case "float8_e5m2" ?{ expBits = 5; manBits = 2; bias = 15; flavor = #ieee };
+      case "float8_e5m2" ?{ expBits = 5; manBits = 2; bias = 15; flavor = #ieeeQuiet };
       case "float8_e5m2fnuz" ?{ expBits = 5; manBits = 2; bias = 16; flavor = #fnuz };
       case "float8_e8m0fnu" ?{ expBits = 8; manBits = 0; bias = 127; flavor = #e8m0 };
       case "float4_e2m1fn" ?{ expBits = 2; manBits = 1; bias = 1; flavor = #finite };
       case "float6_e2m3fn" ?{ expBits = 2; manBits = 3; bias = 1; flavor = #finite };
       case "float6_e3m2fn" ?{ expBits = 3; manBits = 2; bias = 3; flavor = #finite };
-      case "float8_e4m3" ?{ expBits = 4; manBits = 3; bias = 7; flavor = #ieee };
-      case "float8_e3m4" ?{ expBits = 3; manBits = 4; bias = 3; flavor = #ieee };
+      case "float8_e4m3" ?{ expBits = 4; manBits = 3; bias = 7; flavor = #ieeeQuiet };
+      case "float8_e3m4" ?{ expBits = 3; manBits = 4; bias = 3; flavor = #ieeeQuiet };
       case "float8_e4m3b11fnuz" ?{ expBits = 4; manBits = 3; bias = 11; flavor = #fnuz };
       case _ null;
     };
@@ -57,7 +58,7 @@ module {
         if (bits == 0xFF) return QNAN;
         return (bits + 896) << 52;
       };
-      case (#fnuz) { if (bits == (1 << total)) return QNAN };
+      case (#fnuz) { if (bits == (1 << total)) return SIGN | QNAN }; // ml_dtypes' value for 1000..0
       case _ {};
     };
     let sign = ((bits >> total) & 1) << 63;
@@ -66,6 +67,7 @@ module {
     if (e == expMax) {
       switch (f.flavor) {
         case (#ieee) return sign | EXP | (m << (52 - f.manBits));
+        case (#ieeeQuiet) return sign | (if (m == 0) EXP else QNAN);
         case (#fn) { if (m == manMask) return sign | QNAN };
         case _ {};
       };
@@ -80,7 +82,7 @@ module {
   };
 
   /// Bits of the format nearest to binary64 `b` (round to nearest, ties to even) for IEEE formats: NaNs keep
-  /// their sign and top payload bits and become quiet, as hardware narrowing does.
+  /// their sign and top payload bits (so widening then narrowing gives back every NaN exactly).
   public func narrowIeee(b : Nat64, f : Format) : Nat64 {
     let total = f.expBits + f.manBits;
     let sign = (b >> 63) << total;
@@ -89,7 +91,9 @@ module {
     let m = b & MAN;
     if (e == 0x7FF) {
       if (m == 0) return sign | (expMax << f.manBits);
-      let payload = (m >> (52 - f.manBits)) | (1 << (f.manBits - 1));
+      // keep the top payload bits (a signalling NaN stays signalling); quiet it only if nothing is left
+      let top = m >> (52 - f.manBits);
+      let payload = if (top == 0) (1 << (f.manBits - 1)) else top;
       return sign | (expMax << f.manBits) | payload;
     };
     if (e == 0) return sign; // binary64 subnormals are below every narrower format's smallest subnormal
