@@ -51,12 +51,12 @@ def errors_mo() -> str:
 
 
 def _row(d: object) -> dict[str, int | str]:
-    kind = str(getattr(d, "kind"))
+    kind = str(d.kind)
     tag = getattr(d, "rfc8746_tag", None)
     block_elems = int(getattr(d, "block_elems", 0) or 0)
     block_bytes = int(getattr(d, "block_bytes", 0) or 0)
-    return {"code": int(getattr(d, "code")), "name": str(getattr(d, "name")), "kind": kind,
-            "bits": int(getattr(d, "bits", 0) or 0), "align": int(getattr(d, "align")),
+    return {"code": int(d.code), "name": str(d.name), "kind": kind,
+            "bits": int(getattr(d, "bits", 0) or 0), "align": int(d.align),
             "tag": int(tag) if tag is not None else 0, "block_elems": block_elems, "block_bytes": block_bytes}
 
 

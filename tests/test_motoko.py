@@ -156,7 +156,8 @@ def _expected_f64_bits(arr: np.ndarray, name: str) -> list[int]:
     width = BY_NAME[name].bits
     if name in ("float16", "bfloat16", "float32"):
         raw = flat.view({16: np.uint16, 32: np.uint32}[width]).tolist()
-        return [_widen_bits(r, name) if math.isnan(float(x)) else w for r, x, w in zip(raw, flat.tolist(), wide)]
+        triples = zip(raw, flat.tolist(), wide, strict=True)
+        return [_widen_bits(r, name) if math.isnan(float(x)) else w for r, x, w in triples]
     if name == "float64":
         return flat.view(np.uint64).tolist()
     return wide  # ml_dtypes defines the binary64 value of every pattern, NaNs included
