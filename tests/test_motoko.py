@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import shutil
+import struct
 import subprocess
 import sys
 from pathlib import Path
@@ -272,3 +273,28 @@ def test_metadata_floats_take_their_shortest_width(codec: MotokoCodec) -> None:
     value = {"metadata": {"map": [[f"k{i:02d}", {"float": f}] for i, f in enumerate(floats)]}, "tensors": []}
     from tensorcbor.conformance.values import encode_json
     assert codec.encode(value, "bundle")["hex"] == encode_json(value, "bundle").hex()
+
+
+# ---------------------------------------------------------------- the README example
+
+
+def test_readme_example_compiles_and_runs(codec: MotokoCodec) -> None:
+    from ichost import Canister
+
+    text = (MOTOKO / "README.md").read_text(encoding="utf-8")
+    source = text.split("```motoko\n", 1)[1].split("```", 1)[0]
+    entry = MOTOKO / "build" / "ReadmeExample.mo"
+    entry.parent.mkdir(exist_ok=True)
+    entry.write_text(source, encoding="utf-8")
+    wasm = build(entry, MOTOKO / "build" / "ReadmeExample.wasm")
+    c = Canister(wasm)
+    arr = np.array([[1.5, -2.0, 0.25], [4.0, 8.0, -0.5]], dtype=np.float32)
+    doc = tensorcbor.encode(arr)
+    reply = c.update("sum", candid_blob(doc))
+    assert reply[:7] == b"DIDL\x00\x01\x72" and struct.unpack("<d", reply[7:15])[0] == float(arr.sum())
+    vec = b"DIDL\x01\x6d\x73\x03\x00\x7d\x7d" + leb128(6) + arr.tobytes() + leb128(2) + leb128(3)
+    assert parse_candid_blob(c.update("encode", vec)) == doc
+    for k in range(0, len(doc), 7):
+        c.update("upload", candid_blob(doc[k:k + 7]))
+    reply = c.update("slice", b"DIDL\x00\x02\x7d\x7d" + leb128(2) + leb128(3))
+    assert reply == b"DIDL\x01\x6d\x73\x01\x00" + leb128(3) + arr.reshape(-1)[2:5].tobytes()
