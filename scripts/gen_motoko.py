@@ -53,8 +53,10 @@ def errors_mo() -> str:
 def _row(d: object) -> dict[str, int | str]:
     kind = str(d.kind)
     tag = getattr(d, "rfc8746_tag", None)
-    block_elems = int(getattr(d, "block_elems", 0) or 0)
-    block_bytes = int(getattr(d, "block_bytes", 0) or 0)
+    block = getattr(d, "block", None)  # (elements per block, bytes per block) for block dtypes
+    block_elems, block_bytes = (int(block[0]), int(block[1])) if block else (0, 0)
+    if kind == "block" and not (block_elems and block_bytes):
+        raise ValueError(f"block dtype {getattr(d, 'name')} has no (elements, bytes) block size")
     return {"code": int(d.code), "name": str(d.name), "kind": kind,
             "bits": int(getattr(d, "bits", 0) or 0), "align": int(d.align),
             "tag": int(tag) if tag is not None else 0, "block_elems": block_elems, "block_bytes": block_bytes}

@@ -50,7 +50,9 @@ function main(argv) {
       continue;
     }
     const dest = path.join(outDir, path.basename(file).replace(/\.mo$/, '.wasm'));
-    fs.writeFileSync(dest, out.wasm);
+    const tmp = `${dest}.tmp-${process.pid}`;
+    fs.writeFileSync(tmp, out.wasm);
+    fs.renameSync(tmp, dest); // atomic: a concurrent reader never sees half a module
   }
   return failed ? 1 : 0;
 }

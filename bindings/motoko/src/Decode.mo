@@ -265,7 +265,7 @@ module {
       if (doc[body + i] != 0) return #err({ code = #BAD_PADDING; offset = pstart; message = "bundle padding bytes must be zero" });
       i += 1;
     };
-    if (c.pos % 8 != 0) return #err({ code = #BAD_PADDING; offset = pstart; message = "the bundle padding must make the tensors array start at a multiple of 8" });
+    if (k > 7 or c.pos % 8 != 0) return #err({ code = #BAD_PADDING; offset = pstart; message = "the bundle padding must be the 0 to 7 zero bytes that make the tensors array start at a multiple of 8" });
     let base = c.pos;
     let tstart = c.pos;
     let n = switch (C.expect(c, 4, "the tensors array")) { case (?x) x; case null return err(c) };
