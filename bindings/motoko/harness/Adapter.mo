@@ -170,7 +170,7 @@ persistent actor {
           out.add(0x22);
         };
         out.add(0x5d);
-        let dt = if (name == "complex64") ?D.FLOAT32 else if (name == "complex128") ?D.FLOAT64 else ?t.dtype;
+        let dt = if (name == "complex32") ?D.FLOAT16 else if (name == "complex64") ?D.FLOAT32 else if (name == "complex128") ?D.FLOAT64 else ?t.dtype;
         switch (dt) {
           case (?d) switch (El.fromFloat(fs, d, scratch)) { case (?b) { J.ascii(out, ",\"reverse\":"); hexOf(out, b) }; case null {} };
           case null {};

@@ -67,7 +67,7 @@ module {
     v;
   };
 
-  /// The elements of any float dtype (and complex: real and imaginary parts interleaved) as `[Float]`,
+  /// The elements of any float dtype (and complex32/64/128: real and imaginary parts interleaved) as `[Float]`,
   /// bit-exact: NaN payloads and signs, signalling NaNs, -0 and subnormals are kept.
   public func toFloat(t : T.Tensor, s : Bits.Scratch) : ?[Float] {
     let name = t.dtype.name;
@@ -96,13 +96,15 @@ module {
         },
       );
     };
-    if (name == "float16" or name == "bfloat16") {
-      let fmt = if (name == "float16") F.F16 else F.BF16;
-      let table = s.table16(name, func bits = F.widen(bits, fmt));
-      let b = switch (candid(s, t, 0x7a, t.count)) { case (?b) b; case null return null };
+    if (name == "float16" or name == "bfloat16" or name == "complex32") {
+      let key = if (name == "bfloat16") "bfloat16" else "float16";
+      let fmt = if (name == "bfloat16") F.BF16 else F.F16;
+      let table = s.table16(key, func bits = F.widen(bits, fmt));
+      let n = if (name == "complex32") 2 * t.count else t.count;
+      let b = switch (candid(s, t, 0x7a, n)) { case (?b) b; case null return null };
       let v : ?[Nat16] = from_candid (b);
       let a = switch v { case (?a) a; case null return null };
-      return ?Prim.Array_tabulate<Float>(t.count, func i = table[Prim.nat16ToNat(a[i])]);
+      return ?Prim.Array_tabulate<Float>(n, func i = table[Prim.nat16ToNat(a[i])]);
     };
     let fmt = switch (F.formatOf(name)) { case (?f) f; case null return null };
     let bits = C.nat(t.dtype.bits);

@@ -19,13 +19,17 @@ module {
   /// element checks and the trailing-bytes check. The returned tensor's `source` is only the loaded prefix:
   /// read elements with `range`. Errors carry offsets relative to `start`.
   public func header(r : Region.Region, start : Nat64, length : Nat64) : Result<T.Tensor> {
+    let capacity = Region.size(r) * 65536;
+    if (start > capacity or length > capacity - start) {
+      return #err({ code = #TRUNCATED; offset = 0; message = "the document range lies beyond the Region's size" });
+    };
     var want = min(length, FIRST_PREFIX);
     loop {
       let prefix = Region.loadBlob(r, start, Prim.nat64ToNat(want));
       switch (Dec.tensorHeader(prefix, Prim.nat64ToNat(length))) {
         case (#err e) {
           if (e.code != #TRUNCATED or want >= length) return #err(e);
-          want := min(length, want * 4);
+          want := if (want > length / 4) length else want * 4;
         };
         case (#ok t) {
           switch (checkElements(r, start, t)) { case (?e) return #err(e); case null {} };
