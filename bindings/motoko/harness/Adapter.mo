@@ -18,7 +18,6 @@ import M "../src/Metadata";
 import T "../src/Types";
 import J "Json";
 import El "../src/Elements";
-import F "../src/Floats";
 import Region "mo:core/Region";
 import Stable "../src/Stable";
 
@@ -106,11 +105,11 @@ persistent actor {
     let c = C.cursor(req);
     c.pos := 2;
     let result : Enc.Result<Blob> = if (kind == 0x74) {
-      let n = switch (C.expect(c, 4, "a tensor request")) { case (?n) n; case null 0 };
+      let n : Nat64 = switch (C.expect(c, 4, "a tensor request")) { case (?n) n; case null 0 };
       if (n != 3) return adapterError("malformed tensor request");
       switch (input(c)) { case (?t) Enc.tensor(t); case null #err("malformed tensor request") };
     } else {
-      let n = switch (C.expect(c, 4, "a bundle request")) { case (?n) n; case null 0 };
+      let n : Nat64 = switch (C.expect(c, 4, "a bundle request")) { case (?n) n; case null 0 };
       if (n != 2) return adapterError("malformed bundle request");
       let meta = switch (M.read(c, false)) { case (?m) m; case null return adapterError("malformed metadata in request") };
       let count = switch (C.expect(c, 4, "the tensors")) { case (?n) C.nat(n); case null return adapterError("malformed bundle request") };
