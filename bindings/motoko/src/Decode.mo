@@ -33,7 +33,7 @@ module {
     let ok = n >= 3 and b[0] == 0xd9 and b[1] == 0xd9 and b[2] == 0xf7;
     if (not ok) {
       if (n < 3 and (n == 0 or (b[0] == 0xd9 and (n == 1 or b[1] == 0xd9)))) {
-        return C.fail(c, #TRUNCATED, n, "the input ends inside the self-described CBOR tag d9d9f7");
+        return C.fail(c, #TRUNCATED, 0, "the input ends inside the self-described CBOR tag d9d9f7");
       };
       return C.fail(c, #BAD_MAGIC, 0, "not a tensorcbor document: it must start with d9d9f7 (tag 55799)");
     };
@@ -169,7 +169,11 @@ module {
       };
       h := switch (C.head(c)) { case (?h) h; case null return null };
     };
-    let len = switch (C.check(c, h, 2, "the element data (a byte string)")) { case (?x) x; case null return null };
+    if (h.major != 2) {
+      let code = if (h.major == 6) #UNEXPECTED_TAG else #UNEXPECTED_TYPE;
+      return C.fail(c, code, dstart, dt.name # " element data must be a byte string");
+    };
+    let len = h.arg;
     let p = c.pos - padLen;
     let a = C.nat(dt.align);
     let need = (a - p % a) % a;
@@ -341,7 +345,7 @@ module {
           return C.fail(c, #SHAPE_MISMATCH, lstart, "tensor \"" # name # "\": length " # C.n64Text(length) # " is not the data length of its dtype and shape");
         };
       } else {
-        if (dt.kind == #string) return C.fail(c, #INVALID_COMPRESSION, estart, "string tensors are never compressed");
+        if (dt.kind == #string) return C.fail(c, #INVALID_COMPRESSION, c.pos, "string tensors are never compressed");
         let cstart = c.pos;
         switch (C.expect(c, 0, "a codec (unsigned integer)")) { case null return null; case _ {} };
         return C.fail(c, #UNSUPPORTED_COMPRESSION, cstart, "compressed tensors (Extended profile) are not supported by this Core decoder");

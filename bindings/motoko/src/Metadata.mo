@@ -16,7 +16,7 @@ module {
   func tooLarge(x : Ctx, h : C.Head) : Bool {
     let content : Nat = if (h.major == 2 or h.major == 3) C.nat(h.arg) else 0;
     if (x.c.pos + content - x.m0 > MAX_BYTES) {
-      ignore C.fail<()>(x.c, #METADATA_TOO_LARGE, x.m0, "metadata is longer than 16 MiB; store large data as a tensor");
+      ignore C.fail<()>(x.c, #METADATA_TOO_LARGE, h.start, "metadata is longer than 16 MiB; store large data as a tensor");
       return true;
     };
     false;
