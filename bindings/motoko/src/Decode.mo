@@ -346,9 +346,8 @@ module {
         };
       } else {
         if (dt.kind == #string) return C.fail(c, #INVALID_COMPRESSION, c.pos, "string tensors are never compressed");
-        let cstart = c.pos;
-        switch (C.expect(c, 0, "a codec (unsigned integer)")) { case null return null; case _ {} };
-        return C.fail(c, #UNSUPPORTED_COMPRESSION, cstart, "compressed tensors (Extended profile) are not supported by this Core decoder");
+        // a Core decoder stops here, before reading codec and filter (SPEC §7.1 bundle step 7)
+        return C.fail(c, #UNSUPPORTED_COMPRESSION, c.pos, "compressed tensors (Extended profile) are not supported by this Core decoder");
       };
       // layout rule: item array head, padding (non-string), tag head, byte-string head, then the data
       let expectedOffset : Nat = layoutOffset(rel, dt, length);
