@@ -20,6 +20,8 @@ echo "== mypy"; python3 -m mypy
 # cbor-x is pinned exactly in package.json and package-lock.json; `npm install` honours the lock (npm ci rejects
 # this lock on npm 11, which leaves platform-specific optional packages of cbor-extract out of it).
 echo "== npm (cbor-x)"; npm install --prefix conformance/js --no-audit --no-fund --ignore-scripts --loglevel=error
+# The Motoko compiler (npm `motoko`, pinned exactly in bindings/motoko/package.json and its lock) for tests/test_motoko.py.
+echo "== npm (motoko compiler)"; npm install --prefix bindings/motoko --no-audit --no-fund --loglevel=error
 echo "== cargo test"; cargo test --quiet --manifest-path bindings/rust/Cargo.toml --all-features
 echo "== cargo fmt"; cargo fmt --manifest-path bindings/rust/Cargo.toml --all --check
 echo "== cargo clippy"; cargo clippy --quiet --manifest-path bindings/rust/Cargo.toml --all-features --all-targets -- -D warnings

@@ -1,0 +1,319 @@
+"""The Motoko binding (bindings/motoko) against the conformance suite and the Python reference.
+
+Compiles the library with the npm `motoko` compiler (IC target) and runs it under wasmtime with the ic0 API
+defined in Python (bindings/motoko/harness). Without node or the compiler these tests FAIL (they do not skip):
+scripts/test-all.sh installs the compiler with `npm install --prefix bindings/motoko`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import struct
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import tensorcbor
+from tensorcbor import testing
+from tensorcbor.conformance import load_suite
+from tensorcbor.conformance.compare import decoded_diffs
+from tensorcbor.conformance.impl import BatchImpl
+from tensorcbor.conformance.runner import run
+from tensorcbor.conformance.values import decode_json
+from tensorcbor.dtypes import BY_NAME
+from tensorcbor.errors import DecodeError
+
+ROOT = Path(__file__).resolve().parent.parent
+MOTOKO = ROOT / "bindings" / "motoko"
+sys.path.insert(0, str(MOTOKO / "harness"))
+
+from ichost import candid_blob, leb128, parse_candid_blob  # noqa: E402
+from protocol import MotokoCodec, build  # noqa: E402
+
+SUITE = load_suite()
+CORE = [v for v in SUITE.vectors if v.profile == "core"]
+FAST = settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+
+
+@pytest.fixture(scope="module")
+def codec() -> MotokoCodec:
+    if shutil.which("node") is None:
+        pytest.fail("node is not installed: the Motoko binding is compiled with the npm `motoko` compiler")
+    if not (MOTOKO / "node_modules" / "motoko").exists():
+        pytest.fail("the Motoko compiler is missing: run `npm install --prefix bindings/motoko` "
+                    "(scripts/test-all.sh does)")
+    try:
+        wasm = build()
+    except subprocess.CalledProcessError as exc:
+        pytest.fail(f"compiling bindings/motoko/harness/Adapter.mo failed: {exc}")
+    return MotokoCodec(wasm)
+
+
+def test_generated_tables_are_current() -> None:
+    gen = subprocess.run([sys.executable, str(ROOT / "scripts" / "gen_motoko.py"), "--check"],
+                         capture_output=True, text=True, env={"PYTHONPATH": str(ROOT / "src")})
+    assert gen.returncode == 0, gen.stderr
+
+
+def test_adapter_batch_passes_every_core_vector(codec: MotokoCodec) -> None:
+    assert len(CORE) > 1000
+    results = run(BatchImpl(str(MOTOKO / "adapter"), timeout=120), CORE)
+    failed = {r.vector.id: r.failures for r in results if not r.ok}
+    assert not failed, f"{len(failed)} of {len(CORE)} core vectors fail: {dict(list(failed.items())[:20])}"
+
+
+# Where Motoko's offset legitimately differs: Prim.decodeUtf8 does not say which byte is bad (the string's start
+# is reported), and a Core decoder stops at the compressed item's tag, before the codec the Python decoder reads.
+OFFSET_EXCEPTIONS = {"name-long-bad-utf8", "ext-bad-codec"}
+
+
+def test_error_offsets_agree_with_python(codec: MotokoCodec) -> None:
+    differ = {}
+    for v in CORE:
+        if v.valid or v.id in OFFSET_EXCEPTIONS:
+            continue
+        try:
+            (tensorcbor.decode if v.kind == "tensor" else tensorcbor.decode_bundle)(v.data())
+        except DecodeError as exc:
+            got = codec.decode(v.data(), v.kind)
+            if got.get("offset") != exc.offset:
+                differ[v.id] = (exc.offset, got.get("offset"))
+    assert not differ, differ
+
+
+def test_core_decoder_refuses_compressed_data(codec: MotokoCodec) -> None:
+    compressed = [v for v in SUITE.vectors if v.profile == "extended" and v.valid and v.kind == "tensor"][:3]
+    assert compressed
+    for v in compressed:
+        assert codec.decode(v.data(), "tensor").get("error") == "UNSUPPORTED_COMPRESSION", v.id
+
+
+def _python_verdict(blob: bytes, kind: str) -> dict[str, Any]:
+    try:
+        return decode_json(blob, kind)
+    except DecodeError as exc:
+        return {"error": exc.code}
+
+
+def _same_as_python(codec: MotokoCodec, blob: bytes, kind: str) -> None:
+    want = _python_verdict(blob, kind)
+    got = codec.decode(blob, kind)
+    assert got.get("error") != "TRAP", got
+    if "error" in want:
+        assert got.get("error") == want["error"], (blob.hex()[:200], got)
+    else:
+        assert not decoded_diffs(kind, want, got), decoded_diffs(kind, want, got)
+        encoded = codec.encode(want, kind)
+        assert encoded.get("hex") == blob.hex(), encoded
+
+
+@FAST
+@given(testing.tensor_blobs())
+def test_random_tensors_decode_and_reencode_as_python(codec: MotokoCodec, blob: bytes) -> None:
+    _same_as_python(codec, blob, "tensor")
+
+
+@FAST
+@given(testing.bundle_blobs())
+def test_random_bundles_decode_and_reencode_as_python(codec: MotokoCodec, blob: bytes) -> None:
+    _same_as_python(codec, blob, "bundle")
+
+
+@FAST
+@given(testing.invalid_blobs("tensor"))
+def test_invalid_tensors_give_pythons_code(codec: MotokoCodec, case: tuple[bytes, str]) -> None:
+    blob, code = case
+    assert codec.decode(blob, "tensor").get("error") == code
+
+
+@FAST
+@given(testing.invalid_blobs("bundle"))
+def test_invalid_bundles_give_pythons_code(codec: MotokoCodec, case: tuple[bytes, str]) -> None:
+    blob, code = case
+    assert codec.decode(blob, "bundle").get("error") == code
+
+
+@FAST
+@given(testing.mutated_blobs(), st.sampled_from(["tensor", "bundle"]))
+def test_mutated_blobs_give_pythons_verdict_and_never_trap(codec: MotokoCodec, blob: bytes, kind: str) -> None:
+    want = _python_verdict(blob, kind)
+    got = codec.decode(blob, kind)
+    assert got.get("error") != "TRAP", got
+    assert got.get("error") == want.get("error"), (blob.hex()[:200], want.get("error"), got)
+
+
+# ---------------------------------------------------------------- typed element access
+
+
+def _elements(codec: MotokoCodec, doc: bytes) -> dict[str, Any]:
+    reply = codec.canister.update("elements", candid_blob(doc))
+    out: dict[str, Any] = json.loads(parse_candid_blob(reply))
+    return out
+
+
+def _widen_bits(bits: int, name: str) -> int:
+    """binary64 bits of an IEEE float16/bfloat16/float32 pattern, payload shifted (reference for NaNs)."""
+    e_bits, m_bits = {"float16": (5, 10), "bfloat16": (8, 7), "float32": (8, 23)}[name]
+    sign = bits >> (e_bits + m_bits)
+    man = bits & ((1 << m_bits) - 1)
+    return (sign << 63) | (0x7FF << 52) | (man << (52 - m_bits))
+
+
+def _expected_f64_bits(arr: np.ndarray, name: str) -> list[int]:
+    flat = arr.reshape(-1)
+    if name.startswith("complex"):
+        flat = flat.view(np.float32 if name == "complex64" else np.float64)
+        name = "float32" if name == "complex64" else "float64"
+    wide = flat.astype(np.float64).view(np.uint64).tolist()
+    width = BY_NAME[name].bits
+    if name in ("float16", "bfloat16", "float32"):
+        raw = flat.view({16: np.uint16, 32: np.uint32}[width]).tolist()
+        triples = zip(raw, flat.tolist(), wide, strict=True)
+        return [_widen_bits(r, name) if math.isnan(float(x)) else w for r, x, w in triples]
+    if name == "float64":
+        return flat.view(np.uint64).tolist()
+    return wide  # ml_dtypes defines the binary64 value of every pattern, NaNs included
+
+
+FLOATS = ["float16", "bfloat16", "float32", "float64", "complex64", "complex128", "float8_e4m3fn",
+          "float8_e4m3fnuz", "float8_e5m2", "float8_e5m2fnuz", "float8_e8m0fnu", "float4_e2m1fn", "float6_e2m3fn",
+          "float6_e3m2fn"]
+
+
+@pytest.mark.parametrize("name", FLOATS)
+def test_float_elements_are_bit_exact_both_ways(codec: MotokoCodec, name: str) -> None:
+    dt = BY_NAME[name]
+    if dt.bits in (16, 32, 64):
+        patterns = testing.special_bit_patterns(dt.bits)
+        raw = np.array(patterns, dtype={16: np.uint16, 32: np.uint32, 64: np.uint64}[dt.bits])
+        arr = raw.view(dt.np_dtype)
+    elif dt.kind == "complex":
+        half = dt.bits // 2
+        patterns = testing.special_bit_patterns(half)
+        raw = np.array(patterns + patterns[::-1], dtype={32: np.uint32, 64: np.uint64}[half])
+        arr = raw.view(dt.np_dtype)
+    else:
+        arr = np.arange(1 << dt.bits, dtype=np.uint8).view(dt.np_dtype)  # every pattern of the format
+    doc = tensorcbor.encode(arr)
+    got = _elements(codec, doc)
+    want = _expected_f64_bits(arr, name)
+    assert [int(h, 16) for h in got["floats"]] == want
+    if name in ("float16", "bfloat16", "float32", "float64", "complex64", "complex128"):
+        assert got["reverse"] == tensorcbor.decode(doc).tobytes().hex()
+    if name == "float32":
+        assert got["float32"] == arr.tobytes().hex()
+
+
+INTS = ["int8", "uint8", "int16", "uint16", "int32", "uint32", "int64", "uint64", "bool", "int4", "uint4", "int2",
+        "uint2"]
+
+
+@pytest.mark.parametrize("name", INTS)
+def test_integer_elements_both_ways(codec: MotokoCodec, name: str) -> None:
+    dt = BY_NAME[name]
+    if name == "bool":
+        arr = np.array([True, False, True, True, False])
+    elif dt.bits < 8:
+        lo, hi = (-(1 << (dt.bits - 1)), 1 << (dt.bits - 1)) if dt.kind == "int" else (0, 1 << dt.bits)
+        arr = np.array(list(range(lo, hi)) + [lo], dtype=np.int64).astype(dt.np_dtype)
+    else:
+        info = np.iinfo(dt.np_dtype)
+        arr = np.array([info.min, info.max, 0, 1, info.max // 3, info.min // 7], dtype=dt.np_dtype)
+    doc = tensorcbor.encode(arr)
+    got = _elements(codec, doc)
+    assert got["ints"] == [int(x) for x in arr.astype(np.int64 if name != "uint64" else np.uint64).tolist()]
+    assert got["reverse"] == bytes.fromhex(decode_json(doc, "tensor")["data_hex"]).hex()
+
+
+def test_string_elements(codec: MotokoCodec) -> None:
+    strings = ["", "tensor", "Grüße ✓", "a\"b\\c\n"]
+    got = _elements(codec, tensorcbor.encode(np.array(strings, dtype=np.dtypes.StringDType())))
+    assert got["strings"] == strings
+
+
+# ---------------------------------------------------------------- stable memory
+
+
+def _from_stable(codec: MotokoCodec, doc: bytes, chunk: int) -> dict[str, Any]:
+    body = b"DIDL\x01\x6d\x7b\x02\x00\x7d" + leb128(len(doc)) + doc + leb128(chunk)
+    reply = codec.canister.update("fromStable", body)
+    out: dict[str, Any] = json.loads(parse_candid_blob(reply))
+    return out
+
+
+@FAST
+@given(st.one_of(testing.tensor_blobs(), testing.mutated_blobs()), st.integers(1, 300))
+def test_tensor_read_from_a_region_matches_python(codec: MotokoCodec, blob: bytes, chunk: int) -> None:
+    want = _python_verdict(blob, "tensor")
+    got = _from_stable(codec, blob, chunk)
+    if "error" in want:
+        assert got.get("error") == want["error"], got
+    else:
+        assert not decoded_diffs("tensor", want, got), decoded_diffs("tensor", want, got)
+
+
+def test_region_read_of_a_large_tensor_loads_only_a_prefix_for_the_header(codec: MotokoCodec) -> None:
+    arr = np.arange(100_000, dtype=np.float32)
+    got = _from_stable(codec, tensorcbor.encode(arr), 65536)
+    assert got["data_hex"] == arr.tobytes().hex()
+
+
+def _nested(levels: int) -> dict[str, Any]:
+    value: dict[str, Any] = {"array": []}
+    for _ in range(levels - 2):  # the metadata map itself is level 1
+        value = {"array": [value]}
+    return value
+
+
+def test_encoder_rejects_what_has_no_encoding(codec: MotokoCodec) -> None:
+    bad = [({"dtype": "float32", "shape": [3], "data_hex": "00" * 8}, "tensor"),
+           ({"dtype": "bool", "shape": [1], "data_hex": "02"}, "tensor"),
+           ({"dtype": "int4", "shape": [1], "data_hex": "f0"}, "tensor"),
+           ({"metadata": {"map": []}, "tensors": [{"name": "", "dtype": "uint8", "shape": [0], "data_hex": ""}]},
+            "bundle"),
+           ({"metadata": {"map": [["x", _nested(33)]]}, "tensors": []}, "bundle"),
+           ({"metadata": {"map": []}, "tensors": [{"name": "a", "dtype": "uint8", "shape": [0], "data_hex": ""}] * 2},
+            "bundle")]
+    for value, kind in bad:
+        assert codec.encode(value, kind).get("error") == "ADAPTER_ERROR", value
+
+
+def test_metadata_floats_take_their_shortest_width(codec: MotokoCodec) -> None:
+    floats = ["0.25", "-0", "inf", "nan", "1.0000001192092896", "0.1", "65504.0", "5.960464477539063e-08",
+              "1e-40", "3.4028234663852886e+38", "1e300"]
+    value = {"metadata": {"map": [[f"k{i:02d}", {"float": f}] for i, f in enumerate(floats)]}, "tensors": []}
+    from tensorcbor.conformance.values import encode_json
+    assert codec.encode(value, "bundle")["hex"] == encode_json(value, "bundle").hex()
+
+
+# ---------------------------------------------------------------- the README example
+
+
+def test_readme_example_compiles_and_runs(codec: MotokoCodec) -> None:
+    from ichost import Canister
+
+    text = (MOTOKO / "README.md").read_text(encoding="utf-8")
+    source = text.split("```motoko\n", 1)[1].split("```", 1)[0]
+    entry = MOTOKO / "build" / "ReadmeExample.mo"
+    entry.parent.mkdir(exist_ok=True)
+    entry.write_text(source, encoding="utf-8")
+    wasm = build(entry, MOTOKO / "build" / "ReadmeExample.wasm")
+    c = Canister(wasm)
+    arr = np.array([[1.5, -2.0, 0.25], [4.0, 8.0, -0.5]], dtype=np.float32)
+    doc = tensorcbor.encode(arr)
+    reply = c.update("sum", candid_blob(doc))
+    assert reply[:7] == b"DIDL\x00\x01\x72" and struct.unpack("<d", reply[7:15])[0] == float(arr.sum())
+    vec = b"DIDL\x01\x6d\x73\x03\x00\x7d\x7d" + leb128(6) + arr.tobytes() + leb128(2) + leb128(3)
+    assert parse_candid_blob(c.update("encode", vec)) == doc
+    for k in range(0, len(doc), 7):
+        c.update("upload", candid_blob(doc[k:k + 7]))
+    reply = c.update("slice", b"DIDL\x00\x02\x7d\x7d" + leb128(2) + leb128(3))
+    assert reply == b"DIDL\x01\x6d\x73\x01\x00" + leb128(3) + arr.reshape(-1)[2:5].tobytes()
