@@ -87,8 +87,9 @@ class Canister:
         self.broken: str | None = None
         self._clock = 1_700_000_000_000_000_000
         self._msg: _Message | None = None
-        self.store: wasmtime.Store | None = None
+        self.store = wasmtime.Store(self.engine)
         self.instance: wasmtime.Instance | None = None
+        self.memory: wasmtime.Memory | None = None
 
     def _compile(self, wasm: bytes | Path) -> wasmtime.Module:
         data = Path(wasm).read_bytes() if isinstance(wasm, Path) else wasm
@@ -131,17 +132,19 @@ class Canister:
         for imp in self.module.imports:
             if imp.module != "ic0" or not isinstance(imp.type, wasmtime.FuncType):
                 raise Trap(f"unsupported import {imp.module}.{imp.name}")
-            imports.append(wasmtime.Func(self.store, imp.type, self._host(imp.name)))
+            imports.append(wasmtime.Func(self.store, imp.type, self._host(imp.name or "")))
         self.instance = wasmtime.Instance(self.store, self.module, imports)
-        self.memory = self.instance.exports(self.store)["memory"]
-        assert isinstance(self.memory, wasmtime.Memory)
+        memory = self.instance.exports(self.store)["memory"]
+        if not isinstance(memory, wasmtime.Memory):
+            raise Trap("the module exports no memory")
+        self.memory = memory
 
     def _run(self, export: str, arg: bytes, caller: bytes, limit: int, *, needs_reply: bool = True) -> Result:
         if self.broken is not None:
             raise Trap(f"the canister trapped earlier ({self.broken}); this emulator does not roll back the heap")
         if len(arg) > MAX_MESSAGE:
             raise Trap(f"argument of {len(arg)} bytes exceeds the {MAX_MESSAGE}-byte message limit")
-        assert self.store is not None and self.instance is not None
+        assert self.instance is not None, "install() first"
         func = self.instance.exports(self.store).get(export)
         if func is None:
             if export in ("canister_init", "canister_pre_upgrade", "canister_post_upgrade"):
@@ -175,9 +178,11 @@ class Canister:
     # -------------------------------------------------------------- ic0
 
     def _mem_read(self, ptr: int, size: int) -> bytes:
+        assert self.memory is not None
         return bytes(self.memory.read(self.store, ptr, ptr + size))
 
-    def _mem_write(self, ptr: int, data: bytes | bytearray | memoryview) -> None:
+    def _mem_write(self, ptr: int, data: bytes | bytearray) -> None:
+        assert self.memory is not None
         if data:
             self.memory.write(self.store, data, ptr)
 
@@ -190,12 +195,12 @@ class Canister:
         return msg
 
     def _host(self, name: str) -> Callable[..., Any]:
-        impl = getattr(self, f"_ic0_{name}", None)
+        impl: Callable[..., Any] | None = getattr(self, f"_ic0_{name}", None)
         if impl is None:
             def missing(*_: int) -> None:
                 raise Trap(f"ic0.{name} is not emulated")
             return missing
-        return impl  # type: ignore[no-any-return]
+        return impl
 
     def _ic0_msg_arg_data_size(self) -> int:
         return len(self._count().arg)
@@ -290,7 +295,7 @@ class Canister:
         self._count(size)
         if offset + size > len(self.stable):
             raise Trap("stable memory read out of bounds")
-        self._mem_write(dst, memoryview(self.stable)[offset:offset + size])
+        self._mem_write(dst, self.stable[offset:offset + size])
 
     def _ic0_stable_size(self) -> int:
         return self._ic0_stable64_size()

@@ -6,6 +6,7 @@ Each method returns ``(value, result)``: the decoded Candid reply (a Result vari
 
 from __future__ import annotations
 
+import builtins
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,8 @@ class StoreClient:
         (value,) = icemu.decode(res.ok(), NAMES)
         return value
 
-    def _update(self, method: str, args: list[tuple[Any, Any]], caller: bytes | None = None) -> tuple[Any, icemu.Result]:
+    def _update(self, method: str, args: list[tuple[Any, Any]],
+                caller: bytes | None = None) -> tuple[Any, icemu.Result]:
         res = self.c.update(method, icemu.encode(args), caller)
         return self._decode(res), res
 
@@ -65,7 +67,7 @@ class StoreClient:
     def dense(self, weight: str, bias: str | None, x: bytes) -> tuple[Any, icemu.Result]:
         return self._query("dense", [("text", weight), (("opt", "text"), bias), ("blob", x)])
 
-    def upload(self, chunks: list[bytes], digest: bytes) -> list[icemu.Result]:
+    def upload(self, chunks: builtins.list[bytes], digest: bytes) -> builtins.list[icemu.Result]:
         """The whole stream, manifest first; raises on any Err. Returns each message's result."""
         out = []
         value, res = self.begin_upload(chunks[0], digest)
