@@ -21,15 +21,16 @@ REGISTRY: tuple[tuple[str, str], ...] = (
     ("TRAILING_BYTES", "Bytes follow the end of the document."),
     ("BAD_MAGIC", "The document does not start with tag 55799 followed by a tensorcbor tag "
                   "(52084 tensor, 52066 bundle), or is of the other kind than the caller asked for."),
-    ("UNSUPPORTED_VERSION", "The version field is not 1."),
+    ("UNSUPPORTED_VERSION", "The version field is not 1 (checked before the length of the top-level array, "
+                            "so a future version is reported as such whatever its array length)."),
     ("UNEXPECTED_TYPE", "A data item has the wrong major type or an array has the wrong number of "
                         "elements for its position."),
     ("UNEXPECTED_TAG", "A tag appears where none is allowed, a required tag is missing, or the "
                        "data tag does not match the dtype's RFC 8746 tag."),
     ("UNKNOWN_DTYPE", "The dtype code is not in the dtype table."),
     ("RANK_TOO_LARGE", "The shape has more than 32 dimensions."),
-    ("SIZE_OVERFLOW", "The product of the non-zero dimensions, or the element data length it "
-                      "implies, exceeds 2^63 - 1."),
+    ("SIZE_OVERFLOW", "The product of the non-zero dimensions of a shape exceeds 2^53 - 1 (checked as "
+                      "each dimension is read), or a stream's document length exceeds 2^63 - 1."),
     ("SHAPE_MISMATCH", "The element data length (or the number of strings) differs from what the "
                        "shape and dtype require."),
     ("BAD_PADDING", "The padding item is present when not needed, absent when needed, has the "
@@ -48,7 +49,8 @@ REGISTRY: tuple[tuple[str, str], ...] = (
     ("UNSUPPORTED_VALUE", "Metadata holds a CBOR value outside the allowed data model: a tag, "
                           "undefined, a simple value other than false/true/null, or a non-text map key."),
     ("NESTING_TOO_DEEP", "Metadata arrays and maps nest deeper than 32 levels."),
-    ("METADATA_TOO_LARGE", "The encoded metadata map is longer than 16 MiB (16777216 bytes)."),
+    ("METADATA_TOO_LARGE", "The encoded metadata map is longer than 16 MiB (16777216 bytes); reported as soon "
+                           "as a head inside the metadata (with a string's claimed content) reaches past the limit."),
     # Stream profile (SPEC.md §12): chunked streams.
     ("STREAM_DIGEST_MISMATCH", "The SHA-256 of a stream's manifest chunk is not the stream digest the receiver "
                                "expects."),
@@ -76,6 +78,16 @@ REGISTRY: tuple[tuple[str, str], ...] = (
                             "window over 8 MiB."),
     ("DECOMPRESSED_SIZE_MISMATCH", "Compressed data decompresses to more or fewer bytes than the tensor's "
                                    "data length; decoding stops as soon as the output would exceed it."),
+    # Format 1.0 (issue #8).
+    ("DIRECTORY_MISMATCH", "A bundle's directory disagrees with its tensor items: an offset other than the "
+                           "layout rule gives, a different number of items, or an item whose form or length "
+                           "differs from its entry."),
+    ("INVALID_CHUNK_SIZE", "A stream manifest's max-size is outside 128 to 2^32 - 1 (checked at M6)."),
+    ("QUOTA_EXCEEDED", "A receiver's quota on the declared document length is exceeded (checked right after "
+                       "M11, before any data chunk is accepted)."),
+    ("DECOMPRESSION_LIMIT", "The decoder's configured limit on the total decompressed bytes of one decode call "
+                            "would be exceeded (checked at C5, before decompressing, by summing declared "
+                            "lengths; the reference default is 1 GiB)."),
 )
 
 CODES: frozenset[str] = frozenset(code for code, _ in REGISTRY)
@@ -86,12 +98,17 @@ class TensorCBORError(Exception):
 
 
 class DecodeError(TensorCBORError, ValueError):
-    """Input rejected by a decoder; ``code`` is a registry code, ``offset`` the byte position."""
+    """Input rejected by a decoder; ``code`` is a registry code, ``offset`` the byte position.
 
-    def __init__(self, code: str, message: str, offset: int | None = None) -> None:
+    For ``TRUNCATED``, ``needed`` (when known) is how many input bytes from the start of the
+    document the reader needs at least: a prefix reader reads up to there and tries again.
+    """
+
+    def __init__(self, code: str, message: str, offset: int | None = None, needed: int | None = None) -> None:
         assert code in CODES, code
         self.code = code
         self.offset = offset
+        self.needed = needed
         where = f" at byte {offset}" if offset is not None else ""
         super().__init__(f"{code}{where}: {message}")
 
