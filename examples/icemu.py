@@ -13,15 +13,14 @@ What it is NOT (say so wherever its figures are quoted):
   and memory.fill one per byte): a LOWER BOUND of the instructions the IC charges, which weights calls,
   branches, globals and Wasm64 memory accesses higher and adds a fee per system-API call and per byte it copies.
   ``Result.syscalls`` and ``Result.syscall_bytes`` count those calls and bytes so a caller can add them;
-- a trapped message is not rolled back on the Wasm heap: stable-memory writes of the message are undone, and the
-  canister object then refuses further calls (the IC would restore the pre-message state);
-- queries run on the live instance; the IC discards their heap changes (the canisters here change no state in
-  queries, and every check goes through replies);
+- a trapped update and every query are undone as on the IC (Wasm heap, globals, stable memory), except that a
+  heap that grew keeps its size (its new pages zeroed);
 - per-message limits enforced: instructions (40e9 update, 5e9 query, as fuel), argument and reply size (2 MiB).
 """
 
 from __future__ import annotations
 
+import ctypes
 import struct
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -35,6 +34,66 @@ UPDATE_LIMIT = 40_000_000_000
 QUERY_LIMIT = 5_000_000_000
 MAX_MESSAGE = 2 * 1024 * 1024
 MAX_STABLE = 8 << 30  # the emulator's own cap on stable memory (the IC allows hundreds of GiB)
+
+
+def _read_uleb(buf: bytes, pos: int) -> tuple[int, int]:
+    n = shift = 0
+    while True:
+        b = buf[pos]
+        pos += 1
+        n |= (b & 0x7F) << shift
+        shift += 7
+        if not b & 0x80:
+            return n, pos
+
+
+def export_globals(wasm: bytes) -> bytes:
+    """The module with every global it defines also exported (as ``icemu.global.<index>``), so that the
+    emulator can save and restore them around a message: modules keep their stack pointer (Rust) or runtime
+    state (Motoko) in globals they do not export."""
+    if wasm[:8] != b"\0asm\x01\0\0\0":
+        raise ValueError("not a Wasm module")
+    sections: list[tuple[int, bytes]] = []
+    pos = 8
+    while pos < len(wasm):
+        sid = wasm[pos]
+        size, start = _read_uleb(wasm, pos + 1)
+        sections.append((sid, wasm[start:start + size]))
+        pos = start + size
+    imported = defined = 0
+    for sid, body in sections:
+        if sid == 2:
+            imported = _imported_globals(body)
+        elif sid == 6:
+            defined = _read_uleb(body, 0)[0]
+    out = bytearray(wasm[:8])
+    for sid, body in sections:
+        if sid == 7 and defined:
+            count, p = _read_uleb(body, 0)
+            extra = b"".join(_uleb(len(name)) + name + b"\x03" + _uleb(i) for i in range(imported, imported + defined)
+                             for name in [f"icemu.global.{i}".encode()])
+            body = _uleb(count + defined) + body[p:] + extra
+        out += bytes([sid]) + _uleb(len(body)) + body
+    return bytes(out)
+
+
+def _imported_globals(body: bytes) -> int:
+    count, p = _read_uleb(body, 0)
+    globals_ = 0
+    for _ in range(count):
+        for _name in range(2):
+            n, p = _read_uleb(body, p)
+            p += n
+        kind = body[p]
+        p += 1
+        if kind == 0:  # function: type index
+            p = _read_uleb(body, p)[1]
+        elif kind == 3:  # global: value type, mutability
+            globals_ += 1
+            p += 2
+        else:
+            raise ValueError(f"import of kind {kind} is not supported by icemu")
+    return globals_
 
 
 class Trap(Exception):
@@ -68,6 +127,7 @@ class _Message:
     syscall_bytes: int = 0
     stable_journal: list[tuple[int, bytes]] = field(default_factory=list)
     stable_size_before: int = 0
+    limit: int = 0
 
 
 class Canister:
@@ -84,7 +144,6 @@ class Canister:
         self.canister_id = canister_id
         self.stable = bytearray()
         self.debug: list[str] = []
-        self.broken: str | None = None
         self._clock = 1_700_000_000_000_000_000
         self._msg: _Message | None = None
         self.store = wasmtime.Store(self.engine)
@@ -93,7 +152,7 @@ class Canister:
 
     def _compile(self, wasm: bytes | Path) -> wasmtime.Module:
         data = Path(wasm).read_bytes() if isinstance(wasm, Path) else wasm
-        return wasmtime.Module(self.engine, data)
+        return wasmtime.Module(self.engine, export_globals(data))
 
     # -------------------------------------------------------------- lifecycle
 
@@ -133,15 +192,22 @@ class Canister:
             if imp.module != "ic0" or not isinstance(imp.type, wasmtime.FuncType):
                 raise Trap(f"unsupported import {imp.module}.{imp.name}")
             imports.append(wasmtime.Func(self.store, imp.type, self._host(imp.name or "")))
-        self.instance = wasmtime.Instance(self.store, self.module, imports)
-        memory = self.instance.exports(self.store)["memory"]
-        if not isinstance(memory, wasmtime.Memory):
-            raise Trap("the module exports no memory")
-        self.memory = memory
+        # A module's start function (Motoko has one) runs at instantiation, as part of install or upgrade.
+        self.store.set_fuel(UPDATE_LIMIT)
+        self._msg = _Message(arg=b"", caller=self.first_controller, limit=UPDATE_LIMIT)
+        try:
+            self.instance = wasmtime.Instance(self.store, self.module, imports)
+        except wasmtime.WasmtimeError as exc:
+            raise Trap(f"instantiation: {exc}") from exc
+        finally:
+            self._msg = None
+        # Rust modules export "memory", Motoko modules "mem".
+        memories = [e for e in self.instance.exports(self.store).values() if isinstance(e, wasmtime.Memory)]
+        if len(memories) != 1:
+            raise Trap(f"the module exports {len(memories)} memories, expected one")
+        self.memory = memories[0]
 
     def _run(self, export: str, arg: bytes, caller: bytes, limit: int, *, needs_reply: bool = True) -> Result:
-        if self.broken is not None:
-            raise Trap(f"the canister trapped earlier ({self.broken}); this emulator does not roll back the heap")
         if len(arg) > MAX_MESSAGE:
             raise Trap(f"argument of {len(arg)} bytes exceeds the {MAX_MESSAGE}-byte message limit")
         assert self.instance is not None, "install() first"
@@ -152,17 +218,19 @@ class Canister:
             raise Trap(f"the module exports no {export!r}")
         assert isinstance(func, wasmtime.Func)
         self._clock += 1_000_000_000
-        msg = self._msg = _Message(arg=arg, caller=caller, stable_size_before=len(self.stable))
+        msg = self._msg = _Message(arg=arg, caller=caller, stable_size_before=len(self.stable), limit=limit)
+        saved = self._save()
         self.store.set_fuel(limit)
         try:
             func(self.store)
         except (wasmtime.WasmtimeError, Trap) as exc:
-            self._rollback_stable(msg)
-            self.broken = str(exc).splitlines()[0]
-            raise Trap(f"{export}: {exc}") from exc
+            self._restore(saved, msg)
+            raise Trap(f"{export}: {str(exc).splitlines()[0]}") from exc
         finally:
             fuel = limit - self.store.get_fuel()
             self._msg = None
+        if export.startswith("canister_query "):
+            self._restore(saved, msg)  # the IC discards a query's changes
         if needs_reply and not msg.replied:
             raise Trap(f"{export} returned without replying")
         if len(msg.reply) > MAX_MESSAGE:
@@ -170,7 +238,28 @@ class Canister:
         reply = bytes(msg.reply) if msg.replied and msg.reject is None else None
         return Result(reply, msg.reject, fuel, msg.syscalls, msg.syscall_bytes)
 
-    def _rollback_stable(self, msg: _Message) -> None:
+    def _memory_view(self) -> Any:
+        assert self.memory is not None
+        n = self.memory.data_len(self.store)
+        return (ctypes.c_ubyte * n).from_address(ctypes.addressof(self.memory.data_ptr(self.store).contents))
+
+    def _save(self) -> tuple[bytes, list[tuple[wasmtime.Global, Any]]]:
+        """The Wasm heap and every mutable global (all exported by `export_globals`)."""
+        assert self.instance is not None
+        globals_ = [(g, g.value(self.store)) for g in self.instance.exports(self.store).values()
+                    if isinstance(g, wasmtime.Global) and g.type(self.store).mutable]
+        return bytes(self._memory_view()), globals_
+
+    def _restore(self, saved: tuple[bytes, list[tuple[wasmtime.Global, Any]]], msg: _Message) -> None:
+        """Undo a message: heap, globals and stable memory as they were (a heap that grew keeps its size, its
+        new pages zeroed)."""
+        heap, globals_ = saved
+        view = self._memory_view()
+        ctypes.memmove(view, heap, len(heap))
+        if len(view) > len(heap):
+            ctypes.memset(ctypes.addressof(view) + len(heap), 0, len(view) - len(heap))
+        for g, value in globals_:
+            g.set_value(self.store, value)
         for at, old in reversed(msg.stable_journal):
             self.stable[at:at + len(old)] = old
         del self.stable[msg.stable_size_before:]
@@ -270,6 +359,18 @@ class Canister:
     def _ic0_canister_version(self) -> int:
         self._count()
         return 0
+
+    def _ic0_canister_status(self) -> int:
+        self._count()
+        return 1  # running
+
+    def _ic0_performance_counter(self, kind: int) -> int:
+        msg = self._count()
+        return msg.limit - self.store.get_fuel()
+
+    def _ic0_global_timer_set(self, timestamp: int) -> int:
+        self._count()
+        return 0  # no timer was set; timers never fire here
 
     # stable memory: 64-bit and 32-bit forms share one byte array
     def _ic0_stable64_size(self) -> int:

@@ -9,6 +9,7 @@ echo "== mypy"; python3 -m mypy
 # cbor-x is pinned exactly in package.json and package-lock.json; `npm install` honours the lock (npm ci rejects
 # this lock on npm 11, which leaves platform-specific optional packages of cbor-extract out of it).
 echo "== npm (cbor-x)"; npm install --prefix conformance/js --no-audit --no-fund --ignore-scripts --loglevel=error
+echo "== npm (motoko compiler)"; npm install --prefix bindings/motoko --no-audit --no-fund --loglevel=error
 # The canister examples (tests/test_canister_e2e.py) build for the IC's Wasm target.
 echo "== rustup target wasm32-unknown-unknown"; rustup target add wasm32-unknown-unknown
 echo "== cargo test"; cargo test --quiet --manifest-path bindings/rust/Cargo.toml --all-features
