@@ -42,6 +42,23 @@ def build_rust_store() -> Path:
     return RUST_WASM
 
 
+MOTOKO_BUILD = EXAMPLES.parent / "bindings" / "motoko" / "scripts" / "build.js"
+
+
+def build_motoko(entry: Path, out_dir: Path) -> Path:
+    """Compile a Motoko actor for the IC (Wasm64) with the npm `motoko` compiler (bindings/motoko/package.json:
+    `npm install --prefix bindings/motoko`); the library is importable as "mo:tensorcbor/<Module>"."""
+    node = shutil.which("node")
+    if node is None:
+        raise BuildError("node is not on PATH: install Node.js to compile Motoko")
+    proc = subprocess.run([node, str(MOTOKO_BUILD), "--target", "ic", str(out_dir), str(entry)],
+                          capture_output=True, text=True, timeout=600)
+    if proc.returncode != 0:
+        raise BuildError(f"compiling {entry.name} failed (did `npm install --prefix bindings/motoko` run?):\n"
+                         f"{proc.stderr[-4000:]}")
+    return out_dir / entry.with_suffix(".wasm").name
+
+
 def synthetic_model(target_bytes: int, *, hidden: int = 128, seed: int = 0) -> dict[str, np.ndarray]:
     """A transformer-shaped model of about `target_bytes`: a 1024x1024 float32 dense layer with its bias, an
     embedding, then repeated layers of 12 tensors in float32, float16, bfloat16, int8, bool, int4 and string

@@ -95,6 +95,18 @@ def test_only_controllers_and_allowed_principals_upload(wasm: tuple[str, bytes],
     assert s.put_chunk(chunks[1], UPLOADER)[0][0] == "Ok"
 
 
+def test_a_trapped_message_changes_nothing(wasm: tuple[str, bytes], model: tuple[Any, bytes, list[bytes]]) -> None:
+    _, doc, chunks = model
+    c, s = _fresh(wasm[1])
+    assert s.begin_upload(chunks[0], stream.stream_digest(chunks[0]))[0][0] == "Ok"
+    assert s.put_chunk(chunks[1])[0][0] == "Ok"
+    before = (s.status()[0], bytes(c.stable))
+    with pytest.raises(icemu.Trap):
+        c.update("put_chunk", b"DIDL\x00\x01\x71\x03abc")  # a text where a blob is expected: Candid traps
+    assert (s.status()[0], bytes(c.stable)) == before
+    assert s.put_chunk(chunks[2])[0][1]["received"] == 2, "the canister goes on after the trap"
+
+
 def test_manifest_checks_and_quota_come_before_anything_is_stored(wasm: tuple[str, bytes],
                                                                     model: tuple[Any, bytes, list[bytes]]) -> None:
     _, doc, chunks = model

@@ -6,8 +6,6 @@ tests FAIL, not skip."""
 from __future__ import annotations
 
 import hashlib
-import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -15,10 +13,10 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "examples"))
+import canisters  # noqa: E402
 import icemu  # noqa: E402
 
 PROBE = ROOT / "tests" / "motoko" / "Sha256Probe.mo"
-BUILD = ROOT / "bindings" / "motoko" / "scripts" / "build.js"
 
 # FIPS 180-2 Appendix B / NIST CSRC "SHA256.pdf" example values.
 NIST = [
@@ -32,23 +30,11 @@ NIST = [
 MILLION_A = "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0"
 
 
-def build_probe(out_dir: Path) -> Path:
-    """Compile tests/motoko/Sha256Probe.mo for the IC (memory64) with the npm `motoko` compiler."""
-    node = shutil.which("node")
-    if node is None:
-        raise RuntimeError("node is not on PATH: install Node.js to compile Motoko")
-    proc = subprocess.run([node, str(BUILD), "--target", "ic", str(out_dir), str(PROBE)], capture_output=True,
-                          text=True, timeout=600)
-    if proc.returncode != 0:
-        raise RuntimeError(f"compiling {PROBE.name} failed (npm install --prefix bindings/motoko?):\n{proc.stderr}")
-    return out_dir / "Sha256Probe.wasm"
-
-
 @pytest.fixture(scope="module")
 def probe(tmp_path_factory: pytest.TempPathFactory) -> icemu.Canister:
     try:
-        wasm = build_probe(tmp_path_factory.mktemp("motoko"))
-    except RuntimeError as exc:
+        wasm = canisters.build_motoko(PROBE, tmp_path_factory.mktemp("motoko"))
+    except canisters.BuildError as exc:
         pytest.fail(str(exc))
     c = icemu.Canister(wasm.read_bytes())
     c.install()

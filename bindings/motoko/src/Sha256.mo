@@ -114,7 +114,23 @@ module {
     /// Add bytes to the message. Traps after `sum` unless `reset` was called.
     public func write(data : Blob) {
       if done Prim.trap("Sha256.write after sum; call reset first");
-      for (x in data.vals()) byte(x);
+      // `byte` inlined, with the word and block position in locals: this loop is the hot path.
+      var wd = word;
+      var f = fill;
+      for (x in data.vals()) {
+        wd := (wd << 8) | Prim.nat16ToNat32(Prim.nat8ToNat16(x));
+        f += 1;
+        if (f & 3 == 0) {
+          w[Prim.nat64ToNat(f >> 2) - 1] := wd;
+          wd := 0;
+          if (f == 64) {
+            compress();
+            f := 0;
+          };
+        };
+      };
+      word := wd;
+      fill := f;
       total +%= Prim.natToNat64(data.size());
     };
 
