@@ -176,12 +176,18 @@ class Canister:
         self.stable.extend(bytes(pages * PAGE))
         return old
 
+    def _charge(self, size: int) -> None:
+        """Stable memory copies cost one fuel per byte, as memory.copy does (the IC charges more)."""
+        self.store.set_fuel(max(0, self.store.get_fuel() - size))
+
     def _ic0_stable64_read(self, dst: int, off: int, size: int) -> None:
+        self._charge(size)
         if off + size > len(self.stable):
             raise Trap("stable memory read out of bounds")
         self._write(dst, bytes(self.stable[off:off + size]))
 
     def _ic0_stable64_write(self, off: int, src: int, size: int) -> None:
+        self._charge(size)
         if off + size > len(self.stable):
             raise Trap("stable memory write out of bounds")
         self.stable[off:off + size] = self._read(src, size)

@@ -148,6 +148,7 @@ module {
       let t = tensors[k].1;
       let off = Dec.layoutOffset(rel, t.dtype, lens[k]);
       offsets[i] := off;
+      out.add(0x85);
       out.addBlob(order[i].0);
       dtypeAndShape(out, t);
       out.head(0, C.n64(off));
