@@ -59,6 +59,14 @@ def build_motoko(entry: Path, out_dir: Path) -> Path:
     return out_dir / entry.with_suffix(".wasm").name
 
 
+MOTOKO_STORE = EXAMPLES / "motoko-store" / "main.mo"
+
+
+def build_motoko_store() -> Path:
+    """examples/motoko-store/main.mo compiled for the IC into examples/motoko-store/build/main.wasm."""
+    return build_motoko(MOTOKO_STORE, MOTOKO_STORE.parent / "build")
+
+
 def synthetic_model(target_bytes: int, *, hidden: int = 128, seed: int = 0) -> dict[str, np.ndarray]:
     """A transformer-shaped model of about `target_bytes`: a 1024x1024 float32 dense layer with its bias, an
     embedding, then repeated layers of 12 tensors in float32, float16, bfloat16, int8, bool, int4 and string

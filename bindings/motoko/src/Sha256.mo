@@ -134,6 +134,31 @@ module {
       total +%= Prim.natToNat64(data.size());
     };
 
+    /// Add bytes `[from, from + len)` of `data` (a chunk's payload without copying it out first).
+    public func writeRange(data : Blob, from : Nat, len : Nat) {
+      if done Prim.trap("Sha256.write after sum; call reset first");
+      var wd = word;
+      var f = fill;
+      var i = from;
+      let stop = from + len;
+      while (i < stop) {
+        wd := (wd << 8) | Prim.nat16ToNat32(Prim.nat8ToNat16(data[i]));
+        f += 1;
+        if (f & 3 == 0) {
+          w[Prim.nat64ToNat(f >> 2) - 1] := wd;
+          wd := 0;
+          if (f == 64) {
+            compress();
+            f := 0;
+          };
+        };
+        i += 1;
+      };
+      word := wd;
+      fill := f;
+      total +%= Prim.natToNat64(len);
+    };
+
     /// The 32-byte digest of everything written since the last reset.
     public func sum() : Blob {
       if (not done) {
