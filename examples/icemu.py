@@ -13,6 +13,8 @@ What it is NOT (say so wherever its figures are quoted):
   and memory.fill one per byte): a LOWER BOUND of the instructions the IC charges, which weights calls,
   branches, globals and Wasm64 memory accesses higher and adds a fee per system-API call and per byte it copies.
   ``Result.syscalls`` and ``Result.syscall_bytes`` count those calls and bytes so a caller can add them;
+- an upgrade keeps stable memory, and also the Wasm heap for modules marked for Motoko's enhanced orthogonal
+  persistence (as the IC does); other state starts from the new instance;
 - a trapped update and every query are undone as on the IC (Wasm heap, globals, stable memory), except that a
   heap that grew keeps its size (its new pages zeroed);
 - per-message limits enforced: instructions (40e9 update, 5e9 query, as fuel), argument and reply size (2 MiB).
@@ -152,6 +154,8 @@ class Canister:
 
     def _compile(self, wasm: bytes | Path) -> wasmtime.Module:
         data = Path(wasm).read_bytes() if isinstance(wasm, Path) else wasm
+        # Motoko's enhanced orthogonal persistence: the IC keeps the Wasm heap across upgrades.
+        self.keeps_heap = b"enhanced-orthogonal-persistence" in data
         return wasmtime.Module(self.engine, export_globals(data))
 
     # -------------------------------------------------------------- lifecycle
@@ -166,9 +170,16 @@ class Canister:
         """``canister_pre_upgrade`` on the old instance, then a new instance (same or new module) with the same
         stable memory and ``canister_post_upgrade``. Returns both results."""
         pre = self._run("canister_pre_upgrade", b"", self.first_controller, UPDATE_LIMIT, needs_reply=False)
+        heap = bytes(self._memory_view()) if self.keeps_heap else b""
         if wasm is not None:
             self.module = self._compile(wasm)
         self._instantiate()
+        if heap:
+            assert self.memory is not None
+            have = self.memory.data_len(self.store)
+            if have < len(heap):
+                self.memory.grow(self.store, (len(heap) - have) // PAGE)
+            ctypes.memmove(self._memory_view(), heap, len(heap))
         post = self._run("canister_post_upgrade", arg, self.first_controller, UPDATE_LIMIT, needs_reply=False)
         return pre, post
 
