@@ -32,7 +32,8 @@ from .gen.common import Vector
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_OUT = HERE / "v1"
-SUITE_VERSION = "1.0.0"
+SUITE_VERSION = "2.0.0"
+SPEC_VERSION = "1.0"
 ID_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 
 
@@ -118,6 +119,7 @@ def build(vectors: Iterable[Vector]) -> tuple[dict[str, Any], dict[str, bytes]]:
     manifest = {
         "suite": "tensorcbor-conformance",
         "suite_version": SUITE_VERSION,
+        "spec_version": SPEC_VERSION,
         "format_version": tensorcbor.FORMAT_VERSION,
         "generator": "python3 -m conformance.generate",
         "numpy": np.__version__,

@@ -28,10 +28,14 @@ def same_value(a, b) -> bool:
 
 
 def meta_bytes(meta) -> bytes:
-    """The metadata map's encoding, cut out of an empty bundle (magic, 83 01, map, a0)."""
+    """The metadata map's encoding, cut out of an empty bundle (magic, 85 01, map, 80, pad, 80)."""
     blob = encode_bundle({}, meta)
-    assert blob[:8] == BMAGIC + b"\x83\x01" and blob[-1] == 0xA0
-    return blob[8:-1]
+    assert blob[:8] == BMAGIC + b"\x85\x01" and blob[-1] == 0x80
+    base = len(blob) - 1  # B: the tensors array head
+    assert base % 8 == 0
+    k = next(k for k in range(8) if blob[base - 1 - k] == 0x40 + k and blob[base - 2 - k] == 0x80)
+    assert blob[base - k:base] == bytes(k)
+    return blob[8:base - 2 - k]
 
 
 @settings(max_examples=80)
@@ -161,7 +165,7 @@ def test_input_order_and_iterables_do_not_matter() -> None:
 
 def test_empty_bundle() -> None:
     blob = encode_bundle({})
-    assert blob == BMAGIC + bytes.fromhex("8301a0a0")
+    assert blob == BMAGIC + bytes.fromhex("8501a080 45 0000000000 80")  # B = 16
     assert encode_bundle({}, {}) == blob and encode_bundle({}, None) == blob
     bundle = decode_bundle(blob)
     assert len(bundle) == 0 and bundle.metadata == {}
@@ -222,8 +226,15 @@ def test_bundle_tensor_headers_parse_with_cbor2(spec) -> None:
                for n, d in spec.items()}
     doc = cbor2.loads(encode_bundle(tensors))
     assert doc.tag == 52066
-    version, meta, entries = doc.value
-    assert version == 1 and dict(meta) == {}
+    version, meta, directory, pad, items = doc.value
+    assert version == 1 and dict(meta) == {} and pad == bytes(len(pad)) and len(items) == len(directory)
+    by_name = {e[0]: (e, item) for e, item in zip(directory, items, strict=True)}
     for name, d in spec.items():
-        entry = entries[name]
-        assert entry[0] == d.code and list(entry[1]) == [3]
+        entry, item = by_name[name]
+        assert entry[1] == d.code and list(entry[2]) == [3] and len(entry) == 5
+        data = item[-1]
+        if d.kind == "string":
+            assert list(data) == ["a", "", "é"]
+        else:
+            raw = data.value if hasattr(data, "tag") else data
+            assert entry[4] == len(raw) == d.nbytes(3)

@@ -8,7 +8,16 @@ import pathlib
 import numpy as np
 import pytest
 
-from tensorcbor import FILE_EXTENSION, MEDIA_TYPE, DecodeError, EncodeError, encode_bundle, load_file, save_file
+from tensorcbor import (
+    FILE_EXTENSION,
+    MEDIA_TYPE,
+    DecodeError,
+    EncodeError,
+    encode_bundle,
+    load_file,
+    read_layout,
+    save_file,
+)
 
 
 @pytest.fixture
@@ -60,7 +69,7 @@ def test_load_checks_elements_lazily(tmp_path) -> None:
     path = tmp_path / "bad.tcb"
     save_file({"a": np.array([True]), "b": np.zeros(2, np.float32)}, path)
     raw = bytearray(path.read_bytes())
-    offset = raw.index(bytes.fromhex("8309810141")) + 5  # a's header: [9, [1], h'..']
+    offset = {e.name: e.offset for e in read_layout(bytes(raw))}["a"]  # a's element byte
     assert raw[offset] == 1
     raw[offset] = 2
     path.write_bytes(bytes(raw))

@@ -15,6 +15,13 @@ BMAGIC = H("d9d9f7 d9cb62")
 F32 = MAGIC + H("85 01 01 8101 4100 d855 44 0000803f")
 
 
+def bundle(meta: str = "a0", entries: tuple[str, ...] = (), items: tuple[str, ...] = ()) -> bytes:
+    """A bundle from hex pieces; the pad before the tensors is computed (B a multiple of 8)."""
+    prefix = BMAGIC + H("85 01") + H(meta) + bytes((0x80 + len(entries),)) + b"".join(H(e) for e in entries)
+    k = (-(len(prefix) + 1)) % 8
+    return prefix + bytes((0x40 + k,)) + bytes(k) + bytes((0x80 + len(items),)) + b"".join(H(i) for i in items)
+
+
 def lenient_only(blob: bytes, kind: str = "tensor"):
     """Decode leniently after checking that strict decoding rejects the blob."""
     fn = decode if kind == "tensor" else decode_bundle
@@ -35,7 +42,7 @@ def test_missing_prefix_still_needs_a_tensorcbor_tag() -> None:
         decode(H("d9cb75") + F32[6:], strict=False)
     assert exc.value.code == "BAD_MAGIC"
     with pytest.raises(DecodeError) as exc:
-        decode(H("d9d9f7 d9cb62 83 01 a0 a0"), strict=False)
+        decode(bundle(), strict=False)
     assert exc.value.code == "BAD_MAGIC"
 
 
@@ -60,31 +67,41 @@ def test_non_shortest_heads(blob) -> None:
     ("780161", "a"),
 ])
 def test_non_canonical_metadata_values(meta_hex, value) -> None:
-    bundle = lenient_only(BMAGIC + H("83 01 a1 6161") + H(meta_hex) + H("a0"), "bundle")
-    assert bundle.metadata == {"a": value}
+    out = lenient_only(bundle("a1 6161" + meta_hex), "bundle")
+    assert out.metadata == {"a": value}
 
 
 @pytest.mark.parametrize("nan_hex", ["fa7fc00000", "f97e01", "f9fe00", "fb7ff8000000000001"])
 def test_nan_payloads_in_metadata(nan_hex) -> None:
-    bundle = lenient_only(BMAGIC + H("83 01 a1 6161") + H(nan_hex) + H("a0"), "bundle")
-    value = bundle.metadata["a"]
+    out = lenient_only(bundle("a1 6161" + nan_hex), "bundle")
+    value = out.metadata["a"]
     assert value != value
-    assert encode_bundle({}, bundle.metadata) == BMAGIC + H("83 01 a1 6161 f97e00 a0")
+    assert encode_bundle({}, out.metadata) == bundle("a1 6161 f97e00")
 
 
 def test_unsorted_keys_and_names() -> None:
-    bundle = lenient_only(BMAGIC + H("83 01 a2 6162 01 6161 02 a0"), "bundle")
-    assert bundle.metadata == {"a": 2, "b": 1}
-    blob = BMAGIC + H("83 01 a0 a2 6162 83 02 8101 d840 41 06 6161 83 02 8101 d840 41 05")
-    bundle = lenient_only(blob, "bundle")
-    assert {k: v.tolist() for k, v in bundle.items()} == {"a": [5], "b": [6]}
-    assert encode_bundle(dict(bundle)) == encode_bundle({"a": np.array([5], np.uint8), "b": np.array([6], np.uint8)})
+    out = lenient_only(bundle("a2 6162 01 6161 02"), "bundle")
+    assert out.metadata == {"a": 2, "b": 1}
+    blob = bundle(entries=("85 6162 02 8101 05 01", "85 6161 02 8101 0a 01"), items=("81 d840 41 06", "81 d840 41 05"))
+    out = lenient_only(blob, "bundle")
+    assert {k: v.tolist() for k, v in out.items()} == {"a": [5], "b": [6]}
+    assert encode_bundle(dict(out)) == encode_bundle({"a": np.array([5], np.uint8), "b": np.array([6], np.uint8)})
+
+
+def test_any_bundle_padding_and_misaligned_items_are_copied() -> None:
+    # A pad of 2 bytes (5 needed): B = 21, not a multiple of 8; the directory offsets follow the items.
+    blob = BMAGIC + H("85 01 a0 81 85 6161 01 8101 05 04 42 0000 81 81 d855 44 0000803f")
+    out = lenient_only(blob, "bundle")
+    assert out["a"].tolist() == [1.0]
+    assert out.info("a").offset == 26  # B + 5, misaligned for float32
+    assert out["a"].base is None or not np.shares_memory(out["a"], np.frombuffer(blob, np.uint8))
 
 
 @pytest.mark.parametrize("blob,kind,code", [
-    (BMAGIC + H("83 01 a2 6161 01 6161 02 a0"), "bundle", "DUPLICATE_KEY"),
-    (BMAGIC + H("83 01 a3 6162 01 6161 02 6162 03 a0"), "bundle", "DUPLICATE_KEY"),  # not adjacent
-    (BMAGIC + H("83 01 a0 a2 6161 83 02 8101 d840 41 05 6161 83 02 8101 d840 41 06"), "bundle", "DUPLICATE_NAME"),
+    (bundle("a2 6161 01 6161 02"), "bundle", "DUPLICATE_KEY"),
+    (bundle("a3 6162 01 6161 02 6162 03"), "bundle", "DUPLICATE_KEY"),  # not adjacent
+    (bundle(entries=("85 6161 02 8101 05 01", "85 6161 02 8101 0a 01"), items=("81 d840 41 05", "81 d840 41 06")),
+     "bundle", "DUPLICATE_NAME"),
 ])
 def test_duplicates_stay_errors(blob, kind, code) -> None:
     with pytest.raises(DecodeError) as exc:
@@ -113,6 +130,9 @@ def test_misaligned_float64_view_has_the_right_values() -> None:
     bad = good[:6] + b"\x84" + good[7:11] + good[12:]  # drop it: the elements start at an odd offset
     out = lenient_only(bad)
     assert out.tolist() == arr.tolist()
+    # SPEC.md §7.3: never a misaligned view; the lenient decoder copies.
+    assert out.flags.aligned and not np.shares_memory(out, np.frombuffer(bad, np.uint8))
+    assert not out.flags.writeable
 
 
 LENIENT_OK = {"NON_SHORTEST_HEAD", "BAD_PADDING", "UNSORTED_KEYS", "NON_CANONICAL_FLOAT"}

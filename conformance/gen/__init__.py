@@ -19,5 +19,8 @@ PROFILES: frozenset[str] = frozenset(m.PROFILE for m in MODULES)
 PENDING_PROFILE_CODES: dict[str, str] = {
     **{code: "stream" for code in ("STREAM_DIGEST_MISMATCH", "WRONG_STREAM", "CHUNK_OUT_OF_RANGE",
                                    "DUPLICATE_CHUNK", "CHUNK_OUT_OF_ORDER", "MISSING_CHUNK", "CHUNK_DIGEST_MISMATCH",
-                                   "CHUNK_TOO_LARGE", "STREAM_LENGTH_MISMATCH", "DOCUMENT_DIGEST_MISMATCH")},
+                                   "CHUNK_TOO_LARGE", "STREAM_LENGTH_MISMATCH", "DOCUMENT_DIGEST_MISMATCH",
+                                   "INVALID_CHUNK_SIZE", "QUOTA_EXCEEDED")},
+    # A decoder's configured limit (SPEC.md §13.4 C5): its vectors come with the reference implementation of it.
+    "DECOMPRESSION_LIMIT": "extended-limits",
 }

@@ -236,14 +236,67 @@ def tensor_doc(t: TensorSpec) -> bytes:
     return MAGIC_TENSOR + tensor_item(t, len(MAGIC_TENSOR), version=True)
 
 
+@dataclass
+class CItem:
+    """A compressed data item (SPEC.md §13.1) as a bundle item carries it, with what its directory entry says."""
+
+    item: bytes  # 52090([codec, filter, length, zstd]), complete
+    codec: int
+    filt: int
+    zlen: int  # length of the zstd bytes, which end the item
+
+
+def bundle_item(t: TensorSpec, rel: int, c: CItem | None = None) -> tuple[bytes, int, int]:
+    """A bundle's tensor item [?pad, data] starting `rel` bytes after B; also where (from its start) the bytes
+    its directory entry locates begin, and their length (SPEC.md §5.2 layout rule)."""
+    if c is not None:
+        return b"\x81" + c.item, 1 + len(c.item) - c.zlen, c.zlen
+    if t.strings is not None:
+        strings = array([text(s) for s in t.strings])
+        return b"\x81" + strings, 1, len(strings)
+    data_head = (head(6, t.dt.tag) if t.dt.tag is not None else b"") + head(2, len(t.data))
+    s = (-(rel + 1 + len(data_head))) % t.dt.align
+    pad = head(2, s - 1) + bytes(s - 1) if s else b""
+    return head(4, 2 if s else 1) + pad + data_head + t.data, 1 + s + len(data_head), len(t.data)
+
+
+def directory_entry(key: bytes, t: TensorSpec, offset: int, length: int, c: CItem | None = None) -> bytes:
+    fields = [key, uint(t.dt.code), array([uint(d) for d in t.shape]), uint(offset), uint(length)]
+    if c is not None:
+        fields += [uint(c.codec), uint(c.filt)]
+    return array(fields)
+
+
+def bundle_pad(prefix_len: int) -> bytes:
+    """The pad item that puts B, the end of the prefix, at a multiple of 8."""
+    k = (-(prefix_len + 1)) % 8
+    return head(2, k) + bytes(k)
+
+
+def assemble_bundle(meta: bytes, entries: list[bytes], items: list[bytes], count: int | None = None) -> bytes:
+    """Prefix, pad and tensors from encoded metadata, raw directory entries and raw items."""
+    n = len(entries) if count is None else count
+    prefix = MAGIC_BUNDLE + b"\x85\x01" + meta + head(4, len(entries)) + b"".join(entries)
+    return prefix + bundle_pad(len(prefix)) + head(4, n) + b"".join(items)
+
+
+def layout(tensors: list[tuple[bytes, TensorSpec, CItem | None]]) -> tuple[list[bytes], list[bytes]]:
+    """Directory entries and items of tensors given in wire order (keys already sorted)."""
+    entries, items = [], []
+    rel = len(head(4, len(tensors)))
+    for key, t, c in tensors:
+        item, at, length = bundle_item(t, rel, c)
+        entries.append(directory_entry(key, t, rel + at, length, c))
+        items.append(item)
+        rel += len(item)
+    return entries, items
+
+
 def bundle_doc(metadata: M, tensors: list[tuple[str, TensorSpec]]) -> bytes:
-    out = bytearray(MAGIC_BUNDLE + b"\x83\x01" + enc_value(metadata))
-    entries = sorted((text(n), t) for n, t in tensors) if tensors else []
-    out += head(5, len(entries))
-    for key, t in entries:
-        out += key
-        out += tensor_item(t, len(out), version=False)
-    return bytes(out)
+    """55799(52066([1, metadata, directory, pad, tensors])), SPEC.md §5.2."""
+    ordered = sorted((text(n), t, None) for n, t in tensors) if tensors else []
+    entries, items = layout(ordered)
+    return assemble_bundle(enc_value(metadata), entries, items)
 
 
 # ---------------------------------------------------------------- walking heads (for mutations)

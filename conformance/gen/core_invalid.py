@@ -20,10 +20,13 @@ from .builder import (
     M,
     TensorSpec,
     array,
+    assemble_bundle,
     bstr,
     bundle_doc,
+    bundle_pad,
     head,
     item_end,
+    layout,
     pack_bits,
     read_head,
     tensor_doc,
@@ -77,9 +80,19 @@ def dims(*ds: int) -> bytes:
     return array([uint(d) for d in ds])
 
 
-def bundle_raw(meta: bytes, entries: list[tuple[bytes, bytes]]) -> bytes:
-    """A bundle from an encoded metadata map and raw (key, tensor item) pairs, in the given order."""
-    return MAGIC_BUNDLE + b"\x83\x01" + meta + head(5, len(entries)) + b"".join(k + v for k, v in entries)
+U8_SCALAR = TensorSpec(BY_NAME["uint8"], (), b"\x00")
+
+
+def bundle_raw(meta: bytes, entries: list[tuple[bytes, TensorSpec]]) -> bytes:
+    """A bundle from an encoded metadata map and (raw key, tensor) pairs in the given order, laid out by the
+    rule of SPEC.md §5.2 (so only what the caller puts in the keys or tensors is wrong)."""
+    dir_entries, items = layout([(k, t, None) for k, t in entries])
+    return assemble_bundle(meta, dir_entries, items)
+
+
+def names_bundle(*keys: bytes) -> bytes:
+    """A bundle of uint8 scalars under the given raw name encodings."""
+    return bundle_raw(b"\xa0", [(k, U8_SCALAR) for k in keys])
 
 
 def item_at(doc: bytes, pos: int) -> tuple[int, int]:
@@ -88,7 +101,7 @@ def item_at(doc: bytes, pos: int) -> tuple[int, int]:
 
 def one_tensor_bundle_meta(meta: bytes) -> bytes:
     """A bundle with the given raw metadata map and no tensors."""
-    return MAGIC_BUNDLE + b"\x83\x01" + meta + b"\xa0"
+    return assemble_bundle(meta, [], [])
 
 
 def meta_with(value: bytes, key: bytes = text("k")) -> bytes:
@@ -201,8 +214,16 @@ def structure_vectors() -> Iterator[Vector]:
     for n in (0, 2, 3, 6, 7, 31):
         yield T(f"tensor-array-len{n}", f"tensor array of {n} elements (4 or 5 required)",
                 pre + head(4, n) + S_F32[7:], "UNEXPECTED_TYPE", ["structure", "array-length"])
-    yield T("tensor-array-len-huge", "tensor array claiming 2^64-1 elements", pre + wide_head(4, (1 << 64) - 1, 8),
-            "UNEXPECTED_TYPE", ["structure", "array-length"])
+    yield T("tensor-array-len-huge", "tensor array claiming 2^64-1 elements, version 1",
+            pre + wide_head(4, (1 << 64) - 1, 8) + b"\x01", "UNEXPECTED_TYPE", ["structure", "array-length"])
+    yield T("tensor-array-len-huge-cut", "tensor array claiming 2^64-1 elements and nothing after it: the version "
+            "is read before the length is judged", pre + wide_head(4, (1 << 64) - 1, 8), "TRUNCATED",
+            ["structure", "array-length", "check-order"])
+    # A future version is UNSUPPORTED_VERSION whatever its array length (the version is read first).
+    for n, label in ((1, "len1"), (2, "len2"), (3, "len3"), (6, "len6"), (31, "len31"), ((1 << 64) - 1, "len-huge")):
+        yield T(f"version-2-{label}", f"version 2 in a tensor array of {n} elements: the version is judged "
+                "before the length", pre + head(4, n) + b"\x02" + S_F32[8:], "UNSUPPORTED_VERSION",
+                ["version", "array-length", "check-order"])
     yield T("tensor-as-map", "a map instead of the tensor array", pre + b"\xa2\x01\x01\x01\x01", "UNEXPECTED_TYPE",
             ["structure"])
     yield T("tensor-as-bytes", "a byte string instead of the tensor array", pre + b"\x41\x00", "UNEXPECTED_TYPE",
@@ -227,11 +248,12 @@ def structure_vectors() -> Iterator[Vector]:
 def dtype_shape_vectors() -> Iterator[Vector]:
     pre = MAGIC_TENSOR + b"\x84\x01"
     tail = S_U8[9:]  # shape and data of the uint8 sample
-    for code in (0, 29, 30, 100, 255, 256, 65535, (1 << 64) - 1):
-        yield T(f"dtype-unknown-{code}", f"dtype code {code} is not in the table", pre + uint(code) + tail,
-                "UNKNOWN_DTYPE", ["dtype"])
+    # Only codes reserved forever (SPEC.md §3): growth of the table never turns these vectors valid.
+    for code in (0, 65536, 1 << 32, (1 << 64) - 1):
+        yield T(f"dtype-unknown-{code}", f"dtype code {code} is reserved forever, never assigned",
+                pre + uint(code) + tail, "UNKNOWN_DTYPE", ["dtype"])
     yield T("dtype-unknown-then-garbage", "unknown dtype followed by malformed bytes",
-            pre + uint(29) + b"\x1c\x1c", "UNKNOWN_DTYPE", ["dtype", "check-order"])
+            pre + uint(65536) + b"\x1c\x1c", "UNKNOWN_DTYPE", ["dtype", "check-order"])
     yield T("dtype-negative", "dtype -2", pre + b"\x21" + tail, "UNEXPECTED_TYPE", ["dtype"])
     yield T("dtype-text", "dtype \"uint8\"", pre + text("uint8") + tail, "UNEXPECTED_TYPE", ["dtype"])
     yield T("dtype-float", "dtype 2.0", pre + b"\xf9\x40\x00" + tail, "UNEXPECTED_TYPE", ["dtype"])
@@ -268,25 +290,31 @@ def dtype_shape_vectors() -> Iterator[Vector]:
     yield T("shape-dim-array", "dimension is an array", pre + u8 + b"\x81\x81\x04" + data, "UNEXPECTED_TYPE",
             ["shape"])
 
-    big = (1 << 63) - 1
+    big = (1 << 53) - 1  # the largest product of non-zero dimensions (SPEC.md §4.2)
     overflow = {
         "dim-2p63": (U8, (1 << 63,)), "dim-max-u64": (U8, ((1 << 64) - 1,)), "2p32x2p32": (U8, (1 << 32, 1 << 32)),
         "2p32x2p32x0": (U8, (1 << 32, 1 << 32, 0)), "0x2p32x2p32": (U8, (0, 1 << 32, 1 << 32)),
-        "3x2p62": (I8, (3, 1 << 62)), "float32-max": (F32, (big,)), "float32-2p61": (F32, (1 << 61,)),
+        "3x2p62": (I8, (3, 1 << 62)), "float32-max": (F32, ((1 << 63) - 1,)), "float32-2p61": (F32, (1 << 61,)),
         "int16-2p62": (BY_NAME["int16"], (1 << 62,)), "complex128-2p59": (C128, (1 << 59,)),
         "float64-2p60": (F64, (1 << 60,)), "bool-2p63": (BOOL, (1 << 63,)),
+        "dim-2p53": (U8, (1 << 53,)), "0x2p53": (F32, (0, 1 << 53)), "2p26x2p27": (U8, (1 << 26, 1 << 27)),
+        "2p53-1x2": (U8, (big, 2)), "complex128-2p53": (C128, (1 << 53,)),
     }
     for label, (dt, shape) in overflow.items():
-        yield T(f"size-overflow-{label}", f"{dt.name} shape {list(shape)}: size exceeds 2^63-1",
-                _overflow_doc(dt, shape), "SIZE_OVERFLOW", ["size-overflow", "limits"])
+        yield T(f"size-overflow-{label}", f"{dt.name} shape {list(shape)}: the non-zero dimensions multiply past "
+                "2^53-1", _overflow_doc(dt, shape), "SIZE_OVERFLOW", ["size-overflow", "limits"])
+    yield T("size-overflow-before-bad-padding", "float64 [2^53] with a wrong padding item: F2 judges the shape "
+            "before the padding is looked at", raw_tensor(uint(11), dims(1 << 53), b"\xd8\x56\x40", b"", 8,
+                                                         pad=b"\x41\x01"),
+            "SIZE_OVERFLOW", ["size-overflow", "padding", "check-order"])
     yield T("size-overflow-before-truncation", "dimensions overflow before the input ends (checked per dimension)",
             pre + u8 + head(4, 3) + uint(1 << 32) + uint(1 << 32), "SIZE_OVERFLOW", ["size-overflow", "check-order"])
     # Near misses: huge but representable; the 64-bit product n*bits must not overflow in the check itself.
-    for dt in (U4, BY_NAME["uint2"], BY_NAME["float6_e2m3fn"], BOOL, I8):
-        yield T(f"size-near-max-{dt.name}", f"{dt.name} [2^63-1]: data length fits in 63 bits, but the byte string "
+    for dt in (U4, BY_NAME["uint2"], BY_NAME["float6_e2m3fn"], BOOL, I8, C128):
+        yield T(f"size-near-max-{dt.name}", f"{dt.name} [2^53-1]: the largest allowed size, but the byte string "
                 "is empty", _overflow_doc(dt, (big,)), "SHAPE_MISMATCH", ["size-overflow", "intermediate-overflow"])
-    yield T("length-claims-2p63-1", "int8 [2^63-1] with a matching length of 2^63-1 and no bytes",
-            raw_tensor(uint(3), dims(big), b"\xd8\x48" + wide_head(2, big, 8), b"", 1), "TRUNCATED",
+    yield T("length-claims-2p53-1", "int8 [2^53-1] with a matching length of 2^53-1 and no bytes",
+            raw_tensor(uint(3), dims(big), b"\xd8\x48" + head(2, big), b"", 1), "TRUNCATED",
             ["truncated", "claimed-length"])
     yield T("length-claims-1000", "uint8 [1000] with a 1000-byte length and 10 bytes",
             raw_tensor(uint(2), dims(1000), b"\xd8\x40" + head(2, 1000), bytes(10), 1), "TRUNCATED",
@@ -311,6 +339,22 @@ def padding_vectors() -> Iterator[Vector]:
     yield T("pad-nonzero", "pad item 41 01: right length, non-zero byte", raw_tensor(*f32, pad=b"\x41\x01"),
             "BAD_PADDING", ["padding"])
     yield T("pad-nonzero-ff", "pad item 41 ff", raw_tensor(*f32, pad=b"\x41\xff"), "BAD_PADDING", ["padding"])
+    yield T("pad-nonzero-before-tag", "pad item 41 01 and no tag 85 around the data: F3 judges the pad byte "
+            "before F5 looks at the data", raw_tensor(uint(1), dims(3), head(2, 12), f32_data, 4, pad=b"\x41\x01"),
+            "BAD_PADDING", ["padding", "check-order"])
+    yield T("pad-nonzero-before-shape-mismatch", "pad item 41 01 and 16 data bytes for 12: F3 judges the pad byte "
+            "before F6", raw_tensor(uint(1), dims(3), b"\xd8\x55" + head(2, 16), bytes(16), 4, pad=b"\x41\x01"),
+            "BAD_PADDING", ["padding", "check-order"])
+    yield T("pad-missing-before-shape-mismatch", "float32 [3] without its pad item and 16 data bytes for 12: "
+            "the padding is judged before the length", raw_tensor(uint(1), dims(3), b"\xd8\x55" + head(2, 16),
+                                                                  bytes(16), 4, pad=b""),
+            "BAD_PADDING", ["padding", "check-order"])
+    yield T("pad-missing-before-truncation", "float32 [3] without its pad item and only 5 of its 12 data bytes: "
+            "the padding is judged before the content is read", raw_tensor(*f32, pad=b"")[:-7], "BAD_PADDING",
+            ["padding", "check-order", "truncated"])
+    yield T("pad-wrong-before-truncation", "float32 [3] with a 2-byte pad item (1 needed) and the document cut "
+            "inside the data", raw_tensor(*f32, pad=b"\x42\x00\x00")[:-3], "BAD_PADDING",
+            ["padding", "check-order", "truncated"])
     yield T("pad-claims-more-than-input", "pad item claiming 255 bytes: truncated before padding is judged",
             raw_tensor(*f32, pad=b"\x58\xff"), "TRUNCATED", ["padding", "truncated", "claimed-length"])
     yield T("pad-as-text", "pad item is a text string", raw_tensor(*f32, pad=b"\x61\x00"), "UNEXPECTED_TYPE",
@@ -346,11 +390,14 @@ def padding_vectors() -> Iterator[Vector]:
             yield T(f"pad-float64-need{need}-got{got}", f"float64 rank {rank} needs {need} padding bytes, has {got}",
                     raw_tensor(uint(11), dims(*shape), tag, bytes(8), 8, pad=pad), "BAD_PADDING",
                     ["padding", "alignment", f"pad{need}"])
-    # Bundle: padding counted from the tensor item instead of the document start.
-    # The item starts at offset 13: the data head ends at 20, aligned; counted from the item it is at 7.
-    wrong_item = b"\x84" + uint(1) + dims(1) + b"\x40" + b"\xd8\x55\x44" + bytes(4)
-    yield B("pad-bundle-relative-to-item", "bundle tensor padded as if offsets started at its own array",
-            bundle_raw(b"\xa0", [(text("ww"), wrong_item)]), "BAD_PADDING", ["padding", "bundle"])
+    # Bundle: an item padded as if offsets started at the item, with a directory that follows the layout rule.
+    t = TensorSpec(F32, (1,), bytes(4))
+    good = bundle_doc(M(), [("w", t)])
+    entries, items = layout([(text("w"), t, None)])
+    assert items[0] == b"\x82\x42\x00\x00\xd8\x55\x44" + bytes(4)  # the heads end at B + 5: 3 bytes of padding
+    wrong = b"\x81\xd8\x55\x44" + bytes(4)  # counted from the item's start the heads end at 4: no padding
+    yield B("pad-bundle-relative-to-item", "bundle tensor padded as if offsets started at its own item",
+            good[:-len(items[0])] + wrong, "BAD_PADDING", ["padding", "bundle"])
 
 
 def data_vectors() -> Iterator[Vector]:
@@ -437,18 +484,33 @@ def element_vectors() -> Iterator[Vector]:
                 yield T(f"element-tail-{dt.name}-n{n}-{which}", f"{dt.name} [{n}]: unused tail bit {bit} of the last "
                         "byte set", tensor_doc(TensorSpec(dt, (n,), bad)), "INVALID_ELEMENT",
                         ["element", "packed", "tail-bits"])
-    yield T("element-bool-then-trailing", "invalid bool byte and a trailing byte: structure is checked first",
-            tensor_doc(TensorSpec(BOOL, (1,), b"\x07")) + b"\x00", "TRAILING_BYTES", ["element", "check-order"])
+    # SPEC.md §7.1: a tensor's element checks follow its fields at once, before anything after it.
+    yield T("element-bool-then-trailing", "invalid bool byte and a trailing byte: the element check comes first",
+            tensor_doc(TensorSpec(BOOL, (1,), b"\x07")) + b"\x00", "INVALID_ELEMENT", ["element", "check-order"])
+    yield T("element-int4-tail-then-trailing", "int4 with a non-zero tail nibble and a trailing byte",
+            tensor_doc(TensorSpec(I4, (1,), b"\xf1")) + b"\xf6", "INVALID_ELEMENT", ["element", "check-order"])
     bad_bool = TensorSpec(BOOL, (1,), b"\x05")
     good = TensorSpec(U8, (1,), b"\x05")
     doc = bundle_doc(M(), [("a", bad_bool), ("b", good)])
     yield B("element-bundle-bool", "bundle whose first tensor has a bool byte 0x05", doc, "INVALID_ELEMENT",
             ["element", "bundle"])
-    bad_second = bundle_raw(b"\xa0", [(text("a"), b"\x83\x09\x81\x01\x41\x05"), (text("b"), b"\x83\x18\x1d\x80\x40")])
-    yield B("element-bundle-structure-first", "bundle: bad bool in tensor a, unknown dtype in tensor b; all structure "
-            "is read before elements", bad_second, "UNKNOWN_DTYPE", ["element", "bundle", "check-order"])
+    bad_dtype = doc.replace(b"\x85\x61b\x02", b"\x85\x61b" + uint(65536))
+    assert bad_dtype != doc
+    yield B("element-bundle-directory-first", "bundle: bad bool in tensor a, unknown dtype in the directory entry "
+            "of b; the directory is read before any item", bad_dtype, "UNKNOWN_DTYPE",
+            ["element", "bundle", "check-order"])
+    assert doc.endswith(b"\x81\xd8\x40\x41\x05")
+    untagged = doc[:-4] + b"\x41\x05"  # b's item without its tag 64
+    yield B("element-bundle-before-next-item", "bundle: bad bool in tensor a, a missing tag in tensor b's item: "
+            "a's elements are checked before b's item is read", untagged, "INVALID_ELEMENT",
+            ["element", "bundle", "check-order"])
+    yield B("element-bundle-before-truncation", "bundle: bad bool in tensor a, the document cut inside b's item",
+            doc[:-1], "INVALID_ELEMENT", ["element", "bundle", "check-order", "truncated"])
     yield B("element-bundle-then-trailing", "bundle with a bad bool tensor and a trailing byte",
-            doc + b"\x00", "TRAILING_BYTES", ["element", "bundle", "check-order"])
+            doc + b"\x00", "INVALID_ELEMENT", ["element", "bundle", "check-order"])
+    late = bundle_doc(M(), [("a", good), ("b", bad_bool)])
+    yield B("element-bundle-last-then-trailing", "bundle whose last tensor has a bad bool byte, then a trailing "
+            "byte", late + b"\x00", "INVALID_ELEMENT", ["element", "bundle", "check-order"])
 
 
 BAD_UTF8 = {"ff": b"\xff", "overlong": b"\xc0\x80", "surrogate": b"\xed\xa0\x80", "above-max": b"\xf4\x90\x80\x80",
@@ -467,70 +529,212 @@ def text_vectors() -> Iterator[Vector]:
                 "INVALID_UTF8", ["utf8", "metadata"])
         yield B(f"utf8-meta-value-{label}", f"metadata text value with invalid UTF-8 ({label})",
                 meta_with(key), "INVALID_UTF8", ["utf8", "metadata"])
-        yield B(f"utf8-name-{label}", f"tensor name with invalid UTF-8 ({label})",
-                bundle_raw(b"\xa0", [(key, b"\x83\x02\x80\xd8\x40\x41\x00")]), "INVALID_UTF8", ["utf8", "name"])
-    yield B("utf8-key-before-order", "metadata key that is out of order and invalid UTF-8: UTF-8 is checked first",
-            one_tensor_bundle_meta(b"\xa2" + text("b") + b"\x01" + b"\x61\xff" + b"\x02"), "INVALID_UTF8",
-            ["utf8", "check-order"])
-    yield B("utf8-key-cut", "metadata key claiming more bytes than remain", one_tensor_bundle_meta(b"\xa1\x65ab"),
+        yield B(f"utf8-name-{label}", f"tensor name with invalid UTF-8 ({label})", names_bundle(key),
+                "INVALID_UTF8", ["utf8", "name"])
+    # The key 61 ff is invalid UTF-8 and sorts before 62 6262 ("bb"): an order check before the UTF-8 check
+    # would say UNSORTED_KEYS.
+    bad = b"\x61\xff"
+    assert bad < text("bb")
+    yield B("utf8-key-before-order", "metadata key that is invalid UTF-8 and sorts before the previous key: "
+            "UTF-8 is checked first", one_tensor_bundle_meta(b"\xa2" + text("bb") + b"\x01" + bad + b"\x02"),
+            "INVALID_UTF8", ["utf8", "check-order"])
+    yield B("utf8-name-before-order", "tensor name that is invalid UTF-8 and sorts before the previous name: "
+            "UTF-8 is checked first", names_bundle(text("bb"), bad), "INVALID_UTF8",
+            ["utf8", "name", "check-order"])
+    yield B("utf8-key-cut", "metadata key claiming more bytes than remain", MAGIC_BUNDLE + b"\x85\x01\xa1\x65ab",
             "TRUNCATED", ["truncated", "metadata"])
 
 
 def name_vectors() -> Iterator[Vector]:
-    item = b"\x83\x02\x80\xd8\x40\x41\x00"  # uint8 scalar 0
-    yield B("name-empty", "empty tensor name", bundle_raw(b"\xa0", [(text(""), item)]), "INVALID_NAME", ["name"])
-    yield B("name-4097", "tensor name of 4097 bytes", bundle_raw(b"\xa0", [(text("n" * 4097), item)]), "INVALID_NAME",
+    yield B("name-empty", "empty tensor name", names_bundle(text("")), "INVALID_NAME", ["name"])
+    yield B("name-4097", "tensor name of 4097 bytes", names_bundle(text("n" * 4097)), "INVALID_NAME",
             ["name", "limits"])
     yield B("name-4097-utf8", "tensor name of 4097 bytes (2047 two-byte characters + 3 ASCII)",
-            bundle_raw(b"\xa0", [(text("é" * 2047 + "abc"), item)]), "INVALID_NAME", ["name", "limits"])
+            names_bundle(text("é" * 2047 + "abc")), "INVALID_NAME", ["name", "limits"])
     yield B("name-empty-after-other", "an empty name after \"a\": the name check precedes the order check",
-            bundle_raw(b"\xa0", [(text("a"), item), (text(""), item)]), "INVALID_NAME", ["name", "check-order"])
-    yield B("name-duplicate", "two tensors named \"w\"", bundle_raw(b"\xa0", [(text("w"), item), (text("w"), item)]),
-            "DUPLICATE_NAME", ["name"])
-    yield B("name-duplicate-later", "names a, b, b", bundle_raw(b"\xa0", [(text(n), item) for n in "abb"]),
-            "DUPLICATE_NAME", ["name"])
-    yield B("name-unsorted", "names b, a", bundle_raw(b"\xa0", [(text("b"), item), (text("a"), item)]),
-            "UNSORTED_KEYS", ["name", "key-order"])
-    yield B("name-unsorted-length-first", "names aa, b: bytewise order of encodings puts the shorter b first",
-            bundle_raw(b"\xa0", [(text("aa"), item), (text("b"), item)]), "UNSORTED_KEYS", ["name", "key-order"])
-    yield B("name-int", "tensor name is an integer", bundle_raw(b"\xa0", [(b"\x01", item)]), "UNEXPECTED_TYPE",
+            names_bundle(text("a"), text("")), "INVALID_NAME", ["name", "check-order"])
+    # The name's bytes are read (TRUNCATED, INVALID_UTF8) before its length is judged (INVALID_NAME).
+    long_head = head(3, 5000)
+    cut = MAGIC_BUNDLE + b"\x85\x01\xa0\x81\x85" + long_head + b"n" * 100
+    yield B("name-long-cut", "a 5000-byte name of which 100 bytes are present: TRUNCATED before INVALID_NAME",
+            cut, "TRUNCATED", ["name", "truncated", "check-order"])
+    yield B("name-long-bad-utf8", "a 5000-byte name that is not UTF-8: INVALID_UTF8 before INVALID_NAME",
+            names_bundle(long_head + b"n" * 4999 + b"\xff"), "INVALID_UTF8", ["name", "utf8", "check-order"])
+    yield B("name-duplicate", "two tensors named \"w\"", names_bundle(text("w"), text("w")), "DUPLICATE_NAME",
             ["name"])
-    yield B("name-bytes", "tensor name is a byte string", bundle_raw(b"\xa0", [(bstr(b"w"), item)]),
-            "UNEXPECTED_TYPE", ["name"])
-    yield B("name-tagged", "tensor name inside a tag", bundle_raw(b"\xa0", [(b"\xc1" + text("w"), item)]),
-            "UNEXPECTED_TAG", ["name", "tag"])
-    yield B("name-cut", "tensor name claiming more bytes than remain", MAGIC_BUNDLE + b"\x83\x01\xa0\xa1\x64ab",
+    yield B("name-duplicate-later", "names a, b, b", names_bundle(*(text(n) for n in "abb")), "DUPLICATE_NAME",
+            ["name"])
+    yield B("name-unsorted", "names b, a", names_bundle(text("b"), text("a")), "UNSORTED_KEYS", ["name", "key-order"])
+    yield B("name-unsorted-length-first", "names aa, b: bytewise order of encodings puts the shorter b first",
+            names_bundle(text("aa"), text("b")), "UNSORTED_KEYS", ["name", "key-order"])
+    yield B("name-int", "tensor name is an integer", names_bundle(b"\x01"), "UNEXPECTED_TYPE", ["name"])
+    yield B("name-bytes", "tensor name is a byte string", names_bundle(bstr(b"w")), "UNEXPECTED_TYPE", ["name"])
+    yield B("name-tagged", "tensor name inside a tag", names_bundle(b"\xc1" + text("w")), "UNEXPECTED_TAG",
+            ["name", "tag"])
+    yield B("name-cut", "tensor name claiming more bytes than remain", MAGIC_BUNDLE + b"\x85\x01\xa0\x81\x85\x64ab",
             "TRUNCATED", ["name", "truncated"])
+
+
+def _entry(name: str, t: TensorSpec, offset: int, length: int, *extra: int) -> bytes:
+    return array([text(name), uint(t.dt.code), array([uint(d) for d in t.shape]), uint(offset), uint(length),
+                  *(uint(x) for x in extra)])
 
 
 def bundle_structure_vectors() -> Iterator[Vector]:
     pre = MAGIC_BUNDLE
-    item = b"\x83\x02\x80\xd8\x40\x41\x00"
-    for n in (2, 4):
-        yield B(f"bundle-array-len{n}", f"bundle array of {n} elements", pre + head(4, n) + b"\x01\xa0\xa0" +
-                b"\xa0" * (n - 3 if n > 3 else 0), "UNEXPECTED_TYPE", ["bundle", "array-length"])
-    yield B("bundle-version-2", "bundle version 2", pre + b"\x83\x02\xa0\xa0", "UNSUPPORTED_VERSION",
-            ["bundle", "version"])
-    yield B("bundle-metadata-array", "metadata is an array", pre + b"\x83\x01\x80\xa0", "UNEXPECTED_TYPE",
-            ["bundle", "metadata"])
-    yield B("bundle-metadata-null", "metadata is null", pre + b"\x83\x01\xf6\xa0", "UNEXPECTED_TYPE",
-            ["bundle", "metadata"])
-    yield B("bundle-metadata-tagged", "metadata map inside a tag", pre + b"\x83\x01\xc1\xa0\xa0", "UNEXPECTED_TAG",
-            ["bundle", "metadata", "tag"])
-    yield B("bundle-tensors-array", "tensors is an array", pre + b"\x83\x01\xa0\x80", "UNEXPECTED_TYPE", ["bundle"])
-    yield B("bundle-tensors-tagged", "tensors map inside a tag", pre + b"\x83\x01\xa0\xc1\xa0", "UNEXPECTED_TAG",
-            ["bundle", "tag"])
-    for n in (2, 5):
-        yield B(f"bundle-item-len{n}", f"tensor item array of {n} elements",
-                bundle_raw(b"\xa0", [(text("w"), head(4, n) + item[1:] + b"\x00" * max(0, n - 3))]),
+    empty_rest = b"\xa0\x80" + bundle_pad(len(pre) + 4) + b"\x80"  # {}, [], pad, []
+    for n in (0, 2, 3, 4, 6, 7):
+        body = b"" if n == 0 else b"\x01" + b"\xa0" * (n - 1)
+        yield B(f"bundle-array-len{n}", f"bundle array of {n} elements (5 required)", pre + head(4, n) + body,
                 "UNEXPECTED_TYPE", ["bundle", "array-length"])
-    yield B("bundle-item-with-version", "tensor item in the tensor-document form: 1 is read as dtype, then "
-            "the dtype where the shape belongs", bundle_raw(b"\xa0", [(text("w"), b"\x84\x01" + item[1:])]),
-            "UNEXPECTED_TYPE", ["bundle"])
-    yield B("bundle-item-map", "tensor item is a map", bundle_raw(b"\xa0", [(text("w"), b"\xa0")]), "UNEXPECTED_TYPE",
-            ["bundle"])
-    yield B("bundle-tensor-map-claims-2p32", "tensor map claiming 2^32 entries", pre + b"\x83\x01\xa0" +
-            head(5, 1 << 32) + text("a") + item, "TRUNCATED", ["bundle", "truncated", "claimed-length"])
+    yield B("bundle-draft-layout", "the v1 draft layout [1, {}, {}] (3 elements): not a 1.0 bundle",
+            pre + b"\x83\x01\xa0\xa0", "UNEXPECTED_TYPE", ["bundle", "array-length"])
+    yield B("bundle-version-2", "bundle version 2", pre + b"\x85\x02" + empty_rest, "UNSUPPORTED_VERSION",
+            ["bundle", "version"])
+    for n, label in ((1, "len1"), (3, "len3"), (4, "len4"), (6, "len6"), ((1 << 64) - 1, "len-huge")):
+        yield B(f"bundle-version-2-{label}", f"version 2 in a bundle array of {n} elements: the version is judged "
+                "before the length", pre + head(4, n) + b"\x02\xa0\xa0", "UNSUPPORTED_VERSION",
+                ["bundle", "version", "array-length", "check-order"])
+    yield B("bundle-metadata-array", "metadata is an array", pre + b"\x85\x01\x80\x80", "UNEXPECTED_TYPE",
+            ["bundle", "metadata"])
+    yield B("bundle-metadata-null", "metadata is null", pre + b"\x85\x01\xf6\x80", "UNEXPECTED_TYPE",
+            ["bundle", "metadata"])
+    yield B("bundle-metadata-tagged", "metadata map inside a tag", pre + b"\x85\x01\xc1\xa0\x80", "UNEXPECTED_TAG",
+            ["bundle", "metadata", "tag"])
+    yield B("bundle-directory-map", "the directory is a map", pre + b"\x85\x01\xa0\xa0", "UNEXPECTED_TYPE",
+            ["bundle", "directory"])
+    yield B("bundle-directory-tagged", "the directory inside a tag", pre + b"\x85\x01\xa0\xc1\x80",
+            "UNEXPECTED_TAG", ["bundle", "directory", "tag"])
+    yield B("bundle-directory-claims-2p32", "directory claiming 2^32 entries", pre + b"\x85\x01\xa0" +
+            head(4, 1 << 32) + _entry("a", U8_SCALAR, 13, 1), "TRUNCATED", ["bundle", "truncated", "claimed-length"])
+
+    # Directory entries: arity and field types.
+    w = TensorSpec(F32, (2,), bytes(8))
+    good_entries, good_items = layout([(text("w"), w, None)])
+    entry = good_entries[0]
+    OFF = 8  # noqa: N806 - B+0: tensors head, B+1: item head, B+2..4: pad, B+5..6: tag 85, B+7: byte-string head
+    assert entry == _entry("w", w, OFF, 8), entry.hex()
+
+    def with_entry(e: bytes, items: list[bytes] = good_items, count: int | None = None) -> bytes:
+        return assemble_bundle(b"\xa0", [e], items, count)
+
+    for n in (0, 4, 6, 8):
+        fields = [text("w"), uint(1), dims(2), uint(OFF), uint(8), uint(1), uint(0), uint(0)][:n]
+        yield B(f"bundle-entry-len{n}", f"directory entry of {n} elements (5 or 7 required)",
+                with_entry(array(fields)), "UNEXPECTED_TYPE", ["bundle", "directory", "array-length"])
+    yield B("bundle-entry-map", "directory entry is a map", with_entry(b"\xa1" + text("w") + b"\x01"),
+            "UNEXPECTED_TYPE", ["bundle", "directory"])
+    yield B("bundle-entry-v1-draft", "an old-style item [dtype, shape, ?pad, data] where the entry belongs",
+            with_entry(b"\x83\x01\x81\x02\xd8\x55\x48" + bytes(8)), "UNEXPECTED_TYPE", ["bundle", "directory"])
+    yield B("bundle-entry-offset-text", "entry offset as a text string",
+            with_entry(array([text("w"), uint(1), dims(2), text("8"), uint(8)])), "UNEXPECTED_TYPE",
+            ["bundle", "directory"])
+    yield B("bundle-entry-offset-tagged", "entry offset inside a tag",
+            with_entry(array([text("w"), uint(1), dims(2), b"\xc1\x08", uint(8)])), "UNEXPECTED_TAG",
+            ["bundle", "directory", "tag"])
+    yield B("bundle-entry-length-negative", "entry length -1",
+            with_entry(array([text("w"), uint(1), dims(2), uint(OFF), b"\x20"])), "UNEXPECTED_TYPE",
+            ["bundle", "directory"])
+    yield B("bundle-entry-dtype-unknown", "entry dtype 65536 (reserved forever)",
+            with_entry(array([text("w"), uint(65536), dims(2), uint(OFF), uint(8)])), "UNKNOWN_DTYPE",
+            ["bundle", "directory", "dtype"])
+    yield B("bundle-entry-size-overflow", "entry shape [2^53]",
+            with_entry(array([text("w"), uint(1), dims(1 << 53), uint(OFF), uint(8)])), "SIZE_OVERFLOW",
+            ["bundle", "directory", "size-overflow"])
+    yield B("bundle-entry-length-mismatch", "entry length 12 for a float32 [2] (8 bytes)",
+            with_entry(_entry("w", w, OFF, 12)), "SHAPE_MISMATCH", ["bundle", "directory", "shape-mismatch"])
+    yield B("bundle-entry-length-before-offset", "entry length 12 for 8 bytes and a wrong offset: the length is "
+            "judged first", with_entry(_entry("w", w, OFF + 1, 12)), "SHAPE_MISMATCH",
+            ["bundle", "directory", "shape-mismatch", "check-order"])
+    yield B("bundle-entry-string-compressed", "a string tensor with a 7-element (compressed) entry",
+            with_entry(_entry("s", TensorSpec(STR, (1,), strings=["x"]), 1, 3, 1, 0),
+                       [b"\x81\x81\x61x"]), "INVALID_COMPRESSION", ["bundle", "directory", "string", "compressed"])
+    yield B("bundle-entry-codec-unknown", "a 7-element entry with codec 7: UNSUPPORTED_COMPRESSION for Core and "
+            "Extended decoders alike", with_entry(_entry("w", w, 9, 8, 7, 0)), "UNSUPPORTED_COMPRESSION",
+            ["bundle", "directory", "compressed"])
+
+    # DIRECTORY_MISMATCH: the directory and the items must agree.
+    yield B("directory-offset-plus-1", "entry offset one past the layout rule's",
+            with_entry(_entry("w", w, OFF + 1, 8)),
+            "DIRECTORY_MISMATCH", ["bundle", "directory", "directory-mismatch"])
+    yield B("directory-offset-minus-1", "entry offset one before the layout rule's",
+            with_entry(_entry("w", w, OFF - 1, 8)),
+            "DIRECTORY_MISMATCH", ["bundle", "directory", "directory-mismatch"])
+    good_doc = with_entry(entry)
+    base = len(good_doc) - len(good_items[0]) - 1
+    yield B("directory-offset-absolute", "entry offset counted from the document start instead of from B",
+            with_entry(_entry("w", w, base + OFF, 8)), "DIRECTORY_MISMATCH",
+            ["bundle", "directory", "directory-mismatch"])
+    two = [("a", TensorSpec(BY_NAME["uint8"], (3,), b"abc")), ("b", TensorSpec(F64, (1,), bytes(8)))]
+    entries2, items2 = layout([(text(n), t, None) for n, t in two])
+    assert entries2[1] == _entry("b", two[1][1], 16, 8)
+    yield B("directory-offset-second", "the second entry's offset ignores the first item's padding rule",
+            assemble_bundle(b"\xa0", [entries2[0], _entry("b", two[1][1], 12, 8)], items2), "DIRECTORY_MISMATCH",
+            ["bundle", "directory", "directory-mismatch"])
+    yield B("directory-offset-before-pad", "a wrong offset and a non-zero pad: the directory is judged first",
+            with_entry(_entry("w", w, OFF + 1, 8)).replace(b"\x45" + bytes(5), b"\x45\x00\x01" + bytes(3)),
+            "DIRECTORY_MISMATCH", ["bundle", "directory", "directory-mismatch", "check-order"])
+    yield B("directory-more-items", "directory of 1 entry, tensors array of 2 items",
+            with_entry(entry, good_items + good_items, count=2), "DIRECTORY_MISMATCH",
+            ["bundle", "directory-mismatch"])
+    yield B("directory-fewer-items", "directory of 1 entry, empty tensors array", with_entry(entry, [], count=0),
+            "DIRECTORY_MISMATCH", ["bundle", "directory-mismatch"])
+    s1 = TensorSpec(STR, (2,), strings=["a", "bc"])
+    s_entries, s_items = layout([(text("s"), s1, None)])
+    assert s_entries[0] == _entry("s", s1, 2, 6)
+    yield B("directory-string-length", "a string entry whose length (7) is not that of its string array (6)",
+            assemble_bundle(b"\xa0", [_entry("s", s1, 2, 7)], s_items), "DIRECTORY_MISMATCH",
+            ["bundle", "directory-mismatch", "string"])
+    yield B("directory-string-length-short", "a string entry whose length (5) is not that of its string array (6)",
+            assemble_bundle(b"\xa0", [_entry("s", s1, 2, 5)], s_items), "DIRECTORY_MISMATCH",
+            ["bundle", "directory-mismatch", "string"])
+
+    # The pad before the tensors (B must be a multiple of 8).
+    prefix = MAGIC_BUNDLE + b"\x85\x01\xa0" + array([entry])
+    pad = bundle_pad(len(prefix))
+    k = len(pad) - 1
+    assert k == 5, pad.hex()
+    rest = b"\x81" + good_items[0]
+
+    def with_pad(p: bytes) -> bytes:
+        return prefix + p + rest
+
+    assert with_pad(pad) == good_doc
+    yield B("bundle-pad-absent", "no pad item: the tensors array where the pad belongs", with_pad(b""),
+            "UNEXPECTED_TYPE", ["bundle", "padding"])
+    yield B("bundle-pad-nonzero", "pad 45 0000010000", with_pad(b"\x45\x00\x00\x01\x00\x00"), "BAD_PADDING",
+            ["bundle", "padding"])
+    yield B("bundle-pad-short", "pad of 4 bytes where 5 are needed", with_pad(b"\x44" + bytes(4)), "BAD_PADDING",
+            ["bundle", "padding"])
+    yield B("bundle-pad-long", "pad of 13 bytes where 5 are needed (B still a multiple of 8)",
+            with_pad(b"\x4d" + bytes(13)), "BAD_PADDING", ["bundle", "padding"])
+    yield B("bundle-pad-nonzero-short", "pad of 4 bytes, one non-zero", with_pad(b"\x44\x00\x07\x00\x00"),
+            "BAD_PADDING", ["bundle", "padding"])
+    yield B("bundle-pad-wide-head", "pad with a two-byte head 58 05", with_pad(b"\x58\x05" + bytes(5)),
+            "NON_SHORTEST_HEAD", ["bundle", "padding", "non-shortest-head"])
+    yield B("bundle-pad-text", "pad as a text string", with_pad(b"\x65" + bytes(5)), "UNEXPECTED_TYPE",
+            ["bundle", "padding"])
+    yield B("bundle-pad-tagged", "pad inside a tag", with_pad(b"\xc1\x45" + bytes(5)), "UNEXPECTED_TAG",
+            ["bundle", "padding", "tag"])
+    yield B("bundle-pad-claims-more", "pad claiming 255 bytes", prefix + b"\x58\xff" + bytes(10), "TRUNCATED",
+            ["bundle", "padding", "truncated", "claimed-length"])
+    yield B("bundle-pad-nonzero-before-items", "a non-zero pad byte and a malformed item: the pad is judged first",
+            prefix + b"\x45\x00\x00\x01\x00\x00" + b"\x81\x1c", "BAD_PADDING", ["bundle", "padding", "check-order"])
+
+    # The tensors array and its items.
+    yield B("bundle-tensors-map", "the tensors are a map", with_pad(pad)[:-len(rest)] + b"\xa1" + text("w") +
+            good_items[0], "UNEXPECTED_TYPE", ["bundle"])
+    for n in (0, 3):
+        item = head(4, n) + good_items[0][1:] + b"\x00" * max(0, n - 1)
+        yield B(f"bundle-item-len{n}", f"tensor item array of {n} elements (1 or 2 required)",
+                with_entry(entry, [item]), "UNEXPECTED_TYPE", ["bundle", "array-length"])
+    yield B("bundle-item-v1-draft", "a v1-draft item [dtype, shape, data] where [data] belongs",
+            with_entry(entry, [b"\x83\x01\x81\x02" + good_items[0][1:]]), "UNEXPECTED_TYPE", ["bundle"])
+    yield B("bundle-item-map", "tensor item is a map", with_entry(entry, [b"\xa0"]), "UNEXPECTED_TYPE", ["bundle"])
+    yield B("bundle-item-bare-data", "the pad and data items without their item array",
+            with_entry(entry, [good_items[0][1:]]), "UNEXPECTED_TYPE", ["bundle"])
+    yield B("bundle-item-tagged", "the item array inside a tag", with_entry(entry, [b"\xc1" + good_items[0]]),
+            "UNEXPECTED_TAG", ["bundle", "tag"])
 
 
 def metadata_vectors() -> Iterator[Vector]:
@@ -590,7 +794,7 @@ def metadata_vectors() -> Iterator[Vector]:
         yield B(f"meta-indefinite-{label}", f"metadata indefinite-length {label}", meta_with(bytes.fromhex(hx)),
                 "INDEFINITE_LENGTH", ["metadata", "indefinite-length"])
     yield B("meta-indefinite-top", "the metadata map itself has indefinite length",
-            MAGIC_BUNDLE + b"\x83\x01\xbf\xff\xa0", "INDEFINITE_LENGTH", ["metadata", "indefinite-length"])
+            MAGIC_BUNDLE + b"\x85\x01\xbf\xff\x80", "INDEFINITE_LENGTH", ["metadata", "indefinite-length"])
 
     def deep(levels: int, leaf: bytes, kind: str) -> bytes:
         """`levels` containers (arrays, maps or alternating) around `leaf`."""
@@ -612,13 +816,17 @@ def metadata_vectors() -> Iterator[Vector]:
             meta_with(b"\x81" * 10000 + b"\x01"), "NESTING_TOO_DEEP", ["metadata", "nesting", "limits"])
     yield B("meta-nesting-before-truncation", "nesting limit reached before the input ends",
             meta_with(b"\x81" * 40), "NESTING_TOO_DEEP", ["metadata", "nesting", "check-order"])
-    for label, hx in {"bytes-2p64": "5bffffffffffffffff", "text-2p32": "7b0000000100000000",
-                      "array-2p32": "9b0000000100000000",
-                      "map-2p32": "bb0000000100000000"}.items():
+    # A string claiming more than 16 MiB passes the metadata limit at its head (METADATA_TOO_LARGE); a
+    # container's count claims no bytes by itself, so it ends in TRUNCATED.
+    for label, hx, code in (("bytes-2p64", "5bffffffffffffffff", "METADATA_TOO_LARGE"),
+                            ("text-2p32", "7b0000000100000000", "METADATA_TOO_LARGE"),
+                            ("text-1000", "7903e8", "TRUNCATED"), ("bytes-1000", "5903e8", "TRUNCATED"),
+                            ("array-2p32", "9b0000000100000000", "TRUNCATED"),
+                            ("map-2p32", "bb0000000100000000", "TRUNCATED")):
         yield B(f"meta-claims-{label}", f"metadata item {hx[:2]} claiming more than the input holds",
-                MAGIC_BUNDLE + b"\x83\x01\xa1" + k + bytes.fromhex(hx) + text("a") + b"\x01", "TRUNCATED",
+                MAGIC_BUNDLE + b"\x85\x01\xa1" + k + bytes.fromhex(hx) + text("a") + b"\x01", code,
                 ["metadata", "truncated", "claimed-length"])
-    yield B("meta-map-claims-2p32", "metadata map claiming 2^32 entries", MAGIC_BUNDLE + b"\x83\x01" +
+    yield B("meta-map-claims-2p32", "metadata map claiming 2^32 entries", MAGIC_BUNDLE + b"\x85\x01" +
             head(5, 1 << 32) + text("a") + b"\x01", "TRUNCATED", ["metadata", "truncated", "claimed-length"])
 
     # METADATA_TOO_LARGE: the encoded map is 16 MiB + 1 byte (a1 61 6d 5a <len> <zeros>).
@@ -628,6 +836,24 @@ def metadata_vectors() -> Iterator[Vector]:
     assert len(meta) == limit + 1
     yield B("meta-too-large", "metadata map of 16 MiB + 1 byte (a byte string of zeros)", one(meta),
             "METADATA_TOO_LARGE", ["metadata", "limits", "large-file"])
+    # As soon as a head (with a string's claimed content) reaches past the limit, before TRUNCATED/INVALID_UTF8.
+    pre = MAGIC_BUNDLE + b"\x85\x01"
+    yield B("meta-too-large-early-text", "a metadata text value claiming 100 MB, 3 bytes present: "
+            "METADATA_TOO_LARGE at its head, not TRUNCATED", pre + b"\xa1" + k + head(3, 100_000_000) + b"abc",
+            "METADATA_TOO_LARGE", ["metadata", "limits", "check-order", "claimed-length"])
+    yield B("meta-too-large-early-bytes", "a metadata byte string claiming 2^64-1 bytes",
+            pre + b"\xa1" + k + head(2, (1 << 64) - 1), "METADATA_TOO_LARGE",
+            ["metadata", "limits", "check-order", "claimed-length"])
+    yield B("meta-too-large-early-key", "a metadata key claiming 16 MiB, invalid UTF-8 in its first bytes",
+            pre + b"\xa1" + head(3, limit) + b"\xff\xff", "METADATA_TOO_LARGE",
+            ["metadata", "limits", "check-order", "utf8"])
+    at_limit = limit - (1 + 2 + 5)  # a1, 61 6d, 5a <len>: the map is exactly 16 MiB
+    yield B("meta-limit-exact-cut", "a metadata byte string that ends exactly at the 16 MiB limit, cut short: "
+            "TRUNCATED (the limit is not passed)", pre + b"\xa1" + text("m") + head(2, at_limit) + bytes(10),
+            "TRUNCATED", ["metadata", "limits", "truncated"])
+    yield B("meta-too-large-by-one-cut", "a metadata byte string that would end 1 byte past the limit, cut short",
+            pre + b"\xa1" + text("m") + head(2, at_limit + 1) + bytes(10), "METADATA_TOO_LARGE",
+            ["metadata", "limits", "check-order"])
 
 
 MODULES = [magic_vectors, structure_vectors, dtype_shape_vectors, padding_vectors, data_vectors, element_vectors,

@@ -247,10 +247,12 @@ def alignment_vectors() -> Iterator[Vector]:
 
 def dims_vectors() -> Iterator[Vector]:
     u8, f32 = BY_NAME["uint8"], BY_NAME["float32"]
-    big = (1 << 63) - 1
+    big = (1 << 53) - 1  # the largest product of non-zero dimensions (SPEC.md §4.2)
+    c128 = BY_NAME["complex128"]
     cases = {
-        "huge-then-zero": (u8, (big, 0)), "zero-then-huge": (u8, (0, big)),
-        "dim-heads": (u8, (24, 256, 65536, 1 << 32, 0)), "two-huge-one-zero": (u8, (1 << 31, (1 << 32) - 1, 0)),
+        "huge-then-zero": (u8, (big, 0)), "zero-then-huge": (u8, (0, big)), "max-float32": (f32, (0, big)),
+        "max-complex128": (c128, (big, 0)), "dim-heads": (u8, (24, 256, 65536, 0)), "dim-head-9": (u8, (1 << 32, 0)),
+        "two-huge-one-zero": (u8, (1 << 26, (1 << 27) - 1, 0)),
         "rank32-ones": (f32, (1,) * 32), "rank32-zero": (u8, (1,) * 31 + (0,)),
         "rank2-24x1": (u8, (24, 1)),
     }

@@ -11,8 +11,21 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from .builder import BY_NAME, MAGIC_BUNDLE, MAGIC_TENSOR, M, TensorSpec, array, bstr, enc_value, head, text, uint
-from .builder import tensor_item as core_item
+from .builder import (
+    BY_NAME,
+    MAGIC_TENSOR,
+    CItem,
+    M,
+    TensorSpec,
+    array,
+    assemble_bundle,
+    bstr,
+    enc_value,
+    head,
+    layout,
+    text,
+    uint,
+)
 from .common import Vector, bundle_expected, tensor_expected
 from .zstd_frames import frame, raw_frame, shuffle, skippable
 
@@ -37,15 +50,16 @@ def cdoc(t: TensorSpec, item: bytes) -> bytes:
     return MAGIC_TENSOR + ctensor(t, item)
 
 
-def cbundle(metadata: M, entries: list[tuple[str, TensorSpec, bytes | None]]) -> bytes:
-    """A bundle; an entry with an item is compressed, one with None is in Core form."""
-    out = bytearray(MAGIC_BUNDLE + b"\x83\x01" + enc_value(metadata))
-    ordered = sorted((text(n), t, item) for n, t, item in entries)
-    out += head(5, len(ordered))
-    for key, t, item in ordered:
-        out += key
-        out += ctensor(t, item, version=False) if item is not None else core_item(t, len(out), version=False)
-    return bytes(out)
+def centry(zstd: bytes, length: int, filt: int = 0, codec: int = 1) -> CItem:
+    """A compressed bundle item with what its directory entry says (codec, filter, zstd length)."""
+    return CItem(citem(zstd, length, filt, codec), codec, filt, len(zstd))
+
+
+def cbundle(metadata: M, entries: list[tuple[str, TensorSpec, CItem | None]]) -> bytes:
+    """A bundle; an entry with a CItem is compressed (a 7-element directory entry), one with None is Core."""
+    ordered = sorted(((text(n), t, c) for n, t, c in entries), key=lambda e: e[0])
+    dir_entries, items = layout(ordered)
+    return assemble_bundle(enc_value(metadata), dir_entries, items)
 
 
 def V(vid: str, desc: str, t: TensorSpec, item: bytes, flags: list[str]) -> Vector:
@@ -100,6 +114,6 @@ def vectors() -> Iterator[Vector]:
     entries = [("layer.weight", zeros, frame([("rle", (0, 16384))])), ("bias", bias, None)]
     tensors = [("layer.weight", zeros), ("bias", bias)]
     yield Vector("ext-bundle-mixed", "bundle: one compressed tensor, one Core tensor (with its padding)",
-                 "bundle", cbundle(meta, [(n, t, citem(z, len(t.data)) if z is not None else None)
+                 "bundle", cbundle(meta, [(n, t, centry(z, len(t.data)) if z is not None else None)
                                           for n, t, z in entries]),
                  ["compressed", "bundle"], expected=bundle_expected(meta, tensors), source=None)

@@ -4,7 +4,7 @@ The wire format is specified in SPEC.md; this package is its reference codec.
 """
 
 from . import stream  # noqa: F401 - tensorcbor.stream: chunked streams (SPEC.md §12)
-from .bundle import Bundle, decode_bundle, encode_bundle
+from .bundle import Bundle, LayoutEntry, decode_bundle, encode_bundle, read_layout
 from .codec import decode, encode
 from .convert.dlpack import from_dlpack
 from .dtypes import BY_CODE, BY_NAME, TABLE, DType
@@ -17,6 +17,6 @@ FORMAT_VERSION = 1
 
 __all__ = [
     "BY_CODE", "BY_NAME", "CODES", "FILE_EXTENSION", "FORMAT_VERSION", "MEDIA_TYPE", "TABLE",
-    "Bundle", "DType", "DecodeError", "EncodeError", "TensorCBORError", "TensorInfo",
-    "decode", "decode_bundle", "encode", "encode_bundle", "from_dlpack", "load_file", "save_file",
+    "Bundle", "DType", "DecodeError", "EncodeError", "LayoutEntry", "TensorCBORError", "TensorInfo",
+    "decode", "decode_bundle", "encode", "encode_bundle", "from_dlpack", "load_file", "read_layout", "save_file",
 ]

@@ -1,21 +1,376 @@
-"""Bundles (SPEC.md §5): named tensors plus metadata, the role of a .safetensors file."""
+"""Bundles (SPEC.md §5.2): named tensors plus metadata, the role of a .safetensors file.
+
+A bundle is ``55799(52066([1, metadata, directory, pad, tensors]))``. The directory
+lists every tensor's name, dtype, shape and byte range; the pad puts the tensors
+array at an offset B that is a multiple of 8, so the whole layout follows from the
+prefix [0, B) alone (``read_layout``) and every tensor stays aligned for zero-copy
+views. The strict decoder checks that the directory and the tensor items agree.
+"""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any, cast
+from dataclasses import dataclass
+from typing import Any, BinaryIO, cast
 
 import numpy as np
 
-from .cbor import MAX_METADATA_BYTES, Reader, encode_map, encode_text, head
-from .codec import close_document, open_document, read_version
-from .errors import EncodeError
-from .tensor import BUNDLE_MAGIC, BUNDLE_TAG, Payload, TensorInfo, item_parts, materialize, read_fields
+from .cbor import MAX_METADATA_BYTES, NO_LIMIT, Reader, encode_map, encode_text, head
+from .codec import close_document, open_document, open_versioned_array
+from .compression import CompressedInfo
+from .dtypes import DType
+from .errors import DecodeError, EncodeError
+from .tensor import (
+    BUNDLE_MAGIC,
+    BUNDLE_TAG,
+    COMPRESSED_TAG,
+    Payload,
+    TensorInfo,
+    materialize,
+    prepare,
+    read_data,
+    read_dtype,
+    read_shape,
+    shape_bytes,
+)
+
+__all__ = ["Bundle", "LayoutEntry", "BundlePrefix", "ItemCursor", "bundle_parts", "encode_bundle", "decode_bundle",
+           "parse_bundle", "read_layout", "header_regions", "MAX_NAME_BYTES"]
 
 MAX_NAME_BYTES = 4096
+MIN_PREFIX = 16
+"""The shortest bundle prefix [0, B): magic, array head, version, {}, [], and a 6-byte pad item."""
+MIN_ENTRY = 7
+"""The shortest directory entry: array head, a 1-byte name, dtype, rank 0, offset, length."""
+_TAG_HEAD = head(6, COMPRESSED_TAG)
 
 Tensors = Mapping[str, Any] | Iterable[tuple[str, Any]]
 
+
+@dataclass(frozen=True)
+class LayoutEntry:
+    """One directory entry: where a range reader finds a tensor's bytes.
+
+    ``offset`` is absolute (from the document start). ``nbytes`` counts the element
+    bytes; for ``string`` tensors the encoded string array; for compressed tensors the
+    zstd bytes, whose ``compression`` is ``(codec, filter)``.
+    """
+
+    name: str
+    dtype: DType
+    shape: tuple[int, ...]
+    offset: int
+    nbytes: int
+    compression: tuple[int, int] | None = None
+
+
+# ------------------------------------------------------------------ the layout rule
+
+def data_position(start: int, dt: DType, nbytes: int, compression: tuple[int, int] | None,
+                  count: int) -> int:
+    """Where the bytes an entry locates start, for an item whose array head is at `start`.
+
+    Offsets are relative to B, which is a multiple of 8, so alignment relative to B is
+    alignment in the document (SPEC.md §5.2 layout rule).
+    """
+    if compression is not None:
+        ulen = dt.nbytes(count)
+        return (start + 1 + len(_TAG_HEAD) + 1 + len(head(0, compression[0])) + len(head(0, compression[1]))
+                + len(head(0, ulen)) + len(head(2, nbytes)))
+    if dt.kind == "string":
+        return start + 1
+    tag = len(head(6, dt.rfc8746_tag)) if dt.rfc8746_tag is not None else 0
+    p = start + 1 + tag + len(head(2, nbytes))
+    return p + (-p) % dt.align
+
+
+def _count(shape: tuple[int, ...]) -> int:
+    n = 1
+    for d in shape:
+        n *= d
+    return n
+
+
+# ------------------------------------------------------------------ encoding
+
+def bundle_parts(tensors: Tensors, metadata: Mapping[str, Any] | None = None, *,
+                 compression: str | None = None, shuffle: bool = False) -> list[Payload]:
+    """The bundle's bytes as a list of pieces (prefix, then item heads and zero-copy payloads), in order."""
+    items = tensors.items() if isinstance(tensors, Mapping) else tensors
+    named: list[tuple[bytes, str, Any]] = []
+    seen: set[str] = set()
+    for name, array in items:
+        if not isinstance(name, str):
+            raise EncodeError(f"tensor name {name!r} is not text; names are non-empty str")
+        key = encode_text(name)
+        if not name or len(key) - len(head(3, len(key))) > MAX_NAME_BYTES:
+            raise EncodeError(f"tensor name {name[:40]!r} must be 1 to {MAX_NAME_BYTES} UTF-8 bytes")
+        if name in seen:
+            raise EncodeError(f"tensor name {name!r} appears twice; names in a bundle are unique")
+        seen.add(name)
+        named.append((key, name, array))
+    named.sort(key=lambda e: e[0])
+    meta = bytearray()
+    encode_map(metadata or {}, meta)
+    if len(meta) > MAX_METADATA_BYTES:
+        raise EncodeError(f"metadata encodes to {len(meta)} bytes, over the {MAX_METADATA_BYTES}-byte "
+                          "limit; store large data as a tensor instead")
+    count_head = head(4, len(named))
+    directory = [count_head]
+    body: list[Payload] = []
+    pos = len(count_head)  # relative to B
+    for key, _, array in named:
+        item_head, payload, entry_tail, length = _item(array, pos, compression, shuffle)
+        offset = pos + len(item_head)
+        directory.append(entry_tail[0] + key + entry_tail[1] + head(0, offset) + head(0, length) + entry_tail[2])
+        body += (item_head, payload)
+        pos = offset + length
+    prefix = BUNDLE_MAGIC + b"\x85\x01" + bytes(meta) + b"".join(directory)
+    k = (-(len(prefix) + 1)) % 8
+    return [prefix + bytes((0x40 | k,)) + bytes(k) + count_head, *body]
+
+
+def _item(array: Any, pos: int, compression: str | None,
+          shuffle: bool) -> tuple[bytes, Payload, tuple[bytes, bytes, bytes], int]:
+    """Item heads and payload of one tensor whose item starts at `pos` (relative to B), and its entry pieces.
+
+    The entry pieces are (array head, dtype+shape, codec+filter); the caller adds name, offset and length.
+    """
+    dt, shape, payload = prepare(array)
+    fields = head(0, dt.code) + shape_bytes(shape)
+    if compression is not None:
+        from .compression import CODECS, compressed_item
+        found = compressed_item(dt, payload, codec=compression, shuffle_bytes=shuffle)
+        if found is not None:
+            data_heads, cdata, filt = found
+            return (b"\x81" + data_heads, cdata, (b"\x87", fields, head(0, CODECS[compression]) + head(0, filt)),
+                    len(cdata))
+    elif shuffle:
+        raise EncodeError("shuffle=True is a filter of the compressed form; pass compression='zstd' too")
+    nbytes = payload.nbytes if isinstance(payload, (memoryview, np.ndarray)) else len(payload)
+    if dt.kind == "string":
+        return b"\x81", payload, (b"\x85", fields, b""), nbytes
+    data_heads = (head(6, dt.rfc8746_tag) if dt.rfc8746_tag is not None else b"") + head(2, nbytes)
+    s = (-(pos + 1 + len(data_heads))) % dt.align
+    pad = bytes((0x40 | (s - 1),)) + bytes(s - 1) if s else b""
+    return bytes((0x81 + (s > 0),)) + pad + data_heads, payload, (b"\x85", fields, b""), nbytes
+
+
+def encode_bundle(tensors: Tensors, metadata: Mapping[str, Any] | None = None, *,
+                  compression: str | None = None, shuffle: bool = False) -> bytes:
+    """The one deterministic encoding of named tensors plus metadata (compressed per tensor when asked)."""
+    return b"".join(cast(list[Any], bundle_parts(tensors, metadata, compression=compression, shuffle=shuffle)))
+
+
+# ------------------------------------------------------------------ the prefix [0, B)
+
+@dataclass(frozen=True)
+class _Entry:
+    name: str
+    dtype: DType
+    shape: tuple[int, ...]
+    count: int
+    offset: int  # relative to B
+    nbytes: int
+    compression: tuple[int, int] | None
+
+
+class BundlePrefix:
+    """Reads a bundle's prefix [0, B) (SPEC.md §7.1 bundle steps 1-8), resumably.
+
+    ``advance`` reads as far as the bytes allow. State changes only when an item of the
+    prefix (the document head with the metadata, one directory entry, the pad) has been
+    read whole, so a caller whose bytes arrive piece by piece (the stream Assembler, a file
+    read in steps) calls it again with more bytes; ``pos`` is where it resumes, and bytes
+    before ``pos`` are no longer needed.
+    """
+
+    def __init__(self, strict: bool = True) -> None:
+        self.strict = strict
+        self.pos = 0
+        self.metadata: dict[str, Any] = {}
+        self.count = -1  # directory length, once read
+        self.entries: list[_Entry] = []
+        self.base = -1  # B, once the pad is read
+        self._prev: bytes | None = None
+        self._names: set[str] = set()
+
+    @property
+    def done(self) -> bool:
+        return self.base >= 0
+
+    def layout(self) -> list[LayoutEntry]:
+        assert self.done
+        return [LayoutEntry(e.name, e.dtype, e.shape, self.base + e.offset, e.nbytes, e.compression)
+                for e in self.entries]
+
+    def advance(self, r: Reader) -> None:
+        """Read on from ``pos``; raise TRUNCATED (with ``needed``) or the first failing check."""
+        r.pos = self.pos
+        try:
+            if self.count < 0:
+                self._read_head(r)
+                self.pos = r.pos
+            while len(self.entries) < self.count:
+                self._read_entry(r)
+                self.pos = r.pos
+            if not self.done:
+                self._read_pad(r)
+                self.pos = r.pos
+        except DecodeError as exc:
+            if exc.code == "TRUNCATED":
+                exc.needed = self._lower_bound(exc.needed, r)
+            raise
+        finally:
+            r.limit = NO_LIMIT
+
+    def _lower_bound(self, needed: int | None, r: Reader) -> int:
+        """At least how long the prefix is, given that the input ended early (for the reader's next try)."""
+        bound = needed if needed is not None else r.end + 1
+        if self.count < 0:
+            bound += 2 if r.limit != NO_LIMIT else 0  # the directory head and the pad follow the metadata
+        elif len(self.entries) < self.count:
+            bound += MIN_ENTRY * (self.count - len(self.entries) - 1) + 1
+        bound = max(bound, MIN_PREFIX)
+        return bound + (-bound) % 8 if self.strict else bound
+
+    def _read_head(self, r: Reader) -> None:
+        open_document(r, BUNDLE_TAG)
+        start = r.pos
+        count = open_versioned_array(r, "the bundle array")
+        if count != 5:
+            raise r.fail("UNEXPECTED_TYPE", f"a bundle array has exactly 5 elements, found {count}", start)
+        meta_start = r.pos
+        r.limit = meta_start + MAX_METADATA_BYTES
+        major, _, arg = r.meta_head()
+        if major != 5:
+            code = "UNEXPECTED_TAG" if major == 6 else "UNEXPECTED_TYPE"
+            raise r.fail(code, "the metadata must be a map", meta_start)
+        metadata = r.map_body(arg, 1)
+        r.limit = NO_LIMIT
+        self.count = r.expect(4, "the directory (an array)")
+        self.metadata = metadata
+
+    def _read_entry(self, r: Reader) -> None:
+        start = r.pos
+        fields = r.expect(4, "a directory entry (an array)")
+        if fields not in (5, 7):
+            raise r.fail("UNEXPECTED_TYPE", f"a directory entry has 5 or 7 elements, found {fields}", start)
+        key_start = r.pos
+        length = r.expect(3, "a tensor name (text)")
+        name = r.text(length, "a tensor name")
+        key = bytes(r.buf[key_start:r.pos])
+        if not name or length > MAX_NAME_BYTES:
+            raise r.fail("INVALID_NAME", f"tensor names are 1 to {MAX_NAME_BYTES} UTF-8 bytes, found {length}",
+                         key_start)
+        if r.strict and self._prev is not None and key <= self._prev:
+            if key == self._prev:
+                raise r.fail("DUPLICATE_NAME", f"tensor {name!r} appears twice", key_start)
+            raise r.fail("UNSORTED_KEYS", f"tensor {name!r} is out of order; names must be sorted bytewise by "
+                         "their encoding", key_start)
+        if name in self._names:
+            raise r.fail("DUPLICATE_NAME", f"tensor {name!r} appears twice", key_start)
+        dt = read_dtype(r)
+        shape, count = read_shape(r)
+        offset_at = r.pos
+        offset = r.expect(0, "the offset (unsigned integer)")
+        length_at = r.pos
+        nbytes = r.expect(0, "the length (unsigned integer)")
+        compression = None
+        if fields == 5:
+            if dt.kind != "string" and nbytes != dt.nbytes(count):
+                raise r.fail("SHAPE_MISMATCH", f"tensor {name!r}: shape {list(shape)} of {dt.name} needs "
+                             f"{dt.nbytes(count)} data bytes, the directory says {nbytes}", length_at)
+        else:
+            compression = _read_compression(r, dt, name)
+        expected = self._next_position(dt, nbytes, compression, count)
+        if r.strict and offset != expected:
+            raise r.fail("DIRECTORY_MISMATCH", f"tensor {name!r}: the layout rule puts its bytes at offset "
+                         f"{expected} from B, the directory says {offset}", offset_at)
+        self._prev = key
+        self._names.add(name)
+        self.entries.append(_Entry(name, dt, shape, count, offset, nbytes, compression))
+
+    def _next_position(self, dt: DType, nbytes: int, compression: tuple[int, int] | None, count: int) -> int:
+        if self.entries:
+            last = self.entries[-1]
+            start = last.offset + last.nbytes
+        else:
+            start = len(head(4, self.count))
+        return data_position(start, dt, nbytes, compression, count)
+
+    def _read_pad(self, r: Reader) -> None:
+        start = r.pos
+        k = r.expect(2, "the pad (a byte string)")
+        body = r.take(k, "the pad")
+        if r.strict:
+            if any(r.buf[body:body + k]):
+                raise r.fail("BAD_PADDING", "the pad before the tensors must be zero bytes", start)
+            want = (-(start + 1)) % 8
+            if r.pos % 8 or k != want:
+                raise r.fail("BAD_PADDING", f"the pad must be {want} zero bytes, so that the tensors start at a "
+                             f"multiple of 8; found {k}", start)
+        self.base = r.pos
+
+
+def _read_compression(r: Reader, dt: DType, name: str) -> tuple[int, int]:
+    from . import compression
+
+    if dt.kind == "string":
+        raise r.fail("INVALID_COMPRESSION", f"tensor {name!r}: string tensors are never compressed")
+    if not compression.available():
+        raise r.fail("UNSUPPORTED_COMPRESSION", f"tensor {name!r} is compressed (Extended profile); this decoder "
+                     "implements the Core profile only")
+    return compression.read_codec_filter(r, dt)
+
+
+# ------------------------------------------------------------------ the tensors
+
+def read_tensors_head(r: Reader, prefix: BundlePrefix) -> None:
+    """The tensors array head at B: one item per directory entry."""
+    start = r.pos
+    n = r.expect(4, "the tensors array")
+    if n != prefix.count:
+        raise r.fail("DIRECTORY_MISMATCH", f"the directory lists {prefix.count} tensors, the tensors array has {n}",
+                     start)
+
+
+class ItemCursor:
+    """Reads a bundle's tensor items one at a time, each checked against its directory entry.
+
+    State changes only when an item has been read whole, so an incremental reader (the
+    stream Assembler) can retry an item whose bytes had not all arrived.
+    """
+
+    def __init__(self, prefix: BundlePrefix) -> None:
+        self.prefix = prefix
+        self.remaining = prefix.count
+
+    def read(self, r: Reader) -> tuple[str, TensorInfo]:
+        """Item k: its heads, F3-F6 with entry k's dtype and shape, then agreement (DIRECTORY_MISMATCH)."""
+        prefix = self.prefix
+        e = prefix.entries[prefix.count - self.remaining]
+        start = r.pos
+        n = r.expect(4, f"the item of tensor {e.name!r} (an array)")
+        if n not in (1, 2):
+            raise r.fail("UNEXPECTED_TYPE", f"tensor {e.name!r}: an item has 1 or 2 elements, found {n}", start)
+        info = read_data(r, e.dtype, e.shape, e.count, n == 2)
+        found = (info.codec, info.filter) if isinstance(info, CompressedInfo) else None
+        if found != e.compression:
+            what = {True: "compressed", False: "not compressed"}
+            raise r.fail("DIRECTORY_MISMATCH", f"tensor {e.name!r}: the item is {what[found is not None]}"
+                         f"{' with ' + str(found) if found else ''}, the directory entry "
+                         f"{'says ' + str(e.compression) if e.compression else 'has no codec'}", start)
+        if info.nbytes != e.nbytes or info.offset != prefix.base + e.offset:
+            raise r.fail("DIRECTORY_MISMATCH", f"tensor {e.name!r}: the item's bytes are at {info.offset} "
+                         f"({info.nbytes} bytes), the directory says {prefix.base + e.offset} ({e.nbytes} bytes)",
+                         start)
+        self.remaining -= 1
+        return e.name, info
+
+
+# ------------------------------------------------------------------ decoding
 
 class Bundle(Mapping[str, np.ndarray]):
     """Read-only mapping name -> array, in wire order (names sorted bytewise).
@@ -24,10 +379,11 @@ class Bundle(Mapping[str, np.ndarray]):
     the source buffer where the dtype allows (see ``decode``).
     """
 
-    def __init__(self, buf: Any, infos: dict[str, TensorInfo], metadata: dict[str, Any]) -> None:
+    def __init__(self, buf: Any, infos: dict[str, TensorInfo], metadata: dict[str, Any],
+                 cache: dict[str, np.ndarray] | None = None) -> None:
         self._buf = buf
         self._infos = infos
-        self._cache: dict[str, np.ndarray] = {}
+        self._cache: dict[str, np.ndarray] = cache if cache is not None else {}
         self.metadata = metadata
 
     def __getitem__(self, name: str) -> np.ndarray:
@@ -52,122 +408,83 @@ class Bundle(Mapping[str, np.ndarray]):
         return f"Bundle({{{inner}}}, metadata={self.metadata!r})"
 
 
-def bundle_parts(tensors: Tensors, metadata: Mapping[str, Any] | None = None, *,
-                 compression: str | None = None, shuffle: bool = False) -> list[Payload]:
-    """The bundle's bytes as a list of pieces (headers and zero-copy payloads), in order."""
-    items = tensors.items() if isinstance(tensors, Mapping) else tensors
-    entries: list[tuple[bytes, str, Any]] = []
-    seen: set[str] = set()
-    for name, array in items:
-        if not isinstance(name, str):
-            raise EncodeError(f"tensor name {name!r} is not text; names are non-empty str")
-        key = encode_text(name)
-        if not name or len(key) - len(head(3, len(key))) > MAX_NAME_BYTES:
-            raise EncodeError(f"tensor name {name[:40]!r} must be 1 to {MAX_NAME_BYTES} UTF-8 bytes")
-        if name in seen:
-            raise EncodeError(f"tensor name {name!r} appears twice; names in a bundle are unique")
-        seen.add(name)
-        entries.append((key, name, array))
-    entries.sort(key=lambda e: e[0])
-    meta = bytearray()
-    encode_map(metadata or {}, meta)
-    if len(meta) > MAX_METADATA_BYTES:
-        raise EncodeError(f"metadata encodes to {len(meta)} bytes, over the {MAX_METADATA_BYTES}-byte "
-                          "limit; store large data as a tensor instead")
-    first = BUNDLE_MAGIC + b"\x83\x01" + bytes(meta) + head(5, len(entries))
-    parts: list[Payload] = [first]
-    offset = len(first)
-    for key, _, array in entries:
-        offset += len(key)
-        header, payload = item_parts(array, offset, version=False, compression=compression, shuffle=shuffle)
-        parts += (key, header, payload)
-        offset += len(header) + _nbytes(payload)
-    return parts
-
-
-def _nbytes(payload: Payload) -> int:
-    return payload.nbytes if isinstance(payload, (memoryview, np.ndarray)) else len(payload)
-
-
-def encode_bundle(tensors: Tensors, metadata: Mapping[str, Any] | None = None, *,
-                  compression: str | None = None, shuffle: bool = False) -> bytes:
-    """The one deterministic encoding of named tensors plus metadata (compressed per tensor when asked)."""
-    return b"".join(cast(list[Any], bundle_parts(tensors, metadata, compression=compression, shuffle=shuffle)))
-
-
 def decode_bundle(data: Any, *, strict: bool = True) -> Bundle:
-    """Decode and fully validate a bundle document; arrays are views into `data`."""
-    bundle = parse_bundle(data, strict=strict)
-    for name in bundle:
-        bundle[name]  # element checks (bool bytes, packed tail bits) happen here
-    return bundle
+    """Decode and fully validate a bundle document, in the order of SPEC.md §7.1; arrays are views into `data`."""
+    return parse_bundle(data, strict=strict, check_elements=True)
 
 
-def parse_bundle(data: Any, *, strict: bool = True) -> Bundle:
-    """Check a bundle's structure and headers; element values are checked on first access."""
+def parse_bundle(data: Any, *, strict: bool = True, check_elements: bool = False) -> Bundle:
+    """Check a bundle's structure; element values are checked right after each item when `check_elements`,
+    else on first access (a lazy decoder may defer them, SPEC.md §7.1)."""
+    return _parse(data, strict, check_elements)[0]
+
+
+def _parse(data: Any, strict: bool, check_elements: bool) -> tuple[Bundle, BundlePrefix]:
     r = Reader(data, strict=strict)
-    metadata, count = read_bundle_prefix(r)
-    entries = TensorEntries(count)
+    prefix = BundlePrefix(strict)
+    prefix.advance(r)
+    read_tensors_head(r, prefix)
+    items = ItemCursor(prefix)
     infos: dict[str, TensorInfo] = {}
-    while entries.remaining:
-        name, info = entries.read(r)
+    cache: dict[str, np.ndarray] = {}
+    while items.remaining:
+        name, info = items.read(r)
         infos[name] = info
+        if check_elements:
+            cache[name] = materialize(data, info, copy=False)
     close_document(r)
-    return Bundle(data, infos, metadata)
+    return Bundle(data, infos, prefix.metadata, cache), prefix
 
 
-def read_bundle_prefix(r: Reader) -> tuple[dict[str, Any], int]:
-    """Read a bundle document up to its tensor map head (SPEC.md §7.1 bundle steps 1-5 and 6's head).
+def header_regions(data: Any) -> list[tuple[int, int]]:
+    """[item start, first byte its entry locates) of every item of a valid bundle (SPEC.md §12.3 cut rule)."""
+    _, prefix = _parse(data, True, False)
+    regions = []
+    start = prefix.base + len(head(4, prefix.count))
+    for e in prefix.entries:
+        regions.append((start, prefix.base + e.offset))
+        start = prefix.base + e.offset + e.nbytes
+    return regions
 
-    Returns the metadata and the number of tensor entries that follow.
+
+# ------------------------------------------------------------------ the layout alone
+
+def read_layout(source: Any, *, strict: bool = True, prefix: BundlePrefix | None = None) -> list[LayoutEntry]:
+    """Every tensor's name, dtype, shape and absolute byte range, from the bundle prefix [0, B) alone.
+
+    `source` is bytes-like (a prefix of a bundle document, or all of it), a path, or a
+    binary file object positioned at the document start. Nothing after B is read. A
+    prefix that is too short raises DecodeError("TRUNCATED") whose ``needed`` is the
+    number of bytes (from the start) to supply next: a lower bound of B, never past it.
+    Pass a fresh `prefix` to get the metadata as well (``prefix.metadata``).
     """
-    open_document(r, BUNDLE_TAG)
-    start = r.pos
-    if r.expect(4, "the bundle array") != 3:
-        raise r.fail("UNEXPECTED_TYPE", "a bundle array has exactly 3 elements", start)
-    read_version(r)
-    meta_start = r.pos
-    metadata = r.map_body(r.expect(5, "the metadata map"), 1)
-    if r.pos - meta_start > MAX_METADATA_BYTES:
-        raise r.fail("METADATA_TOO_LARGE", f"metadata is {r.pos - meta_start} bytes, over the "
-                     f"{MAX_METADATA_BYTES}-byte limit", meta_start)
-    return metadata, r.expect(5, "the tensor map")
+    prefix = prefix if prefix is not None else BundlePrefix(strict)
+    if isinstance(source, (str, os.PathLike)):
+        with open(source, "rb") as f:
+            return _layout_from_file(f, prefix)
+    if hasattr(source, "read"):
+        return _layout_from_file(source, prefix)
+    prefix.advance(Reader(source, strict=prefix.strict))
+    return prefix.layout()
 
 
-class TensorEntries:
-    """Reads a bundle's tensor map one entry at a time, with the checks of SPEC.md §7.1 step 6.
-
-    State changes only when an entry has been read whole, so an incremental reader
-    (the stream Assembler) can retry an entry whose bytes had not all arrived.
-    """
-
-    def __init__(self, count: int) -> None:
-        self.remaining = count
-        self.prev: bytes | None = None
-        self.names: set[str] = set()
-
-    def read(self, r: Reader) -> tuple[str, TensorInfo]:
-        key_start = r.pos
-        length = r.expect(3, "a tensor name (text)")
-        name = r.text(length, "a tensor name")
-        key = bytes(r.buf[key_start:r.pos])
-        if not name or length > MAX_NAME_BYTES:
-            raise r.fail("INVALID_NAME", f"tensor names are 1 to {MAX_NAME_BYTES} UTF-8 bytes, "
-                         f"found {length}", key_start)
-        if r.strict and self.prev is not None and key <= self.prev:
-            if key == self.prev:
-                raise r.fail("DUPLICATE_NAME", f"tensor {name!r} appears twice", key_start)
-            raise r.fail("UNSORTED_KEYS", f"tensor {name!r} is out of order; names must be sorted "
-                         "bytewise by their encoding", key_start)
-        if name in self.names:
-            raise r.fail("DUPLICATE_NAME", f"tensor {name!r} appears twice", key_start)
-        arr_start = r.pos
-        fields = r.expect(4, f"the array of tensor {name!r}")
-        if fields not in (3, 4):
-            raise r.fail("UNEXPECTED_TYPE", f"tensor {name!r}: a tensor array in a bundle has 3 or 4 "
-                         f"elements, found {fields}", arr_start)
-        info = read_fields(r, fields)
-        self.prev = key
-        self.names.add(name)
-        self.remaining -= 1
-        return name, info
+def _layout_from_file(f: BinaryIO, prefix: BundlePrefix) -> list[LayoutEntry]:
+    """Read a file in steps, each up to a lower bound of B, resuming the prefix reader after each."""
+    buf = bytearray()
+    want = MIN_PREFIX
+    strict = prefix.strict
+    while True:
+        eof = False
+        while len(buf) < want:
+            got = f.read(min(want - len(buf), 1 << 20))  # never reserve what the input merely claims
+            if not got:
+                eof = True
+                break
+            buf += got
+        try:
+            prefix.advance(Reader(buf, strict=strict))
+            return prefix.layout()
+        except DecodeError as exc:
+            if exc.code != "TRUNCATED" or eof or exc.needed is None:
+                raise
+            want = max(exc.needed, len(buf) + 1)

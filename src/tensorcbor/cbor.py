@@ -19,6 +19,7 @@ from .errors import DecodeError, EncodeError
 
 MAX_NESTING = 32
 MAX_METADATA_BYTES = 16 * 1024 * 1024
+NO_LIMIT = 1 << 80
 
 _HALF = struct.Struct(">e")
 _SINGLE = struct.Struct(">f")
@@ -126,20 +127,32 @@ class Reader:
     SPEC.md §7.3 turns off exactly those (shortest heads, float widths, key order).
     """
 
-    __slots__ = ("buf", "pos", "end", "strict")
+    __slots__ = ("buf", "pos", "end", "strict", "limit")
 
     def __init__(self, buf: Any, pos: int = 0, end: int | None = None, strict: bool = True) -> None:
         self.buf = buf
         self.pos = pos
         self.end = len(buf) if end is None else end
         self.strict = strict
+        self.limit = NO_LIMIT
+        """While metadata is read: the offset the metadata must not reach past (SPEC.md §7.1 D6)."""
 
     def fail(self, code: str, message: str, at: int | None = None) -> DecodeError:
         return DecodeError(code, message, self.pos if at is None else at)
 
     def need(self, n: int, what: str) -> None:
         if self.end - self.pos < n:
-            raise self.fail("TRUNCATED", f"{what} needs {n} bytes but only {self.end - self.pos} remain")
+            raise DecodeError("TRUNCATED", f"{what} needs {n} bytes but only {self.end - self.pos} remain",
+                              self.pos, needed=self.pos + n)
+
+    def meta_head(self) -> tuple[int, int, int]:
+        """A head inside metadata: METADATA_TOO_LARGE as soon as it (and a string's content) passes the limit."""
+        start = self.pos
+        major, ai, arg = self.head()
+        if self.pos + (arg if major == 2 or major == 3 else 0) > self.limit:
+            raise self.fail("METADATA_TOO_LARGE", f"the metadata reaches past the {MAX_METADATA_BYTES}-byte "
+                            "limit at this item", start)
+        return major, ai, arg
 
     def head(self) -> tuple[int, int, int]:
         """Read one head: (major, additional info, argument). Rejects indefinite lengths."""
@@ -196,7 +209,7 @@ class Reader:
     def value(self, depth: int) -> Any:
         """Read one metadata value (SPEC.md §6)."""
         start = self.pos
-        major, ai, arg = self.head()
+        major, ai, arg = self.meta_head()
         if major == 0:
             return arg
         if major == 1:
@@ -209,8 +222,12 @@ class Reader:
         if major == 4:
             self._nest(depth, start)
             items = []
-            for _ in range(arg):  # each item needs a byte, so this is bounded by the input
-                items.append(self.value(depth + 1))
+            for i in range(arg):  # each item needs a byte, so this is bounded by the input
+                try:
+                    items.append(self.value(depth + 1))
+                except DecodeError as exc:
+                    _more(exc, arg - i - 1)
+                    raise
             return items
         if major == 5:
             self._nest(depth, start)
@@ -226,25 +243,34 @@ class Reader:
     def map_body(self, count: int, depth: int) -> dict[str, Any]:
         result: dict[str, Any] = {}
         prev: bytes | None = None
-        for _ in range(count):
-            key_start = self.pos
-            major, _, arg = self.head()
-            if major != 3:
-                raise self.fail("UNSUPPORTED_VALUE", f"map key of type {_MAJOR_NAMES[major]}; "
-                                "metadata keys must be text", key_start)
-            key = self.text(arg, "a map key")
-            key_bytes = bytes(self.buf[key_start:self.pos])
-            if prev is not None and self.strict:
-                if key_bytes == prev:
-                    raise self.fail("DUPLICATE_KEY", f"map key {key!r} appears twice", key_start)
-                if key_bytes < prev:
-                    raise self.fail("UNSORTED_KEYS", f"map key {key!r} is out of order; keys must be "
-                                    "sorted bytewise by their encoding", key_start)
-            elif key in result:
-                raise self.fail("DUPLICATE_KEY", f"map key {key!r} appears twice", key_start)
-            prev = key_bytes
-            result[key] = self.value(depth + 1)
+        for i in range(count):
+            value_next = False
+            try:
+                prev, key = self._key(prev, result)
+                value_next = True
+                result[key] = self.value(depth + 1)
+            except DecodeError as exc:
+                _more(exc, 2 * (count - i - 1) + (not value_next))
+                raise
         return result
+
+    def _key(self, prev: bytes | None, result: dict[str, Any]) -> tuple[bytes, str]:
+        key_start = self.pos
+        major, _, arg = self.meta_head()
+        if major != 3:
+            raise self.fail("UNSUPPORTED_VALUE", f"map key of type {_MAJOR_NAMES[major]}; "
+                            "metadata keys must be text", key_start)
+        key = self.text(arg, "a map key")
+        key_bytes = bytes(self.buf[key_start:self.pos])
+        if prev is not None and self.strict:
+            if key_bytes == prev:
+                raise self.fail("DUPLICATE_KEY", f"map key {key!r} appears twice", key_start)
+            if key_bytes < prev:
+                raise self.fail("UNSORTED_KEYS", f"map key {key!r} is out of order; keys must be "
+                                "sorted bytewise by their encoding", key_start)
+        elif key in result:
+            raise self.fail("DUPLICATE_KEY", f"map key {key!r} appears twice", key_start)
+        return key_bytes, key
 
     def _simple(self, ai: int, arg: int, start: int) -> Any:
         if ai == 20:
@@ -262,6 +288,12 @@ class Reader:
                 raise self.fail("NON_CANONICAL_FLOAT", "a NaN in metadata must be encoded as f97e00", start)
             raise self.fail("NON_CANONICAL_FLOAT", f"float {value!r} must use its shortest exact width", start)
         return value
+
+
+def _more(exc: DecodeError, items: int) -> None:
+    """Raise a TRUNCATED error's lower bound by the items still to come (each needs at least one byte)."""
+    if exc.needed is not None:
+        exc.needed += items
 
 
 _MAJOR_NAMES = ("an unsigned integer", "a negative integer", "a byte string", "a text string",

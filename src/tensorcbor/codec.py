@@ -13,7 +13,7 @@ from .tensor import (
     _BIG_ENDIAN_HOST,
     BUNDLE_MAGIC,
     BUNDLE_TAG,
-    MAX_SIZE,
+    MAX_ELEMENTS,
     SELF_DESCRIBE,
     TENSOR_MAGIC,
     TENSOR_TAG,
@@ -85,25 +85,45 @@ def decode(data: Any, *, copy: bool = False, strict: bool = True) -> np.ndarray:
         found = _decode_view(data)
         if found is not None:
             return found
-    return materialize(data, parse_tensor_document(Reader(data, strict=strict)), copy)
+    r = Reader(data, strict=strict)
+    info = read_fields(r, open_tensor_array(r))
+    arr = materialize(data, info, copy)  # element checks come before TRAILING_BYTES (SPEC.md §7.1)
+    close_document(r)
+    return arr
 
 
 def parse_tensor_document(r: Reader) -> TensorInfo:
-    """Check a whole tensor document's structure (SPEC.md §7.1) and say where its elements are."""
+    """Check a tensor document's structure (SPEC.md §7.1) and say where its elements are.
+
+    Element checks are left to the caller (they come before TRAILING_BYTES in §7.1's order).
+    """
     info = read_fields(r, open_tensor_array(r))
     close_document(r)
     return info
 
 
 def open_tensor_array(r: Reader) -> int:
-    """Read a tensor document up to its version (steps 1-4); return how many fields follow (3 or 4)."""
+    """Read a tensor document up to its version (steps 1-5); return how many fields follow (3 or 4)."""
     open_document(r, TENSOR_TAG)
     start = r.pos
-    count = r.expect(4, "the tensor array")
+    count = open_versioned_array(r, "the tensor array")
     if count not in (4, 5):
         raise r.fail("UNEXPECTED_TYPE", f"a tensor array has 4 or 5 elements, found {count}", start)
-    read_version(r)
     return count - 1
+
+
+def open_versioned_array(r: Reader, what: str) -> int:
+    """The top-level array head and the version, in the order of SPEC.md §5.3: return the array length.
+
+    The version is judged before the length, so a future version with another layout is
+    always UNSUPPORTED_VERSION; the caller checks the length.
+    """
+    start = r.pos
+    count = r.expect(4, what)
+    if count == 0:
+        raise r.fail("UNEXPECTED_TYPE", f"{what} is empty; it starts with the version", start)
+    read_version(r)
+    return count
 
 
 def open_document(r: Reader, want: int) -> None:
@@ -226,7 +246,7 @@ def _parse_view(data: bytes | bytearray) -> np.ndarray | None:
         else:
             return None
         if (pad != (pad - pos) % align or length != count * size or pos + length != len(data)
-                or not count or length > MAX_SIZE):
+                or not count or count > MAX_ELEMENTS):
             return None
     except IndexError:
         return None

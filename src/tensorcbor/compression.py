@@ -24,7 +24,7 @@ import numpy as np
 from .cbor import Reader, head
 from .dtypes import DType
 from .errors import DecodeError, EncodeError
-from .tensor import COMPRESSED_TAG, MAX_SIZE, Payload, TensorInfo
+from .tensor import COMPRESSED_TAG, Payload, TensorInfo
 
 _zstd: Any
 try:  # optional dependency: tensorcbor[zstd]
@@ -33,7 +33,8 @@ except ImportError:  # pragma: no cover - exercised by the Core-only test with a
     _zstd = None
 
 __all__ = ["COMPRESSED_TAG", "CODEC_ZSTD", "FILTER_NONE", "FILTER_SHUFFLE", "ZSTD_LEVEL", "MAX_WINDOW",
-           "CompressedInfo", "available", "body_parts", "read_compressed", "shuffle", "unshuffle"]
+           "CompressedInfo", "available", "body_parts", "compressed_item", "read_codec_filter", "read_compressed",
+           "shuffle", "unshuffle"]
 
 CODEC_ZSTD = 1
 FILTER_NONE = 0
@@ -85,6 +86,18 @@ def body_parts(dt: DType, shape: tuple[int, ...], payload: Payload, *, version: 
     The Core form is kept for string tensors, empty data, and whenever compression would
     not make the data item smaller (SPEC.md §13.3).
     """
+    found = compressed_item(dt, payload, codec=codec, shuffle_bytes=shuffle_bytes)
+    if found is None:
+        return None
+    item, cdata, _ = found
+    fields = b"".join((b"\x01" if version else b"", head(0, dt.code), head(4, len(shape)),
+                       *(head(0, d) for d in shape)))
+    nfields = 4 if version else 3
+    return bytes((0x80 | nfields,)) + fields + item, cdata
+
+
+def compressed_item(dt: DType, payload: Payload, *, codec: str, shuffle_bytes: bool) -> tuple[bytes, bytes, int] | None:
+    """The compressed data item's heads (tag to byte-string head), the zstd bytes and the filter; None: Core form."""
     if codec not in CODECS:
         raise EncodeError(f"unknown compression {codec!r}; the Extended profile defines {sorted(CODECS)}")
     if _zstd is None:
@@ -109,10 +122,7 @@ def body_parts(dt: DType, shape: tuple[int, ...], payload: Payload, *, version: 
     core = (len(head(6, dt.rfc8746_tag)) if dt.rfc8746_tag is not None else 0) + len(head(2, ulen)) + ulen
     if len(item) + len(cdata) >= core:
         return None
-    fields = b"".join((b"\x01" if version else b"", head(0, dt.code), head(4, len(shape)),
-                       *(head(0, d) for d in shape)))
-    nfields = 4 if version else 3
-    return bytes((0x80 | nfields,)) + fields + item, cdata
+    return item, cdata, filt
 
 
 # ------------------------------------------------------------------ decoding
@@ -144,21 +154,10 @@ def read_compressed(r: Reader, dt: DType, shape: tuple[int, ...], count: int, pa
     m, _, n = r.head()
     if m != 4 or n != 4:
         raise r.fail("INVALID_COMPRESSION", "compressed data is an array [codec, filter, length, bytes]", start)
-    codec = _uint(r, "the codec")
-    if codec != CODEC_ZSTD:
-        raise r.fail("UNSUPPORTED_COMPRESSION", f"compression codec {codec} is unknown (1 is zstd)", r.pos - 1)
-    fpos = r.pos
-    filt = _uint(r, "the filter")
-    if filt not in (FILTER_NONE, FILTER_SHUFFLE):
-        raise r.fail("UNSUPPORTED_COMPRESSION", f"compression filter {filt} is unknown (0 none, 1 shuffle)", fpos)
-    if filt == FILTER_SHUFFLE and dt.align == 1:
-        raise r.fail("INVALID_COMPRESSION", f"the shuffle filter does not apply to {dt.name} "
-                     "(one-byte alignment)", fpos)
+    codec, filt = read_codec_filter(r, dt)
     lpos = r.pos
     ulen = _uint(r, "the uncompressed length")
     expected = dt.nbytes(count)
-    if expected > MAX_SIZE:
-        raise r.fail("SIZE_OVERFLOW", f"{count} {dt.name} elements need more than 2^63-1 bytes", lpos)
     if ulen != expected:
         raise r.fail("SHAPE_MISMATCH", f"shape {list(shape)} of {dt.name} needs {expected} data bytes, "
                      f"the compressed item declares {ulen}", lpos)
@@ -168,6 +167,22 @@ def read_compressed(r: Reader, dt: DType, shape: tuple[int, ...], count: int, pa
         raise r.fail("INVALID_COMPRESSION", "the compressed data must be a byte string", cpos)
     offset = r.take(clen, "the compressed data")
     return CompressedInfo(dt, shape, offset, clen, None, codec, filt, ulen)
+
+
+def read_codec_filter(r: Reader, dt: DType) -> tuple[int, int]:
+    """C3-C4: codec and filter (also the last two fields of a compressed bundle directory entry)."""
+    cpos = r.pos
+    codec = _uint(r, "the codec")
+    if codec != CODEC_ZSTD:
+        raise r.fail("UNSUPPORTED_COMPRESSION", f"compression codec {codec} is unknown (1 is zstd)", cpos)
+    fpos = r.pos
+    filt = _uint(r, "the filter")
+    if filt not in (FILTER_NONE, FILTER_SHUFFLE):
+        raise r.fail("UNSUPPORTED_COMPRESSION", f"compression filter {filt} is unknown (0 none, 1 shuffle)", fpos)
+    if filt == FILTER_SHUFFLE and dt.align == 1:
+        raise r.fail("INVALID_COMPRESSION", f"the shuffle filter does not apply to {dt.name} "
+                     "(one-byte alignment)", fpos)
+    return codec, filt
 
 
 def _uint(r: Reader, what: str) -> int:

@@ -33,8 +33,8 @@ from typing import Any
 
 import numpy as np
 
-from .bundle import TensorEntries, bundle_parts, read_bundle_prefix
-from .cbor import MAX_METADATA_BYTES, Reader, head
+from .bundle import BundlePrefix, ItemCursor, bundle_parts, header_regions, read_tensors_head
+from .cbor import Reader, head
 from .codec import close_document, open_tensor_array, parse_tensor_document, read_version
 from .errors import DecodeError, EncodeError
 from .tensor import (
@@ -171,16 +171,7 @@ def _header_regions(doc: _Concat) -> list[tuple[int, int]]:
     r = Reader(buf)
     if bytes(buf[3:6]) == TENSOR_MAGIC[3:]:
         return [(0, parse_tensor_document(r).offset)]
-    _, count = read_bundle_prefix(r)
-    entries = TensorEntries(count)
-    regions = []
-    while entries.remaining:
-        begin = r.pos
-        _, info = entries.read(r)
-        regions.append((begin, info.offset))
-        r.pos = info.offset + info.nbytes
-    close_document(r)
-    return regions
+    return header_regions(buf)
 
 
 def _boundaries(length: int, cap: int, regions: list[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -434,7 +425,8 @@ class Assembler:
         self._verifier: Verifier | None = None
         self._win: _Window | None = None
         self._reader: Reader | None = None
-        self._entries: TensorEntries | None = None
+        self._prefix: BundlePrefix | None = None
+        self._entries: ItemCursor | None = None
         self._pending: tuple[str, TensorInfo] | None = None
         self._kind = ""  # "", "tensor" or "bundle" once the prefix is read
         self._closed = False
@@ -498,33 +490,32 @@ class Assembler:
                     self._closed = True
             except _NeedMore:
                 r.pos = mark
-                if not self._kind and win.hi - win.lo > MAX_METADATA_BYTES + 64:
-                    raise DecodeError("METADATA_TOO_LARGE", "the document prefix exceeds the "
-                                      f"{MAX_METADATA_BYTES}-byte metadata limit", mark) from None
                 break
         return out
 
     def _read_prefix(self, r: Reader) -> None:
         assert self._win is not None
-        if self._win[0:6][3:] == TENSOR_MAGIC[3:]:
+        if self._prefix is None and self._win[0:6][3:] == TENSOR_MAGIC[3:]:
             self._pending = ("", read_fields(r, open_tensor_array(r)))
             self._kind = "tensor"
             return
-        metadata, count = read_bundle_prefix(r)
-        entries = TensorEntries(count)
-        self.metadata = metadata
-        self._entries = entries
+        # The bundle prefix [0, B) may span chunks: BundlePrefix resumes where it stopped, so only the
+        # bytes from its last complete directory entry are kept (metadata is bounded by its 16 MiB limit).
+        if self._prefix is None:
+            self._prefix = BundlePrefix(r.strict)
+        try:
+            self._prefix.advance(r)
+        finally:
+            self._win.drop_before(self._prefix.pos)
+        read_tensors_head(r, self._prefix)
+        self.metadata = self._prefix.metadata
+        self._entries = ItemCursor(self._prefix)
         self._kind = "bundle"
         self._win.drop_before(r.pos)
 
     def _read_entry(self, r: Reader) -> tuple[str, TensorInfo]:
         assert self._entries is not None
-        prev, remaining = self._entries.prev, self._entries.remaining
-        try:
-            return self._entries.read(r)
-        except _NeedMore:
-            self._entries.prev, self._entries.remaining = prev, remaining
-            raise
+        return self._entries.read(r)  # ItemCursor changes state only once an item is read whole
 
     def _build(self, info: TensorInfo) -> np.ndarray:
         assert self._win is not None

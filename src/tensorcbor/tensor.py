@@ -27,6 +27,9 @@ BUNDLE_MAGIC = SELF_DESCRIBE + head(6, BUNDLE_TAG)
 VERSION = 1
 MAX_RANK = 32
 MAX_SIZE = (1 << 63) - 1
+"""Largest stream document length (SPEC.md §12)."""
+MAX_ELEMENTS = (1 << 53) - 1
+"""Largest product of a shape's non-zero dimensions (SPEC.md §4.2): every data length then fits in 2^57."""
 STRING = BY_CODE[8]
 _BIG_ENDIAN_HOST = sys.byteorder == "big"
 
@@ -83,6 +86,11 @@ def prepare(array: Any) -> tuple[DType, tuple[int, ...], Payload]:
     shape = arr.shape
     if len(shape) > MAX_RANK:
         raise EncodeError(f"rank {len(shape)} exceeds tensorcbor's limit of {MAX_RANK} dimensions; reshape the array")
+    nonzero = 1
+    for d in shape:
+        nonzero *= d or 1
+    if nonzero > MAX_ELEMENTS:
+        raise EncodeError(f"shape {list(shape)}: the non-zero dimensions multiply past 2^53-1 (SPEC.md §4.2)")
     if dt.kind == "string":
         return dt, shape, _string_payload(arr)
     if not arr.flags.c_contiguous:
@@ -155,12 +163,24 @@ def item_parts(array: Any, offset: int, *, version: bool, compression: str | Non
 
 def read_fields(r: Reader, nfields: int) -> TensorInfo:
     """Read dtype, shape, optional pad and data: `nfields` is 3 (no pad) or 4 (pad)."""
+    dt = read_dtype(r)
+    shape, count = read_shape(r)
+    return read_data(r, dt, shape, count, nfields == 4)
+
+
+def read_dtype(r: Reader) -> DType:
+    """F1: the dtype code."""
     start = r.pos
     code = r.expect(0, "the dtype (unsigned integer)")
     dt = BY_CODE.get(code)
     if dt is None:
         raise r.fail("UNKNOWN_DTYPE", f"dtype code {code} is not in the dtype table (SPEC.md §3)", start)
-    shape, count = _read_shape(r)
+    return dt
+
+
+def read_data(r: Reader, dt: DType, shape: tuple[int, ...], count: int, padded: bool) -> TensorInfo:
+    """F3-F6: the optional padding item and the data item of a tensor whose dtype and shape are known."""
+    nfields = 4 if padded else 3
     pad_len = 0
     if nfields == 4:
         pad_start = r.pos
@@ -193,8 +213,6 @@ def read_fields(r: Reader, nfields: int) -> TensorInfo:
             raise r.fail("BAD_PADDING", f"element data at offset {r.pos - pad_len} needs {misalign} "
                          f"padding bytes for {dt.align}-byte alignment, found {pad_len}", data_start)
     expected = dt.nbytes(count)
-    if expected > MAX_SIZE:
-        raise r.fail("SIZE_OVERFLOW", f"{count} {dt.name} elements need more than 2^63-1 bytes", start)
     if arg != expected:
         raise r.fail("SHAPE_MISMATCH", f"shape {list(shape)} of {dt.name} needs {expected} data bytes, "
                      f"found {arg}", data_start)
@@ -202,7 +220,8 @@ def read_fields(r: Reader, nfields: int) -> TensorInfo:
     return TensorInfo(dt, shape, offset, arg)
 
 
-def _read_shape(r: Reader) -> tuple[tuple[int, ...], int]:
+def read_shape(r: Reader) -> tuple[tuple[int, ...], int]:
+    """F2: the shape and its element count."""
     start = r.pos
     rank = r.expect(4, "the shape array")
     if rank > MAX_RANK:
@@ -214,8 +233,8 @@ def _read_shape(r: Reader) -> tuple[tuple[int, ...], int]:
         d = r.expect(0, "a dimension (unsigned integer)")
         if d:
             nonzero *= d
-            if nonzero > MAX_SIZE:
-                raise r.fail("SIZE_OVERFLOW", "the product of the dimensions exceeds 2^63-1", dim_start)
+            if nonzero > MAX_ELEMENTS:
+                raise r.fail("SIZE_OVERFLOW", "the product of the non-zero dimensions exceeds 2^53-1", dim_start)
         dims.append(d)
     return tuple(dims), (0 if 0 in dims else nonzero)
 
@@ -248,8 +267,11 @@ def materialize(buf: Any, info: TensorInfo, copy: bool) -> np.ndarray:
         arr = np.frombuffer(buf, dt.np_dtype, info.count, info.offset).reshape(info.shape)
         if _BIG_ENDIAN_HOST and dt.bits > 8:
             arr = arr.byteswap()
-        elif copy:
-            return arr.copy()
+        elif copy or info.offset % dt.align or not arr.flags.aligned:
+            # Never a misaligned view (a lenient document, or a buffer at an odd address): SPEC.md §7.3.
+            arr = arr.copy()
+            if copy:
+                return arr
         else:
             return arr if not arr.flags.writeable else _readonly(arr)
     if not copy:

@@ -234,7 +234,7 @@ def _tensor_defects(lay: _Layout, cut: int, pick: int) -> list[tuple[bytes, str]
         (lay.splice(7, 1, b"\x18\x01"), "NON_SHORTEST_HEAD"),
         (lay.splice(7, 1, b"\x20"), "UNEXPECTED_TYPE"),  # version -1
         (lay.splice(7, 1, b"\xc1\x01"), "UNEXPECTED_TAG"),  # a tagged version
-        (lay.splice(lay.dtype_at, lay.shape_at - lay.dtype_at, _head(0, (29, 0, 255, 1000)[pick % 4])),
+        (lay.splice(lay.dtype_at, lay.shape_at - lay.dtype_at, _head(0, (0, 65536, 1 << 32, (1 << 64) - 1)[pick % 4])),
          "UNKNOWN_DTYPE"),
         (lay.splice(lay.dtype_at, lay.shape_at - lay.dtype_at, b"\x1c"), "MALFORMED"),
         (lay.splice(lay.shape_at, lay.shape_len, b"\x98\x21"), "RANK_TOO_LARGE"),
@@ -346,36 +346,47 @@ _BAD_METADATA: tuple[tuple[bytes, str], ...] = (
 @st.composite
 def _invalid_bundle(draw: Any) -> tuple[bytes, str]:
     tensors = draw(st.dictionaries(tensor_names(), arrays(max_rank=2, max_side=3), min_size=2, max_size=3))
-    parts = [bytes(p) for p in bundle_parts(tensors, {})]
-    blob = b"".join(parts)
-    # parts: [magic 83 01 a0 <map head>, key, header, payload, key, header, payload, ...]
-    assert parts[0][8] == 0xA0
+    blob = b"".join(bytes(p) for p in bundle_parts(tensors, {}))
+    # blob: magic, 85 01, a0 (metadata), the directory head, entries, pad, tensors (SPEC.md §5.2)
+    assert blob[8] == 0xA0 and blob[9] == 0x80 | len(tensors)
     cases: list[tuple[bytes, str]] = [
         (blob[:draw(st.integers(0, len(blob) - 1))], "TRUNCATED"),
         (blob + b"\xf6", "TRAILING_BYTES"),
         (blob[:3] + b"\xd9\xcb\x74" + blob[6:], "BAD_MAGIC"),
         (blob[:6] + b"\x84" + blob[7:], "UNEXPECTED_TYPE"),
         (blob[:7] + b"\x00" + blob[8:], "UNSUPPORTED_VERSION"),
+        (blob[:6] + b"\x83\x02" + blob[8:], "UNSUPPORTED_VERSION"),  # a future version with another layout
     ]
     bad_meta, code = draw(st.sampled_from(_BAD_METADATA))
     cases.append((blob[:8] + bad_meta + blob[9:], code))
-    keys_at = []
-    at = len(parts[0])
-    for i in range(1, len(parts), 3):
-        keys_at.append(at)
-        at += sum(len(p) for p in parts[i:i + 3])
-    first, second = keys_at[0], keys_at[1]
-    key0, key1 = parts[1], parts[4]
-    cases.append((blob[:first] + b"\x60" + blob[first + len(key0):], "INVALID_NAME"))
+    first = 10  # the first directory entry
+    second = _item_end(blob, first)
+    key0_end, key1_end = _item_end(blob, first + 1), _item_end(blob, second + 1)
+    key0, key1 = blob[first + 1:key0_end], blob[second + 1:key1_end]
+    cases.append((blob[:first + 1] + b"\x60" + blob[key0_end:], "INVALID_NAME"))
     long_name = _head(3, 4097) + b"z" * 4097
-    cases.append((blob[:first] + long_name + blob[first + len(key0):], "INVALID_NAME"))
-    cases.append((blob[:second] + key0 + blob[second + len(key1):], "DUPLICATE_NAME"))
+    cases.append((blob[:first + 1] + long_name + blob[key0_end:], "INVALID_NAME"))
+    cases.append((blob[:second + 1] + key0 + blob[key1_end:], "DUPLICATE_NAME"))
     if len(key1) == len(key0):  # same length: swapping keeps every offset, so only the order is wrong
-        cases.append((blob[:first] + key1 + blob[first + len(key0):second] + key0 + blob[second + len(key1):],
+        cases.append((blob[:first + 1] + key1 + blob[key0_end:second + 1] + key0 + blob[key1_end:],
                       "UNSORTED_KEYS"))
-    header_at = first + len(key0)
-    cases.append((blob[:header_at] + b"\x85" + blob[header_at + 1:], "UNEXPECTED_TYPE"))
+    cases.append((blob[:first] + b"\x84" + blob[first + 1:], "UNEXPECTED_TYPE"))  # an entry of 4 fields
+    cases.append((blob[:first] + b"\x86" + blob[first + 1:], "UNEXPECTED_TYPE"))  # an entry of 6 fields
     return _pick_by_code(draw, cases)
+
+
+def _item_end(b: bytes, pos: int) -> int:
+    """End of the well-formed, definite-length data item at `pos`."""
+    ib = b[pos]
+    major, ai = ib >> 5, ib & 31
+    size = 0 if ai < 24 else 1 << (ai - 24)
+    arg = ai if ai < 24 else int.from_bytes(b[pos + 1:pos + 1 + size], "big")
+    end = pos + 1 + size
+    if major in (2, 3):
+        return end + arg
+    for _ in range(arg if major == 4 else 2 * arg if major == 5 else 1 if major == 6 else 0):
+        end = _item_end(b, end)
+    return end
 
 
 def invalid_blobs(kind: str = "tensor", dtype: DTypeLike = None) -> st.SearchStrategy[tuple[bytes, str]]:

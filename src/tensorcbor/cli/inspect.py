@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from ..bundle import parse_bundle
+from ..bundle import BundlePrefix, read_layout
 from ..convert import FORMATS, format_for, read, tcb
 from ..convert import safetensors as st
 from ..convert._common import map_file
@@ -31,11 +31,16 @@ class Row:
 
 
 def _rows_tcb(path: str) -> tuple[list[Row], dict[str, Any], str]:
+    with open(path, "rb") as f:
+        head = f.read(6)
+        if tcb.is_bundle(head):
+            # The directory says everything: read the prefix [0, B) and nothing after it (SPEC.md §5.2).
+            f.seek(0)
+            prefix = BundlePrefix()
+            rows = [Row(e.name, e.dtype.name + ("+zstd" if e.compression else ""), list(e.shape), e.nbytes, e.offset)
+                    for e in read_layout(f, prefix=prefix)]
+            return rows, dict(prefix.metadata), "tensorcbor bundle"
     buf = map_file(path)
-    if tcb.is_bundle(buf):
-        b = parse_bundle(buf)
-        rows = [Row(n, i.dtype.name, list(i.shape), i.nbytes, i.offset) for n in b for i in [b.info(n)]]
-        return rows, dict(b.metadata), "tensorcbor bundle"
     i = tcb.tensor_info(buf)
     return [Row("(tensor)", i.dtype.name, list(i.shape), i.nbytes, i.offset)], {}, "tensorcbor tensor document"
 

@@ -29,7 +29,7 @@ import numpy as np
 from .. import packing
 from ..dtypes import BY_CODE, DType
 from ..errors import DecodeError, EncodeError
-from ..tensor import MAX_RANK, MAX_SIZE, prepare
+from ..tensor import MAX_ELEMENTS, MAX_RANK, prepare
 from ._common import Tensors, check_name, require
 
 __all__ = ["to_array", "from_array", "load_tensor", "save_tensor", "load_model", "save_model", "KEY",
@@ -61,8 +61,8 @@ def _dims(proto: Any) -> tuple[tuple[int, ...], int]:
         if d < 0:
             raise DecodeError("MALFORMED", f"TensorProto {proto.name!r} has a negative dim {d}")
         count *= d
-        if count > MAX_SIZE:
-            raise DecodeError("SIZE_OVERFLOW", f"TensorProto {proto.name!r}: dims multiply past 2^63-1")
+        if count > MAX_ELEMENTS:
+            raise DecodeError("SIZE_OVERFLOW", f"TensorProto {proto.name!r}: dims multiply past 2^53-1")
     return dims, count
 
 
