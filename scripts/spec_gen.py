@@ -85,15 +85,21 @@ compressed-unfiltered = #6.52090([codec: 1, filter: 0, length: dim, zstd: bytes]
 """
 
 CDDL_STREAM = """\
-; Stream profile (SPEC.md section 12): a second root, one chunk
+; Stream profile (SPEC.md section 12): a second root, one chunk. The ranges are those of the checks
+; M5-M8 and D6-D9 of section 12.4; the rules that relate fields (digests a multiple of 32 bytes,
+; N <= doc-length <= N * (max-size - 52), a chunk no longer than max-size, index <= N) are not CDDL.
 tensorcbor-stream-chunk = manifest-chunk / data-chunk
 
 manifest-chunk = #6.55799(#6.52083([version, doc-length: 1..9223372036854775807,
                                     max-size: 128..4294967295, doc-sha256: sha256,
-                                    digests: bytes .size (32..4294967200)]))   ; 32 bytes per data chunk
-data-chunk = #6.55799(#6.52083([version, stream-id: sha256, index: 1..134217725,
+                                    digests: bytes .size (32..4294967232)]))   ; 32 bytes per data chunk
+data-chunk = #6.55799(#6.52083([version, stream-id: sha256, index: 1..134217726,
                                 payload: bytes .size (1..4294967243)]))
 sha256 = bytes .size 32
+
+; A chunk of a later format version (section 5.3): only the tags and the version stay fixed.
+tensorcbor-stream-future = #6.55799(#6.52083([stream-future-version, * any]))
+stream-future-version = 2..18446744073709551615
 """
 
 

@@ -13,5 +13,14 @@ echo "== npm (motoko compiler)"; npm install --prefix bindings/motoko --no-audit
 # The canister examples (tests/test_canister_e2e.py) build for the IC's Wasm target.
 echo "== rustup target wasm32-unknown-unknown"; rustup target add wasm32-unknown-unknown
 echo "== cargo test"; cargo test --quiet --manifest-path bindings/rust/Cargo.toml --all-features
+echo "== cargo fmt"; cargo fmt --manifest-path bindings/rust/Cargo.toml --all --check
+echo "== cargo clippy"; cargo clippy --quiet --manifest-path bindings/rust/Cargo.toml --all-features --all-targets -- -D warnings
 echo "== cargo build (no_std, --no-default-features)"; cargo build --quiet --manifest-path bindings/rust/Cargo.toml --no-default-features
+echo "== wasm32 (no_std crate + probe module)"; source scripts/wasm32-toolchain.sh
+cargo build --quiet --manifest-path bindings/rust/Cargo.toml -p tensorcbor --no-default-features --features stream \
+  --target wasm32-unknown-unknown "${WASM32_CARGO_FLAGS[@]}"
+cargo build --quiet --locked --manifest-path bindings/rust/Cargo.toml -p tensorcbor-wasm-probe --profile wasm \
+  --target wasm32-unknown-unknown "${WASM32_CARGO_FLAGS[@]}"
+cargo clippy --quiet --manifest-path bindings/rust/Cargo.toml -p tensorcbor-wasm-probe --features stream \
+  --target wasm32-unknown-unknown "${WASM32_CARGO_FLAGS[@]}" -- -D warnings
 echo "== pytest"; python3 -m pytest -q -p no:cacheprovider "$@"

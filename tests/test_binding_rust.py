@@ -63,3 +63,11 @@ def test_rust_adapter_refuses_compressed_data_as_a_core_decoder(adapter: str) ->
             assert impl.decode(v.id, v.data(), v.kind).get("error") == "UNSUPPORTED_COMPRESSION", v.id
     finally:
         impl.close()
+
+
+def test_rust_adapter_passes_the_stream_suite(adapter: str) -> None:
+    stream_suite = load_suite("stream")
+    assert len(stream_suite.vectors) >= 50
+    results = run(BatchImpl(adapter, timeout=60), stream_suite.vectors)  # run() closes the adapter
+    failed = {r.vector.id: r.failures for r in results if not r.ok}
+    assert not failed, f"{len(failed)} of {len(results)} stream vectors fail: {failed}"

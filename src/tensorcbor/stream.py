@@ -10,32 +10,35 @@ data chunk the moment it arrives, and reject a wrong one at once.
     for chunk in stream.chunks(bundle_bytes):           # sender
         send(chunk)
 
-    asm = stream.Assembler(expected_digest)              # receiver
+    asm = stream.Assembler(expected_digest, quota=q)     # receiver that decodes as chunks arrive
     for chunk in received:
         for name, array in asm.feed(chunk):              # as soon as each tensor is complete
             use(name, array)
-    asm.finish()                                         # MISSING_CHUNK etc.
+    asm.finish()                                         # MISSING_CHUNK, DOCUMENT_DIGEST_MISMATCH
 
-Memory bound of ``Assembler``: the bytes it holds are those from the start of the
-item it is waiting for (the document prefix up to the tensor map, or one tensor
-item: name, header and element bytes) to the end of the last chunk received. So
-at most ``max(prefix, largest tensor item) + max_size`` bytes, plus the arrays
-it hands out (each a read-only view of its own bytes, no second copy), plus the
-manifest (32 bytes per chunk).
+Receivers (SPEC.md §12.4): ``SequentialReceiver`` takes data chunks in index order and
+hashes the document as it arrives; ``StoringReceiver`` keeps verified chunks in any
+order and assembles the document as its contiguous prefix grows; ``Assembler``
+(stream_decode.py) is a sequential receiver that also decodes. All run the same
+checks, and a rejected chunk changes none of them: the right chunk may follow.
+
+Memory bound of ``Assembler`` (SPEC.md §12.5): the parsing window holds the unit being
+read (the document prefix with the metadata, or one tensor header or string array)
+plus the rest of the current payload; a tensor's element bytes are copied once into
+storage of their own, which the returned array views. So about one copy of the
+largest tensor, plus one payload, plus the manifest (32 bytes per chunk).
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
-from .bundle import BundlePrefix, ItemCursor, bundle_parts, header_regions, read_tensors_head
+from .bundle import bundle_parts, header_regions
 from .cbor import Reader, head
-from .codec import close_document, open_tensor_array, parse_tensor_document, read_version
+from .codec import open_versioned_array, parse_tensor_document
 from .errors import DecodeError, EncodeError
 from .tensor import (
     BUNDLE_TAG,
@@ -43,14 +46,12 @@ from .tensor import (
     SELF_DESCRIBE,
     TENSOR_MAGIC,
     TENSOR_TAG,
-    TensorInfo,
-    materialize,
-    read_fields,
 )
 
 __all__ = [
-    "STREAM_TAG", "DEFAULT_MAX_SIZE", "MIN_MAX_SIZE", "DATA_CHUNK_OVERHEAD", "Manifest", "Verifier",
-    "Assembler", "chunks", "join", "parse_manifest", "stream_digest",
+    "STREAM_TAG", "DEFAULT_MAX_SIZE", "MIN_MAX_SIZE", "MAX_MAX_SIZE", "DATA_CHUNK_OVERHEAD", "Manifest", "DataChunk",
+    "SequentialReceiver", "StoringReceiver", "Verifier", "Assembler", "assemble", "chunks", "join",
+    "parse_manifest", "stream_digest",
 ]
 
 STREAM_TAG = 52083  # 0xcb73, "s"
@@ -166,11 +167,10 @@ def _byte_view(part: Any) -> memoryview:
 
 
 def _header_regions(doc: _Concat) -> list[tuple[int, int]]:
-    """[start, first element byte) of each tensor header, in document order (SPEC.md §12.3)."""
+    """[start, first byte of the data range) of each tensor header, in document order (SPEC.md §12.3)."""
     buf = doc.parts[0] if len(doc.parts) == 1 else doc.joined()
-    r = Reader(buf)
     if bytes(buf[3:6]) == TENSOR_MAGIC[3:]:
-        return [(0, parse_tensor_document(r).offset)]
+        return [(0, parse_tensor_document(Reader(buf)).offset)]
     return header_regions(buf)
 
 
@@ -213,8 +213,9 @@ class Manifest:
         return self.digests[(index - 1) * DIGEST_SIZE:index * DIGEST_SIZE]
 
 
-def parse_manifest(chunk: bytes, expected_digest: bytes | None = None) -> Manifest:
-    """Check and parse chunk 0 (SPEC.md §12.5, steps M1-M9)."""
+def parse_manifest(chunk: bytes | bytearray | memoryview, expected_digest: bytes | None = None,
+                   quota: int | None = None) -> Manifest:
+    """Check and parse chunk 0 (SPEC.md §12.4, steps M1-M12); `quota` bounds the declared document length."""
     data = bytes(chunk)
     sid = hashlib.sha256(data).digest()
     if expected_digest is not None and sid != bytes(expected_digest):
@@ -222,17 +223,15 @@ def parse_manifest(chunk: bytes, expected_digest: bytes | None = None) -> Manife
                           f"{bytes(expected_digest).hex()}", 0)
     r = Reader(data)
     _open_chunk(r)
-    start = r.pos
-    n = r.expect(4, "the manifest array")
-    if n != 5:
-        raise r.fail("UNEXPECTED_TYPE", f"the manifest (chunk 0) is an array of 5 elements, found {n}"
-                     + (" (this is a data chunk)" if n == 4 else ""), start)
-    read_version(r)
+    _open_array(r, 5, "the manifest (chunk 0)", " (this is a data chunk)")
     at = r.pos
     doc_length = r.expect(0, "the document length")
     if doc_length > MAX_SIZE:
         raise r.fail("SIZE_OVERFLOW", "the document length exceeds 2^63-1", at)
+    at = r.pos
     max_size = r.expect(0, "the chunk size limit")
+    if not MIN_MAX_SIZE <= max_size <= MAX_MAX_SIZE:
+        raise r.fail("INVALID_CHUNK_SIZE", f"max-size {max_size} is outside {MIN_MAX_SIZE}..{MAX_MAX_SIZE}", at)
     doc_sha = _digest_field(r, "the document SHA-256")
     at = r.pos
     size = r.expect(2, "the chunk digests")
@@ -245,11 +244,14 @@ def parse_manifest(chunk: bytes, expected_digest: bytes | None = None) -> Manife
     if len(data) > max_size:
         raise DecodeError("CHUNK_TOO_LARGE", f"the manifest is {len(data)} bytes, over its own chunk size "
                           f"limit of {max_size}", 0)
-    count = size // DIGEST_SIZE
-    cap = max_size - DATA_CHUNK_OVERHEAD
-    if not count <= doc_length <= count * max(cap, 0):
-        raise DecodeError("STREAM_LENGTH_MISMATCH", f"{count} chunks of 1 to {max(cap, 0)} payload bytes cannot "
+    count = size // DIGEST_SIZE  # < 2^27 now (the manifest holds 32 bytes per chunk in < 2^32 bytes)
+    cap = max_size - DATA_CHUNK_OVERHEAD  # >= 76 after M6; count * cap < 2^59: no 64-bit overflow
+    if not count <= doc_length <= count * cap:
+        raise DecodeError("STREAM_LENGTH_MISMATCH", f"{count} chunks of 1 to {cap} payload bytes cannot "
                           f"carry a {doc_length}-byte document", 0)
+    if quota is not None and doc_length > quota:
+        raise DecodeError("QUOTA_EXCEEDED", f"the stream declares a {doc_length}-byte document; this receiver "
+                          f"accepts at most {quota} bytes", 0)
     return Manifest(doc_length, max_size, doc_sha, data[begin:begin + size], sid)
 
 
@@ -267,6 +269,15 @@ def _open_chunk(r: Reader) -> None:
     raise r.fail("BAD_MAGIC", f"not a tensorcbor chunk{what}: expected tag 52083 after d9d9f7", 3)
 
 
+def _open_array(r: Reader, want: int, what: str, hint: str) -> None:
+    """The array head, the version, then the array length (the version order of SPEC.md §5.3)."""
+    start = r.pos
+    n = open_versioned_array(r, what)
+    if n != want:
+        other = hint if n in (4, 5) else ""
+        raise r.fail("UNEXPECTED_TYPE", f"{what} is an array of {want} elements, found {n}{other}", start)
+
+
 def _digest_field(r: Reader, what: str) -> bytes:
     at = r.pos
     size = r.expect(2, what)
@@ -276,38 +287,62 @@ def _digest_field(r: Reader, what: str) -> bytes:
     return bytes(r.buf[begin:begin + size])
 
 
-class Verifier:
-    """Checks a stream chunk by chunk, in order (a *sequential receiver*, SPEC.md §12.5).
+@dataclass(frozen=True)
+class DataChunk:
+    """A data chunk that passed every check of SPEC.md §12.4 (D1-D11)."""
 
-    ``verify`` returns each data chunk's payload once its stream id, index and digest
-    are checked; ``finish`` reports missing chunks and checks the whole document.
+    index: int
+    payload: memoryview
+
+
+class _Receiver:
+    """What sequential and storing receivers share: the manifest, and checks D1-D11 of SPEC.md §12.4.
+
+    A rejected chunk changes nothing (every check runs before any state is touched), so an
+    honest uploader can resend a corrected chunk after a bad one. Until a manifest is
+    accepted, every chunk is checked as a manifest.
     """
 
-    def __init__(self, manifest_chunk: bytes, stream_digest: bytes | None = None) -> None:
-        self.manifest = parse_manifest(manifest_chunk, stream_digest)
-        self.next_index = 1
+    sequential = False
+
+    def __init__(self, expected_digest: bytes | None = None, *, quota: int | None = None) -> None:
+        self.expected_digest = None if expected_digest is None else bytes(expected_digest)
+        self.quota = quota
+        self.manifest: Manifest | None = None
         self.received = 0
-        self._hash = hashlib.sha256()
+        """Payload bytes accepted so far."""
+        self.have: set[int] = set()
 
     @property
-    def done(self) -> bool:
-        return self.next_index > self.manifest.count
+    def complete(self) -> bool:
+        return self.manifest is not None and len(self.have) == self.manifest.count
 
-    def verify(self, chunk: bytes) -> memoryview:
-        """Check one data chunk (steps D1-D7) and return its payload."""
+    def accept(self, chunk: bytes | bytearray | memoryview) -> DataChunk | None:
+        """Check one chunk; the manifest if none is accepted yet (returns None), else a data chunk."""
+        if self.manifest is None:
+            self.manifest = parse_manifest(chunk, self.expected_digest, self.quota)
+            return None
+        data = self._check(chunk)
+        self.received += data.payload.nbytes
+        self.have.add(data.index)
+        self._store(data)
+        return data
+
+    def _store(self, data: DataChunk) -> None:
+        """Keep an accepted chunk (subclasses)."""
+
+    def _check(self, chunk: bytes | bytearray | memoryview) -> DataChunk:
         m = self.manifest
-        if len(chunk) > m.max_size:
-            raise DecodeError("CHUNK_TOO_LARGE", f"chunk of {len(chunk)} bytes exceeds the stream's "
+        assert m is not None
+        size = memoryview(chunk).nbytes
+        if size > m.max_size:
+            raise DecodeError("CHUNK_TOO_LARGE", f"chunk of {size} bytes exceeds the stream's "
                               f"{m.max_size}-byte limit", 0)
-        view = memoryview(chunk).cast("B") if not isinstance(chunk, bytes) else chunk
+        view = chunk if isinstance(chunk, bytes) else memoryview(chunk).cast("B")
         r = Reader(view)
         _open_chunk(r)
         start = r.pos
-        n = r.expect(4, "the chunk array")
-        if n != 4:
-            raise r.fail("UNEXPECTED_TYPE", f"a data chunk is an array of 4 elements, found {n}"
-                         + (" (this is a manifest)" if n == 5 else ""), start)
-        read_version(r)
+        _open_array(r, 4, "a data chunk", " (this is a manifest)")
         sid = _digest_field(r, "the stream id")
         if sid != m.stream_digest:
             raise r.fail("WRONG_STREAM", f"chunk belongs to stream {sid.hex()[:16]}..., not "
@@ -316,10 +351,10 @@ class Verifier:
         index = r.expect(0, "the chunk index")
         if not 1 <= index <= m.count:
             raise r.fail("CHUNK_OUT_OF_RANGE", f"chunk index {index} is not in 1..{m.count}", at)
-        if index < self.next_index:
+        if index in self.have:
             raise r.fail("DUPLICATE_CHUNK", f"chunk {index} was already received", at)
-        if index > self.next_index:
-            raise r.fail("CHUNK_OUT_OF_ORDER", f"chunk {index} arrived before chunk {self.next_index}", at)
+        if self.sequential and index != len(self.have) + 1:
+            raise r.fail("CHUNK_OUT_OF_ORDER", f"chunk {index} arrived before chunk {len(self.have) + 1}", at)
         size = r.expect(2, "the payload")
         begin = r.take(size, "the payload")
         if r.pos != r.end:
@@ -328,211 +363,125 @@ class Verifier:
         if hashlib.sha256(payload).digest() != m.digest(index):
             raise DecodeError("CHUNK_DIGEST_MISMATCH", f"chunk {index}'s payload does not match its SHA-256 "
                               "in the manifest (altered or corrupted)", begin)
-        if size == 0 or self.received + size > m.doc_length or (
-                index == m.count and self.received + size != m.doc_length):
-            raise DecodeError("STREAM_LENGTH_MISMATCH", f"chunk {index} brings the stream to "
-                              f"{self.received + size} bytes; the manifest declares {m.doc_length}", begin)
-        self.received += size
-        self._hash.update(payload)
-        self.next_index += 1
-        return payload
+        total = self.received + size
+        if size == 0 or total > m.doc_length or (len(self.have) + 1 == m.count and total != m.doc_length):
+            raise DecodeError("STREAM_LENGTH_MISMATCH", f"chunk {index} brings the stream to {total} bytes; "
+                              f"the manifest declares {m.doc_length}", begin)
+        return DataChunk(index, payload)
+
+    def _check_end(self) -> Manifest:
+        """E1: the manifest and every data chunk arrived."""
+        m = self.manifest
+        if m is None:
+            raise DecodeError("MISSING_CHUNK", "no manifest was accepted: chunk 0 (the manifest) is missing")
+        if len(self.have) < m.count:
+            missing = next(i for i in range(1, m.count + 1) if i not in self.have)
+            raise DecodeError("MISSING_CHUNK", f"the stream ended with {len(self.have)} of {m.count} data "
+                              f"chunks; chunk {missing} is missing")
+        return m
+
+
+class SequentialReceiver(_Receiver):
+    """A receiver that takes data chunks in index order (SPEC.md §12.4) and hashes the document as it arrives.
+
+    ``accept`` returns each data chunk's payload view once checked: the caller consumes
+    it (writes it out, decodes it) before the next chunk.
+    """
+
+    sequential = True
+
+    def __init__(self, expected_digest: bytes | None = None, *, quota: int | None = None) -> None:
+        super().__init__(expected_digest, quota=quota)
+        self._hash = hashlib.sha256()
+
+    @property
+    def next_index(self) -> int:
+        return len(self.have) + 1
+
+    def _store(self, data: DataChunk) -> None:
+        self._hash.update(data.payload)  # E2, incrementally
 
     def finish(self) -> None:
-        """The end of the stream: every chunk arrived, and the document has the manifest's SHA-256."""
-        m = self.manifest
-        if self.next_index <= m.count:
-            raise DecodeError("MISSING_CHUNK", f"the stream ended after {self.next_index - 1} of {m.count} "
-                              f"data chunks; chunk {self.next_index} is missing")
+        """The end of the stream: E1, then E2 (the document's SHA-256, hashed as it arrived)."""
+        m = self._check_end()
         if self._hash.digest() != m.doc_sha256:
             raise DecodeError("DOCUMENT_DIGEST_MISMATCH", "the reassembled document's SHA-256 differs from "
                               "the manifest's document digest")
 
 
-def join(stream: Iterable[bytes], stream_digest: bytes | None = None) -> bytes:
-    """Verify a whole stream (manifest first) and return the document it carries."""
-    it = iter(stream)
-    first = next(it, None)
-    if first is None:
-        raise DecodeError("MISSING_CHUNK", "the stream is empty: chunk 0 (the manifest) is missing")
-    v = Verifier(first, stream_digest)
+class StoringReceiver(_Receiver):
+    """A receiver that keeps verified chunks in any order and assembles the document (SPEC.md §12.4).
+
+    The document grows as a contiguous prefix: a chunk that extends it is appended (and
+    hashed for E2) at once, together with any later chunks already waiting; others wait
+    in a dictionary. So the document is held once, and never hashed a second time.
+    ``skip_document_digest`` (allowed only with an expected stream digest, which already
+    fixes the document) skips E2.
+    """
+
+    def __init__(self, expected_digest: bytes | None = None, *, quota: int | None = None,
+                 skip_document_digest: bool = False) -> None:
+        super().__init__(expected_digest, quota=quota)
+        if skip_document_digest and expected_digest is None:
+            raise ValueError("skip_document_digest needs an expected stream digest (SPEC.md §12.4, E2)")
+        self._skip = skip_document_digest
+        self._hash = hashlib.sha256()
+        self._doc = bytearray()
+        self._waiting: dict[int, bytes] = {}
+        self._next = 1
+
+    def _store(self, data: DataChunk) -> None:
+        if data.index != self._next:
+            self._waiting[data.index] = bytes(data.payload)
+            return
+        self._append(data.payload)
+        while self._next in self._waiting:
+            self._append(self._waiting.pop(self._next))
+
+    def _append(self, payload: bytes | memoryview) -> None:
+        self._doc += payload
+        if not self._skip:
+            self._hash.update(payload)
+        self._next += 1
+
+    def finish(self) -> bytes:
+        """E1 and E2; returns the document."""
+        m = self._check_end()
+        if not self._skip and self._hash.digest() != m.doc_sha256:
+            raise DecodeError("DOCUMENT_DIGEST_MISMATCH", "the reassembled document's SHA-256 differs from "
+                              "the manifest's document digest")
+        return bytes(self._doc)
+
+
+class Verifier(SequentialReceiver):
+    """A sequential receiver built from its manifest chunk (the older interface, kept for callers)."""
+
+    def __init__(self, manifest_chunk: bytes, stream_digest: bytes | None = None, *,
+                 quota: int | None = None) -> None:
+        super().__init__(stream_digest, quota=quota)
+        self.accept(manifest_chunk)
+
+    @property
+    def done(self) -> bool:
+        return self.complete
+
+    def verify(self, chunk: bytes | bytearray | memoryview) -> memoryview:
+        """Check one data chunk (steps D1-D11) and return its payload."""
+        data = self.accept(chunk)
+        assert data is not None
+        return data.payload
+
+
+def join(stream: Iterable[bytes], stream_digest: bytes | None = None, *, quota: int | None = None) -> bytes:
+    """Verify a whole stream in order (manifest first) and return the document it carries."""
+    rx = SequentialReceiver(stream_digest, quota=quota)
     out = bytearray()
-    for chunk in it:
-        out += v.verify(chunk)
-    v.finish()
+    for chunk in stream:
+        data = rx.accept(chunk)
+        if data is not None:
+            out += data.payload
+    rx.finish()
     return bytes(out)
 
 
-# ------------------------------------------------------------------ receiving: tensors as they complete
-
-class _NeedMore(Exception):
-    """The parser reached the end of the bytes received so far."""
-
-
-class _Window:
-    """The received bytes [lo, hi) of the document, indexed by document offset.
-
-    Reader and the tensor parser index this like the whole document; asking for a
-    byte not received yet raises _NeedMore (once every chunk is in, reads past the
-    end clip like bytes, so a truncated document gives TRUNCATED as usual).
-    """
-
-    __slots__ = ("data", "lo", "total")
-
-    def __init__(self, total: int) -> None:
-        self.data = bytearray()
-        self.lo = 0
-        self.total = total
-
-    @property
-    def hi(self) -> int:
-        return self.lo + len(self.data)
-
-    def __len__(self) -> int:
-        return self.total
-
-    def __getitem__(self, key: Any) -> Any:
-        if isinstance(key, slice):
-            start = self.lo if key.start is None else key.start
-            stop = self.total if key.stop is None else key.stop
-            if stop > self.hi and self.hi < self.total:
-                raise _NeedMore
-            assert start >= self.lo, (start, self.lo)
-            return bytes(self.data[start - self.lo:stop - self.lo])
-        if key >= self.hi:
-            if self.hi < self.total:
-                raise _NeedMore
-            raise IndexError(key)
-        return self.data[key - self.lo]
-
-    def drop_before(self, pos: int) -> None:
-        if pos > self.lo:
-            del self.data[:pos - self.lo]
-            self.lo = pos
-
-
-class Assembler:
-    """Receives a stream chunk by chunk and yields each tensor as soon as its bytes are in.
-
-    The first chunk fed must be the manifest. Every chunk is verified on arrival
-    (``Verifier``); the document is parsed incrementally with the strict rules of
-    SPEC.md §7.1, so errors in the document itself have their usual codes. Names
-    are the bundle's tensor names; a tensor document yields one tensor named "".
-    Arrays are read-only (views of a private copy of the tensor's bytes).
-    """
-
-    def __init__(self, stream_digest: bytes | None = None) -> None:
-        self._expected = stream_digest
-        self._verifier: Verifier | None = None
-        self._win: _Window | None = None
-        self._reader: Reader | None = None
-        self._prefix: BundlePrefix | None = None
-        self._entries: ItemCursor | None = None
-        self._pending: tuple[str, TensorInfo] | None = None
-        self._kind = ""  # "", "tensor" or "bundle" once the prefix is read
-        self._closed = False
-        self.metadata: dict[str, Any] = {}
-
-    @property
-    def manifest(self) -> Manifest | None:
-        return self._verifier.manifest if self._verifier else None
-
-    @property
-    def buffered(self) -> int:
-        """Document bytes held right now (the memory bound of the module docstring)."""
-        return len(self._win.data) if self._win else 0
-
-    def feed(self, chunk: bytes) -> list[tuple[str, np.ndarray]]:
-        """Verify one chunk and return the tensors it completes, in document order."""
-        if self._verifier is None:
-            self._verifier = Verifier(chunk, self._expected)
-            self._win = _Window(self._verifier.manifest.doc_length)
-            self._reader = Reader(self._win, 0, self._win.total)
-            return []
-        payload = self._verifier.verify(chunk)
-        assert self._win is not None
-        self._win.data += payload
-        return self._advance()
-
-    def finish(self) -> None:
-        """Call after the last chunk: MISSING_CHUNK, digest and end-of-document checks."""
-        if self._verifier is None:
-            raise DecodeError("MISSING_CHUNK", "no chunk was received: chunk 0 (the manifest) is missing")
-        self._verifier.finish()
-        if not self._closed:  # cannot happen with a verified stream of a valid document
-            raise DecodeError("TRUNCATED", "the document ends inside an item")
-
-    def _advance(self) -> list[tuple[str, np.ndarray]]:
-        out: list[tuple[str, np.ndarray]] = []
-        r, win = self._reader, self._win
-        assert r is not None and win is not None
-        while not self._closed:
-            mark = r.pos
-            try:
-                if not self._kind:
-                    self._read_prefix(r)
-                    continue
-                if self._pending is None:
-                    if self._entries is not None and self._entries.remaining == 0:
-                        close_document(r)
-                        self._closed = True
-                        win.drop_before(r.pos)
-                        break
-                    self._pending = self._read_entry(r)
-                name, info = self._pending
-                end = info.offset + info.nbytes
-                if win.hi < end:
-                    break
-                out.append((name, self._build(info)))
-                self._pending = None
-                win.drop_before(end)
-                if self._kind == "tensor":
-                    close_document(r)
-                    self._closed = True
-            except _NeedMore:
-                r.pos = mark
-                break
-        return out
-
-    def _read_prefix(self, r: Reader) -> None:
-        assert self._win is not None
-        if self._prefix is None and self._win[0:6][3:] == TENSOR_MAGIC[3:]:
-            self._pending = ("", read_fields(r, open_tensor_array(r)))
-            self._kind = "tensor"
-            return
-        # The bundle prefix [0, B) may span chunks: BundlePrefix resumes where it stopped, so only the
-        # bytes from its last complete directory entry are kept (metadata is bounded by its 16 MiB limit).
-        if self._prefix is None:
-            self._prefix = BundlePrefix(r.strict)
-        try:
-            self._prefix.advance(r)
-        finally:
-            self._win.drop_before(self._prefix.pos)
-        read_tensors_head(r, self._prefix)
-        self.metadata = self._prefix.metadata
-        self._entries = ItemCursor(self._prefix)
-        self._kind = "bundle"
-        self._win.drop_before(r.pos)
-
-    def _read_entry(self, r: Reader) -> tuple[str, TensorInfo]:
-        assert self._entries is not None
-        return self._entries.read(r)  # ItemCursor changes state only once an item is read whole
-
-    def _build(self, info: TensorInfo) -> np.ndarray:
-        assert self._win is not None
-        if info.strings is not None:
-            return materialize(b"", info, copy=False)
-        raw = self._win[info.offset:info.offset + info.nbytes]
-        try:
-            return materialize(raw, replace(info, offset=0), copy=False)
-        except DecodeError as exc:
-            where = None if exc.offset is None else exc.offset + info.offset
-            message = str(exc).split(": ", 1)[-1]
-            raise DecodeError(exc.code, message, where) from None
-
-
-def assemble(stream: Iterable[bytes], stream_digest: bytes | None = None) -> Iterator[tuple[str, np.ndarray]]:
-    """Yield (name, array) from a stream of chunks as each tensor completes; checks the end too."""
-    asm = Assembler(stream_digest)
-    for chunk in stream:
-        yield from asm.feed(chunk)
-    asm.finish()
+from .stream_decode import Assembler, assemble  # noqa: E402  (it builds on the receivers above)

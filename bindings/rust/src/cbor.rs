@@ -32,6 +32,14 @@ impl<'a> Reader<'a> {
         Reader { buf, pos: 0 }
     }
 
+    /// A cursor at `pos` (clamped to the end).
+    pub fn at(buf: &'a [u8], pos: usize) -> Self {
+        Reader {
+            buf,
+            pos: pos.min(buf.len()),
+        }
+    }
+
     pub fn remaining(&self) -> usize {
         self.buf.len() - self.pos
     }
@@ -216,20 +224,31 @@ pub(crate) fn f64_to_f16_exact(x: f64) -> Option<u16> {
     None
 }
 
-/// The one deterministic encoding of a metadata float (SPEC.md §6.2 rules 4-5).
-pub(crate) fn write_float(out: &mut Vec<u8>, x: f64) {
+/// The one deterministic encoding of a metadata float (SPEC.md §6.2 rules 4-5): bytes and length.
+pub(crate) fn float_encoding(x: f64) -> ([u8; 9], usize) {
+    let mut out = [0u8; 9];
     if x.is_nan() {
-        out.extend_from_slice(&[0xf9, 0x7e, 0x00]);
+        out[..3].copy_from_slice(&[0xf9, 0x7e, 0x00]);
+        (out, 3)
     } else if let Some(h) = f64_to_f16_exact(x) {
-        out.push(0xf9);
-        out.extend_from_slice(&h.to_be_bytes());
+        out[0] = 0xf9;
+        out[1..3].copy_from_slice(&h.to_be_bytes());
+        (out, 3)
     } else if (x as f32) as f64 == x {
-        out.push(0xfa);
-        out.extend_from_slice(&(x as f32).to_bits().to_be_bytes());
+        out[0] = 0xfa;
+        out[1..5].copy_from_slice(&(x as f32).to_bits().to_be_bytes());
+        (out, 5)
     } else {
-        out.push(0xfb);
-        out.extend_from_slice(&x.to_bits().to_be_bytes());
+        out[0] = 0xfb;
+        out[1..9].copy_from_slice(&x.to_bits().to_be_bytes());
+        (out, 9)
     }
+}
+
+/// Append the deterministic encoding of a metadata float.
+pub(crate) fn write_float(out: &mut Vec<u8>, x: f64) {
+    let (bytes, n) = float_encoding(x);
+    out.extend_from_slice(&bytes[..n]);
 }
 
 #[cfg(test)]

@@ -1,9 +1,12 @@
 //! The strict decoder of SPEC.md §7.1 and §7.2: zero-copy views into the input.
 
-use crate::cbor::{Reader, MAJOR_ARRAY, MAJOR_BYTES, MAJOR_MAP, MAJOR_TAG, MAJOR_TEXT, MAJOR_UINT};
+use crate::cbor::{
+    head_len, Head, Reader, MAJOR_ARRAY, MAJOR_BYTES, MAJOR_MAP, MAJOR_TAG, MAJOR_TEXT, MAJOR_UINT,
+};
 use crate::dtype::DType;
 use crate::error::{Error, ErrorCode};
-use crate::value::{read_map, Value, MAX_METADATA_BYTES};
+use crate::layout::{base_pad, item_layout};
+use crate::value::{read_metadata, Metadata, Value};
 use alloc::vec::Vec;
 
 pub(crate) const SELF_DESCRIBE: [u8; 3] = [0xd9, 0xd9, 0xf7];
@@ -13,8 +16,9 @@ pub(crate) const COMPRESSED_TAG: u64 = 52090;
 pub(crate) const VERSION: u64 = 1;
 /// The largest rank (SPEC.md §4.1).
 pub const MAX_RANK: usize = 32;
-/// The largest element count and data length, 2^63 - 1 (SPEC.md §4.2).
-pub const MAX_SIZE: u64 = (1 << 63) - 1;
+/// The largest product of the non-zero dimensions, 2^53 - 1 (format 1.0, design D3): every data length is
+/// then below 2^57 and fits a u64, a JS number and a numpy index.
+pub const MAX_SIZE: u64 = (1 << 53) - 1;
 /// Tensor names are 1 to this many bytes of UTF-8.
 pub const MAX_NAME_BYTES: usize = 4096;
 
@@ -78,16 +82,26 @@ impl<'a> TensorView<'a> {
         self.shape.iter().fold(1u64, |a, &d| a.saturating_mul(d))
     }
 
+    /// The element count `n`: 0 if a dimension is 0, else the product.
+    pub(crate) fn element_count(&self) -> u64 {
+        if self.is_empty() {
+            0
+        } else {
+            self.len()
+        }
+    }
+
     /// Whether the tensor has no elements (a zero dimension).
     pub fn is_empty(&self) -> bool {
         self.shape.contains(&0)
     }
 }
 
-/// A decoded bundle: metadata and tensors, both in wire order.
+/// A decoded bundle: metadata and tensors, both in wire order (tensors sorted by encoded name).
 #[derive(Debug, Clone, PartialEq)]
 pub struct BundleView<'a> {
-    pub metadata: Vec<(&'a str, Value<'a>)>,
+    /// The validated metadata map, kept as its encoding (values are built on demand).
+    pub metadata: Metadata<'a>,
     pub tensors: Vec<(&'a str, TensorView<'a>)>,
 }
 
@@ -100,12 +114,9 @@ impl<'a> BundleView<'a> {
             .map(|(_, t)| t)
     }
 
-    /// The metadata value of `key`.
-    pub fn meta(&self, key: &str) -> Option<&Value<'a>> {
-        self.metadata
-            .iter()
-            .find(|(k, _)| *k == key)
-            .map(|(_, v)| v)
+    /// The metadata value of `key`, built on demand.
+    pub fn meta(&self, key: &str) -> Option<Value<'a>> {
+        self.metadata.get(key)
     }
 }
 
@@ -113,42 +124,155 @@ impl<'a> BundleView<'a> {
 pub fn decode_tensor(buf: &[u8]) -> Result<TensorView<'_>, Error> {
     let mut r = Reader::new(buf);
     open_document(&mut r, TENSOR_TAG)?;
-    let h = r.expect(MAJOR_ARRAY)?;
+    let h = open_array(&mut r)?;
     if h.arg != 4 && h.arg != 5 {
         return r.fail(ErrorCode::UnexpectedType, h.start);
     }
-    read_version(&mut r)?;
-    let (t, at) = read_fields(&mut r, h.arg == 5)?;
-    close_document(&r)?;
+    let (dtype, shape, n) = read_header(&mut r)?;
+    let (elements, at) = read_body(&mut r, dtype, n, h.arg == 5)?;
+    let t = TensorView {
+        dtype,
+        shape,
+        elements,
+    };
     check_elements(&t, at)?;
+    close_document(&r)?;
     Ok(t)
 }
 
-/// Decode a bundle document strictly (SPEC.md §5.2, §7.1, §7.2). Element bytes are not copied.
+/// Decode a bundle document strictly (SPEC.md §5.2, §7.1, §7.2; format 1.0 directory). Element bytes are
+/// not copied; the metadata is validated and kept as a slice.
 pub fn decode_bundle(buf: &[u8]) -> Result<BundleView<'_>, Error> {
     let mut r = Reader::new(buf);
-    open_document(&mut r, BUNDLE_TAG)?;
-    let h = r.expect(MAJOR_ARRAY)?;
-    if h.arg != 3 {
+    let BundlePrefix {
+        metadata,
+        mut tensors,
+        lengths,
+    } = read_bundle_prefix(&mut r)?;
+    for ((_, t), &length) in tensors.iter_mut().zip(&lengths) {
+        let (elements, at) = read_item(&mut r, t.dtype, t.element_count(), length)?;
+        t.elements = elements;
+        check_elements(t, at)?;
+    }
+    close_document(&r)?;
+    Ok(BundleView { metadata, tensors })
+}
+
+/// Where a range reader finds one tensor of a bundle (from the directory alone).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LayoutEntry<'a> {
+    pub name: &'a str,
+    pub dtype: DType,
+    pub shape: Vec<u64>,
+    /// Absolute offset (from the document start) of the element bytes; for `string`, of the string array.
+    pub offset: u64,
+    /// Their length in bytes.
+    pub length: u64,
+}
+
+/// The layout of a bundle from a prefix of it: every check up to the tensors array head (design D4), then
+/// each entry's absolute byte range. Reads nothing past the data base, so a canister can list a stored
+/// bundle, or fetch one tensor's bytes, from the first bytes alone. `TRUNCATED` means: read a longer prefix.
+pub fn read_layout(prefix: &[u8]) -> Result<Vec<LayoutEntry<'_>>, Error> {
+    let mut r = Reader::new(prefix);
+    let p = read_bundle_prefix(&mut r)?;
+    let base = (r.pos - head_len(p.tensors.len() as u64)) as u64;
+    let mut pos = head_len(p.tensors.len() as u64) as u64;
+    let mut out = Vec::with_capacity(p.tensors.len());
+    for ((name, t), length) in p.tensors.into_iter().zip(p.lengths) {
+        // The prefix passed the directory checks, so every position fits (it matched a u64 offset).
+        let Some(item) = item_layout(pos, t.dtype, length) else {
+            return Err(Error::new(ErrorCode::DirectoryMismatch, 0));
+        };
+        pos = item.end;
+        out.push(LayoutEntry {
+            name,
+            dtype: t.dtype,
+            shape: t.shape,
+            offset: base.saturating_add(item.offset),
+            length,
+        });
+    }
+    Ok(out)
+}
+
+/// A bundle up to and including the tensors array head: metadata, the directory as tensors whose elements
+/// are still empty, and each entry's `length`.
+pub(crate) struct BundlePrefix<'a> {
+    pub metadata: Metadata<'a>,
+    pub tensors: Vec<(&'a str, TensorView<'a>)>,
+    pub lengths: Vec<u64>,
+}
+
+/// Magic, version, metadata, directory, pad and the tensors array head (design D4's strict order).
+pub(crate) fn read_bundle_prefix<'a>(r: &mut Reader<'a>) -> Result<BundlePrefix<'a>, Error> {
+    open_document(r, BUNDLE_TAG)?;
+    let h = open_array(r)?;
+    if h.arg != 5 {
         return r.fail(ErrorCode::UnexpectedType, h.start);
     }
-    read_version(&mut r)?;
     let mh = r.expect(MAJOR_MAP)?;
-    let metadata = read_map(&mut r, mh.arg, 1)?;
-    if r.pos - mh.start > MAX_METADATA_BYTES {
-        return r.fail(ErrorCode::MetadataTooLarge, mh.start);
+    let metadata = read_metadata(r, mh)?;
+    let (tensors, lengths) = read_directory(r)?;
+    // The pad item: k zero bytes putting the tensors array head on a multiple of 8.
+    let ph = r.expect(MAJOR_BYTES)?;
+    let body = r.take(ph.arg)?;
+    if body.iter().any(|&b| b != 0) || ph.arg as usize != base_pad(ph.start) {
+        return r.fail(ErrorCode::BadPadding, ph.start);
     }
-    let th = r.expect(MAJOR_MAP)?;
-    let mut tensors: Vec<(&str, TensorView<'_>)> = Vec::new();
-    let mut offsets = Vec::new();
+    let th = r.expect(MAJOR_ARRAY)?;
+    if th.arg != tensors.len() as u64 {
+        return r.fail(ErrorCode::DirectoryMismatch, th.start);
+    }
+    Ok(BundlePrefix {
+        metadata,
+        tensors,
+        lengths,
+    })
+}
+
+/// One tensor item `[?pad, data]` for a directory entry (F3-F6, then the agreement with the entry).
+/// Element checks are the caller's (right after, design D5).
+pub(crate) fn read_item<'a>(
+    r: &mut Reader<'a>,
+    dtype: DType,
+    n: u64,
+    length: u64,
+) -> Result<(Elements<'a>, usize), Error> {
+    let ih = r.expect(MAJOR_ARRAY)?;
+    if ih.arg != 1 && ih.arg != 2 {
+        return r.fail(ErrorCode::UnexpectedType, ih.start);
+    }
+    let (elements, at) = read_body(r, dtype, n, ih.arg == 2)?;
+    if dtype == DType::String && (r.pos - at) as u64 != length {
+        return r.fail(ErrorCode::DirectoryMismatch, at);
+    }
+    Ok((elements, at))
+}
+
+/// The directory: `[* [name, dtype, shape, offset, length ?, codec, filter]]`, each offset checked against
+/// the layout rule.
+#[allow(clippy::type_complexity)]
+fn read_directory<'a>(
+    r: &mut Reader<'a>,
+) -> Result<(Vec<(&'a str, TensorView<'a>)>, Vec<u64>), Error> {
+    let dh = r.expect(MAJOR_ARRAY)?;
+    // Both grow as entries are read (each entry takes at least 7 input bytes): bounded by the input.
+    let mut entries: Vec<(&'a str, TensorView<'a>)> = Vec::new();
+    let mut lengths: Vec<u64> = Vec::new();
     let mut prev: Option<&[u8]> = None;
-    for _ in 0..th.arg {
+    let mut pos = head_len(dh.arg) as u64; // relative to the data base: the first item's start
+    for _ in 0..dh.arg {
+        let eh = r.expect(MAJOR_ARRAY)?;
+        if eh.arg != 5 && eh.arg != 7 {
+            return r.fail(ErrorCode::UnexpectedType, eh.start);
+        }
         let nh = r.expect(MAJOR_TEXT)?;
         let name = r.text(nh)?;
         if name.is_empty() || name.len() > MAX_NAME_BYTES {
             return r.fail(ErrorCode::InvalidName, nh.start);
         }
-        let encoded = &buf[nh.start..r.pos];
+        let encoded = &r.buf[nh.start..r.pos];
         if let Some(p) = prev {
             if encoded == p {
                 return r.fail(ErrorCode::DuplicateName, nh.start);
@@ -158,23 +282,38 @@ pub fn decode_bundle(buf: &[u8]) -> Result<BundleView<'_>, Error> {
             }
         }
         prev = Some(encoded);
-        let ah = r.expect(MAJOR_ARRAY)?;
-        if ah.arg != 3 && ah.arg != 4 {
-            return r.fail(ErrorCode::UnexpectedType, ah.start);
+        let (dtype, shape, n) = read_header(r)?;
+        let oh = r.expect(MAJOR_UINT)?;
+        let lh = r.expect(MAJOR_UINT)?;
+        if eh.arg == 7 {
+            // A Core decoder stops at the codec (SPEC.md §13; a string tensor is never compressed).
+            let ch = r.head()?;
+            if dtype == DType::String {
+                return r.fail(ErrorCode::InvalidCompression, ch.start);
+            }
+            return r.fail(ErrorCode::UnsupportedCompression, ch.start);
         }
-        let (t, at) = read_fields(&mut r, ah.arg == 4)?;
-        tensors.push((name, t));
-        offsets.push(at);
+        if dtype != DType::String && Some(lh.arg) != dtype.data_len(n) {
+            return r.fail(ErrorCode::ShapeMismatch, lh.start);
+        }
+        let item = item_layout(pos, dtype, lh.arg);
+        match item {
+            Some(item) if item.offset == oh.arg => pos = item.end,
+            _ => return r.fail(ErrorCode::DirectoryMismatch, oh.start),
+        }
+        let t = TensorView {
+            dtype,
+            shape,
+            elements: Elements::Bytes(&[]),
+        };
+        entries.push((name, t));
+        lengths.push(lh.arg);
     }
-    close_document(&r)?;
-    for ((_, t), at) in tensors.iter().zip(offsets) {
-        check_elements(t, at)?;
-    }
-    Ok(BundleView { metadata, tensors })
+    Ok((entries, lengths))
 }
 
 /// §7.1 steps 1-2: the self-described CBOR tag, then the document tag.
-fn open_document(r: &mut Reader<'_>, want: u64) -> Result<(), Error> {
+pub(crate) fn open_document(r: &mut Reader<'_>, want: u64) -> Result<(), Error> {
     let buf = r.buf;
     if buf.len() < 3 && SELF_DESCRIBE.starts_with(buf) {
         return r.fail(ErrorCode::Truncated, 0);
@@ -190,30 +329,33 @@ fn open_document(r: &mut Reader<'_>, want: u64) -> Result<(), Error> {
     Ok(())
 }
 
-fn read_version(r: &mut Reader<'_>) -> Result<(), Error> {
-    let h = r.expect(MAJOR_UINT)?;
-    if h.arg != VERSION {
-        return r.fail(ErrorCode::UnsupportedVersion, h.start);
+/// Design D1: expect a non-empty array, then the version 1; the caller checks the array length after that,
+/// so a future version is UNSUPPORTED_VERSION whatever its length. Returns the array head.
+pub(crate) fn open_array(r: &mut Reader<'_>) -> Result<Head, Error> {
+    let h = r.expect(MAJOR_ARRAY)?;
+    if h.arg == 0 {
+        return r.fail(ErrorCode::UnexpectedType, h.start);
     }
-    Ok(())
+    let v = r.expect(MAJOR_UINT)?;
+    if v.arg != VERSION {
+        return r.fail(ErrorCode::UnsupportedVersion, v.start);
+    }
+    Ok(h)
 }
 
-fn close_document(r: &Reader<'_>) -> Result<(), Error> {
+pub(crate) fn close_document(r: &Reader<'_>) -> Result<(), Error> {
     if r.remaining() != 0 {
         return r.fail(ErrorCode::TrailingBytes, r.pos);
     }
     Ok(())
 }
 
-/// Steps F1-F6: dtype, shape, optional padding, data. Returns the tensor and the offset of its elements.
-fn read_fields<'a>(r: &mut Reader<'a>, padded: bool) -> Result<(TensorView<'a>, usize), Error> {
-    // F1
-    let fields_start = r.pos;
+/// F1-F2: dtype and shape. Returns them and the element count `n`.
+pub(crate) fn read_header(r: &mut Reader<'_>) -> Result<(DType, Vec<u64>, u64), Error> {
     let dh = r.expect(MAJOR_UINT)?;
     let Some(dtype) = DType::from_code(dh.arg) else {
         return r.fail(ErrorCode::UnknownDtype, dh.start);
     };
-    // F2
     let sh = r.expect(MAJOR_ARRAY)?;
     if sh.arg > MAX_RANK as u64 {
         return r.fail(ErrorCode::RankTooLarge, sh.start);
@@ -230,7 +372,24 @@ fn read_fields<'a>(r: &mut Reader<'a>, padded: bool) -> Result<(TensorView<'a>, 
         }
         shape.push(d.arg);
     }
+    // Block types (design D2): rank >= 1 and the last dimension cut into whole blocks.
+    if let Some((elems, _)) = dtype.block() {
+        if shape.last().is_none_or(|&d| d % elems != 0) {
+            return r.fail(ErrorCode::ShapeMismatch, sh.start);
+        }
+    }
     let n = if shape.contains(&0) { 0 } else { nonzero };
+    Ok((dtype, shape, n))
+}
+
+/// F3-F6 for `n` elements of `dtype`: optional padding, then the data. Returns the elements and the offset
+/// of the element bytes (for `string`: of the string array).
+fn read_body<'a>(
+    r: &mut Reader<'a>,
+    dtype: DType,
+    n: u64,
+    padded: bool,
+) -> Result<(Elements<'a>, usize), Error> {
     // F3
     let mut pad_len = 0usize;
     if padded {
@@ -255,12 +414,7 @@ fn read_fields<'a>(r: &mut Reader<'a>, padded: bool) -> Result<(TensorView<'a>, 
             let h = r.expect(MAJOR_TEXT)?;
             strings.push(r.text(h)?);
         }
-        let t = TensorView {
-            dtype,
-            shape,
-            elements: Elements::Strings(strings),
-        };
-        return Ok((t, ah.start));
+        return Ok((Elements::Strings(strings), ah.start));
     }
     // F5
     let data_start = r.pos;
@@ -282,30 +436,19 @@ fn read_fields<'a>(r: &mut Reader<'a>, padded: bool) -> Result<(TensorView<'a>, 
         };
         return r.fail(code, data_start);
     }
-    // F6
+    // F6 (n <= 2^53 - 1, so the data length is below 2^57 and cannot overflow)
     let align = dtype.align();
     let unpadded = r.pos - pad_len;
     let needed = (align - unpadded % align) % align;
     if pad_len != needed {
         return r.fail(ErrorCode::BadPadding, data_start);
     }
-    let expected = dtype.data_len(n).unwrap_or(0);
-    if expected > MAX_SIZE as u128 {
-        return r.fail(ErrorCode::SizeOverflow, fields_start);
-    }
-    if h.arg as u128 != expected {
+    if Some(h.arg) != dtype.data_len(n) {
         return r.fail(ErrorCode::ShapeMismatch, data_start);
     }
     let at = r.pos;
     let data = r.take(h.arg)?;
-    Ok((
-        TensorView {
-            dtype,
-            shape,
-            elements: Elements::Bytes(data),
-        },
-        at,
-    ))
+    Ok((Elements::Bytes(data), at))
 }
 
 /// §7.2: bool bytes are 0 or 1; unused bits after the last packed element are zero.
@@ -314,7 +457,7 @@ pub(crate) fn element_error(dtype: DType, n: u64, data: &[u8]) -> Option<usize> 
         return data.iter().position(|&b| b > 1);
     }
     if dtype.is_packed() {
-        let bits = dtype.bits().unwrap_or(8) as u128 * n as u128;
+        let bits = (dtype.bits().unwrap_or(8) as u64).wrapping_mul(n); // n <= 2^53 - 1, bits <= 6
         let used = (bits % 8) as u32;
         if used != 0 {
             if let Some(&last) = data.last() {
@@ -327,10 +470,10 @@ pub(crate) fn element_error(dtype: DType, n: u64, data: &[u8]) -> Option<usize> 
     None
 }
 
-fn check_elements(t: &TensorView<'_>, at: usize) -> Result<(), Error> {
+/// §7.2 for one tensor, right after its fields (design D5).
+pub(crate) fn check_elements(t: &TensorView<'_>, at: usize) -> Result<(), Error> {
     if let Elements::Bytes(data) = t.elements {
-        let n = if t.is_empty() { 0 } else { t.len() };
-        if let Some(i) = element_error(t.dtype, n, data) {
+        if let Some(i) = element_error(t.dtype, t.element_count(), data) {
             return Err(Error::new(ErrorCode::InvalidElement, at + i));
         }
     }

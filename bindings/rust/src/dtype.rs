@@ -42,13 +42,25 @@ pub enum DType {
     Float6E2m3fn = 27,
     /// Packed, 6 bits (SPEC.md §4.4).
     Float6E3m2fn = 28,
+    // tensorcbor's own registry (codes 128-1023, format 1.0 design D2)
+    Float8E4m3 = 128,
+    Float8E3m4 = 129,
+    Float8E4m3b11fnuz = 130,
+    /// Two float16 (real, imaginary) per element.
+    Complex32 = 131,
+    /// Block type: 32 elements in 17 bytes (GGUF MXFP4 layout). `shape` is the logical element shape.
+    Mxfp4 = 160,
+    /// Block type: 32 elements in 34 bytes (GGUF Q8_0 layout).
+    Q8_0 = 161,
+    /// Block type: 32 elements in 18 bytes (GGUF Q4_0 layout).
+    Q4_0 = 162,
 }
 
 use DType::*;
 
 impl DType {
     /// Every dtype, in code order.
-    pub const ALL: [DType; 28] = [
+    pub const ALL: [DType; 35] = [
         Float32,
         Uint8,
         Int8,
@@ -77,14 +89,22 @@ impl DType {
         Int2,
         Float6E2m3fn,
         Float6E3m2fn,
+        Float8E4m3,
+        Float8E3m4,
+        Float8E4m3b11fnuz,
+        Complex32,
+        Mxfp4,
+        Q8_0,
+        Q4_0,
     ];
 
     /// The dtype with this wire code, or `None` for a reserved code (`UNKNOWN_DTYPE`).
     pub fn from_code(code: u64) -> Option<DType> {
-        if (1..=28).contains(&code) {
-            Some(Self::ALL[code as usize - 1])
-        } else {
-            None
+        match code {
+            1..=28 => Some(Self::ALL[code as usize - 1]),
+            128..=131 => Some(Self::ALL[code as usize - 128 + 28]),
+            160..=162 => Some(Self::ALL[code as usize - 160 + 32]),
+            _ => None,
         }
     }
 
@@ -129,20 +149,28 @@ impl DType {
             Int2 => "int2",
             Float6E2m3fn => "float6_e2m3fn",
             Float6E3m2fn => "float6_e3m2fn",
+            Float8E4m3 => "float8_e4m3",
+            Float8E3m4 => "float8_e3m4",
+            Float8E4m3b11fnuz => "float8_e4m3b11fnuz",
+            Complex32 => "complex32",
+            Mxfp4 => "mxfp4",
+            Q8_0 => "q8_0",
+            Q4_0 => "q4_0",
         }
     }
 
-    /// Width of one element on the wire in bits; `None` for `string` (variable).
+    /// Width of one element on the wire in bits; `None` for `string` (variable) and block types (see
+    /// [`DType::block`]).
     pub const fn bits(self) -> Option<u32> {
         Some(match self {
-            String => return None,
+            String | Mxfp4 | Q8_0 | Q4_0 => return None,
             Uint2 | Int2 => 2,
             Uint4 | Int4 | Float4E2m1fn => 4,
             Float6E2m3fn | Float6E3m2fn => 6,
             Uint8 | Int8 | Bool | Float8E4m3fn | Float8E4m3fnuz | Float8E5m2 | Float8E5m2fnuz
-            | Float8E8m0fnu => 8,
+            | Float8E8m0fnu | Float8E4m3 | Float8E3m4 | Float8E4m3b11fnuz => 8,
             Uint16 | Int16 | Float16 | Bfloat16 => 16,
-            Float32 | Int32 | Uint32 => 32,
+            Float32 | Int32 | Uint32 | Complex32 => 32,
             Float64 | Int64 | Uint64 | Complex64 => 64,
             Complex128 => 128,
         })
@@ -151,7 +179,7 @@ impl DType {
     /// Alignment of the element bytes relative to the document start (SPEC.md §4.3).
     pub const fn align(self) -> usize {
         match self {
-            Uint16 | Int16 | Float16 | Bfloat16 => 2,
+            Uint16 | Int16 | Float16 | Bfloat16 | Complex32 | Q8_0 | Q4_0 => 2,
             Float32 | Int32 | Uint32 | Complex64 => 4,
             Float64 | Int64 | Uint64 | Complex128 => 8,
             _ => 1,
@@ -181,9 +209,27 @@ impl DType {
         matches!(self.bits(), Some(b) if b < 8)
     }
 
-    /// The data length of `n` elements, `ceil(n * bits / 8)`; `None` for `string`.
-    pub fn data_len(self, n: u64) -> Option<u128> {
-        self.bits().map(|b| (n as u128 * b as u128).div_ceil(8))
+    /// For a block type: (elements per block, bytes per block). The last dimension of its shape must be a
+    /// multiple of the block size (`SHAPE_MISMATCH`); every bit pattern is a valid block.
+    pub const fn block(self) -> Option<(u64, u64)> {
+        match self {
+            Mxfp4 => Some((32, 17)),
+            Q8_0 => Some((32, 34)),
+            Q4_0 => Some((32, 18)),
+            _ => None,
+        }
+    }
+
+    /// The data length of `n` elements: `ceil(n * bits / 8)`, or `n / block elements * block bytes` for a
+    /// block type; `None` for `string` (or if it does not fit in 64 bits, which never happens for an `n`
+    /// within the size limit of 2^53 - 1). 64-bit arithmetic only: on wasm32, 128-bit division is a library
+    /// routine costing thousands of instructions.
+    pub fn data_len(self, n: u64) -> Option<u64> {
+        if let Some((elems, bytes)) = self.block() {
+            return (n / elems).checked_mul(bytes);
+        }
+        let bits = self.bits()? as u64;
+        Some(n.checked_mul(bits)?.div_ceil(8))
     }
 }
 
@@ -200,7 +246,8 @@ mod tests {
     use std::string::{String, ToString};
     use std::vec::Vec;
 
-    /// SPEC.md's generated dtype table and this module must agree (code, name, bits, align, tag).
+    /// SPEC.md's generated dtype table (generated from src/tensorcbor/dtypes.py) and this module must agree:
+    /// code, name, bits, align, RFC 8746 tag; columns found by their header.
     #[test]
     fn table_matches_spec() {
         let spec = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../SPEC.md"))
@@ -211,20 +258,30 @@ mod tests {
         let end = spec
             .find("<!-- END GENERATED: dtypes -->")
             .expect("end marker");
-        let rows: Vec<Vec<String>> = spec[start..end]
-            .lines()
-            .filter(|l| l.starts_with('|'))
-            .skip(2) // header and alignment row
-            .map(|l| {
-                l.trim_matches('|')
-                    .split('|')
-                    .map(|c| c.trim().trim_matches('`').to_string())
-                    .collect()
-            })
-            .collect();
+        let cells = |l: &str| -> Vec<String> {
+            l.trim_matches('|')
+                .split('|')
+                .map(|c| c.trim().trim_matches('`').to_string())
+                .collect()
+        };
+        let mut lines = spec[start..end].lines().filter(|l| l.starts_with('|'));
+        let header = cells(lines.next().expect("header row"));
+        let col = |name: &str| header.iter().position(|h| h == name).expect(name);
+        let cols = [
+            col("code"),
+            col("name"),
+            col("bits"),
+            col("align"),
+            col("RFC 8746 tag"),
+        ];
+        let rows: Vec<Vec<String>> = lines.skip(1).map(cells).collect();
         assert_eq!(rows.len(), DType::ALL.len(), "row count");
         for (row, d) in rows.iter().zip(DType::ALL) {
-            let bits = d.bits().map_or("var".to_string(), |b| b.to_string());
+            let bits = match (d.bits(), d.block()) {
+                (Some(b), _) => b.to_string(),
+                (None, Some(_)) => "—".to_string(),
+                (None, None) => "var".to_string(),
+            };
             let tag = d.rfc8746_tag().map_or("—".to_string(), |t| t.to_string());
             let mine = [
                 d.code().to_string(),
@@ -233,11 +290,13 @@ mod tests {
                 d.align().to_string(),
                 tag,
             ];
-            assert_eq!(&row[..5], &mine[..], "dtype {d}");
+            let theirs: Vec<&str> = cols.iter().map(|&c| row[c].as_str()).collect();
+            assert_eq!(theirs, mine, "dtype {d}");
             assert_eq!(DType::from_code(d.code() as u64), Some(d));
             assert_eq!(DType::from_name(d.name()), Some(d));
         }
-        assert_eq!(DType::from_code(0), None);
-        assert_eq!(DType::from_code(29), None);
+        for reserved in [0u64, 29, 127, 132, 159, 163, 1023, 65536, 1 << 32, u64::MAX] {
+            assert_eq!(DType::from_code(reserved), None, "{reserved}");
+        }
     }
 }

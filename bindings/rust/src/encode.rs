@@ -1,7 +1,7 @@
 //! The deterministic encoder (SPEC.md §4, §5, §6.2): one valid encoding per input.
 
 use crate::cbor::{
-    head_len, write_head, MAJOR_ARRAY, MAJOR_BYTES, MAJOR_MAP, MAJOR_TAG, MAJOR_TEXT, MAJOR_UINT,
+    head_len, write_head, MAJOR_ARRAY, MAJOR_BYTES, MAJOR_TAG, MAJOR_TEXT, MAJOR_UINT,
 };
 use crate::decode::{
     element_error, Elements, TensorView, BUNDLE_TAG, MAX_NAME_BYTES, MAX_RANK, MAX_SIZE,
@@ -9,7 +9,8 @@ use crate::decode::{
 };
 use crate::dtype::DType;
 use crate::error::{Error, ErrorCode};
-use crate::value::{write_map, Value, MAX_METADATA_BYTES};
+use crate::layout::{base_pad, item_layout};
+use crate::value::{write_map, Metadata, Value, MAX_METADATA_BYTES};
 use alloc::vec::Vec;
 
 fn fail<T>(code: ErrorCode) -> Result<T, Error> {
@@ -30,7 +31,11 @@ pub fn encode_view(t: &TensorView<'_>) -> Result<Vec<u8>, Error> {
     let mut out = Vec::with_capacity(32 + t.data().map_or(0, <[u8]>::len));
     out.extend_from_slice(&SELF_DESCRIBE);
     write_head(&mut out, MAJOR_TAG, TENSOR_TAG);
-    write_item(&mut out, t, true)?;
+    let n = check_shape(t)?;
+    let mut fields = Vec::with_capacity(16);
+    fields.push(VERSION as u8);
+    write_header(&mut fields, t);
+    write_array(&mut out, t, n, &fields, 4)?;
     Ok(out)
 }
 
@@ -43,6 +48,25 @@ pub fn encode_bundle(
     tensors: &[(&str, TensorView<'_>)],
     metadata: &[(&str, Value<'_>)],
 ) -> Result<Vec<u8>, Error> {
+    let mut meta = Vec::new();
+    write_map(&mut meta, metadata, 1)?;
+    bundle_with_metadata(tensors, &meta)
+}
+
+/// Encode a bundle whose metadata is a decoded [`Metadata`] (re-encoding a decoded bundle without building
+/// a metadata tree).
+pub fn encode_bundle_with(
+    tensors: &[(&str, TensorView<'_>)],
+    metadata: Metadata<'_>,
+) -> Result<Vec<u8>, Error> {
+    bundle_with_metadata(tensors, metadata.as_bytes())
+}
+
+/// `55799(52066([1, metadata, directory, pad, tensors]))` with the layout of design D4.
+fn bundle_with_metadata(tensors: &[(&str, TensorView<'_>)], meta: &[u8]) -> Result<Vec<u8>, Error> {
+    if meta.len() > MAX_METADATA_BYTES {
+        return fail(ErrorCode::MetadataTooLarge);
+    }
     let mut entries: Vec<(Vec<u8>, &TensorView<'_>)> = Vec::with_capacity(tensors.len());
     for (name, t) in tensors {
         if name.is_empty() || name.len() > MAX_NAME_BYTES {
@@ -60,22 +84,42 @@ pub fn encode_bundle(
     let mut out = Vec::new();
     out.extend_from_slice(&SELF_DESCRIBE);
     write_head(&mut out, MAJOR_TAG, BUNDLE_TAG);
-    out.extend_from_slice(&[0x83, VERSION as u8]);
-    let meta_start = out.len();
-    write_map(&mut out, metadata, 1)?;
-    if out.len() - meta_start > MAX_METADATA_BYTES {
-        return fail(ErrorCode::MetadataTooLarge);
+    out.extend_from_slice(&[0x85, VERSION as u8]);
+    out.extend_from_slice(meta);
+    // The directory; positions relative to the data base B.
+    write_head(&mut out, MAJOR_ARRAY, entries.len() as u64);
+    let mut pos = head_len(entries.len() as u64) as u64;
+    let mut counts = Vec::with_capacity(entries.len());
+    for (key, t) in &entries {
+        let n = check_shape(t)?;
+        let length = content_len(t, n)?;
+        // The data is in memory, so positions fit in 64 bits; a failure would be a bug, reported not panicked.
+        let Some(item) = item_layout(pos, t.dtype, length) else {
+            return fail(ErrorCode::SizeOverflow);
+        };
+        out.push(0x85);
+        out.extend_from_slice(key);
+        write_header(&mut out, t);
+        write_head(&mut out, MAJOR_UINT, item.offset);
+        write_head(&mut out, MAJOR_UINT, length);
+        pos = item.end;
+        counts.push(n);
     }
-    write_head(&mut out, MAJOR_MAP, entries.len() as u64);
-    for (key, t) in entries {
-        out.extend_from_slice(&key);
-        write_item(&mut out, t, false)?;
+    let k = base_pad(out.len());
+    out.push(0x40 | k as u8);
+    out.resize(out.len() + k, 0);
+    let base = out.len();
+    out.reserve(pos as usize);
+    write_head(&mut out, MAJOR_ARRAY, entries.len() as u64);
+    for ((_, t), n) in entries.iter().zip(counts) {
+        write_array(&mut out, t, n, &[], 1)?;
     }
+    debug_assert_eq!((out.len() - base) as u64, pos);
     Ok(out)
 }
 
-/// Append `[?version, dtype, shape, ?pad, data]` with the padding of §4.3 relative to `out`'s start.
-fn write_item(out: &mut Vec<u8>, t: &TensorView<'_>, version: bool) -> Result<(), Error> {
+/// The product of the non-zero dimensions (checked against 2^53 - 1) and the element count.
+fn check_shape(t: &TensorView<'_>) -> Result<u64, Error> {
     if t.shape.len() > MAX_RANK {
         return fail(ErrorCode::RankTooLarge);
     }
@@ -86,59 +130,86 @@ fn write_item(out: &mut Vec<u8>, t: &TensorView<'_>, version: bool) -> Result<()
             _ => return fail(ErrorCode::SizeOverflow),
         }
     }
-    let n = if t.shape.contains(&0) { 0 } else { nonzero };
-    let mut fields = Vec::with_capacity(16);
-    if version {
-        fields.push(VERSION as u8);
+    if let Some((elems, _)) = t.dtype.block() {
+        if t.shape.last().is_none_or(|&d| d % elems != 0) {
+            return fail(ErrorCode::ShapeMismatch);
+        }
     }
-    write_head(&mut fields, MAJOR_UINT, t.dtype.code() as u64);
-    write_head(&mut fields, MAJOR_ARRAY, t.shape.len() as u64);
-    for &d in &t.shape {
-        write_head(&mut fields, MAJOR_UINT, d);
-    }
-    let base = if version { 4 } else { 3 };
+    Ok(if t.shape.contains(&0) { 0 } else { nonzero })
+}
+
+/// The directory `length`: element bytes, or the encoded string array; checks the elements.
+fn content_len(t: &TensorView<'_>, n: u64) -> Result<u64, Error> {
     match (&t.elements, t.dtype) {
         (Elements::Strings(strings), DType::String) => {
             if strings.len() as u64 != n {
                 return fail(ErrorCode::ShapeMismatch);
             }
-            out.push(0x80 | base);
-            out.extend_from_slice(&fields);
+            Ok(strings.iter().fold(head_len(n) as u64, |acc, s| {
+                acc + (head_len(s.len() as u64) + s.len()) as u64
+            }))
+        }
+        (Elements::Bytes(data), dtype) if dtype != DType::String => {
+            if Some(data.len() as u64) != dtype.data_len(n) {
+                return fail(ErrorCode::ShapeMismatch);
+            }
+            if element_error(dtype, n, data).is_some() {
+                return fail(ErrorCode::InvalidElement);
+            }
+            Ok(data.len() as u64)
+        }
+        _ => fail(ErrorCode::ShapeMismatch),
+    }
+}
+
+/// `dtype, shape` heads.
+fn write_header(out: &mut Vec<u8>, t: &TensorView<'_>) {
+    write_head(out, MAJOR_UINT, t.dtype.code() as u64);
+    write_head(out, MAJOR_ARRAY, t.shape.len() as u64);
+    for &d in &t.shape {
+        write_head(out, MAJOR_UINT, d);
+    }
+}
+
+/// Append the array `[fields..., ?pad, data]`: `fields` are already-encoded items counted by `fixed` (data
+/// included). The padding of §4.3 is relative to `out`'s start (a bundle's data base is 8-aligned, so this
+/// is the layout rule of design D4 too).
+fn write_array(
+    out: &mut Vec<u8>,
+    t: &TensorView<'_>,
+    n: u64,
+    fields: &[u8],
+    fixed: u8,
+) -> Result<(), Error> {
+    let length = content_len(t, n)?;
+    match &t.elements {
+        Elements::Strings(strings) => {
+            out.push(0x80 | fixed);
+            out.extend_from_slice(fields);
             write_head(out, MAJOR_ARRAY, n);
             for s in strings {
                 write_head(out, MAJOR_TEXT, s.len() as u64);
                 out.extend_from_slice(s.as_bytes());
             }
         }
-        (Elements::Bytes(data), dtype) if dtype != DType::String => {
-            let expected = dtype.data_len(n).unwrap_or(0);
-            if expected > MAX_SIZE as u128 {
-                return fail(ErrorCode::SizeOverflow);
-            }
-            if data.len() as u128 != expected {
-                return fail(ErrorCode::ShapeMismatch);
-            }
-            if element_error(dtype, n, data).is_some() {
-                return fail(ErrorCode::InvalidElement);
-            }
-            let tag_len = dtype.rfc8746_tag().map_or(0, head_len);
+        Elements::Bytes(data) => {
+            let tag_len = t.dtype.rfc8746_tag().map_or(0, head_len);
             // The array head is one byte whether or not the pad item is there.
-            let p = out.len() + 1 + fields.len() + tag_len + head_len(data.len() as u64);
-            let align = dtype.align();
+            let p = out.len() + 1 + fields.len() + tag_len + head_len(length);
+            let align = t.dtype.align();
             let s = (align - p % align) % align;
-            out.push(0x80 | (base + (s > 0) as u8));
-            out.extend_from_slice(&fields);
+            out.push(0x80 | (fixed + (s > 0) as u8));
+            out.extend_from_slice(fields);
             if s > 0 {
                 out.push(0x40 | (s as u8 - 1));
                 out.resize(out.len() + s - 1, 0);
             }
-            if let Some(tag) = dtype.rfc8746_tag() {
+            if let Some(tag) = t.dtype.rfc8746_tag() {
                 write_head(out, MAJOR_TAG, tag);
             }
-            write_head(out, MAJOR_BYTES, data.len() as u64);
+            write_head(out, MAJOR_BYTES, length);
             out.extend_from_slice(data);
         }
-        _ => return fail(ErrorCode::ShapeMismatch),
     }
     Ok(())
 }

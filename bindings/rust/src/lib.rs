@@ -1,17 +1,22 @@
-//! # tensorcbor: tensors as deterministic CBOR (Core profile)
+//! # tensorcbor: tensors as deterministic CBOR (Core and Stream profiles)
 //!
-//! A strict, zero-copy decoder and a deterministic encoder for the tensorcbor format
+//! A strict, zero-copy decoder and a deterministic encoder for the tensorcbor format 1.0
 //! (`SPEC.md` of the tensorcbor repository): a tensor document is
-//! `55799(52084([1, dtype, shape, ?pad, data]))`, a bundle `55799(52066([1, {metadata}, {name: tensor}]))`.
+//! `55799(52084([1, dtype, shape, ?pad, data]))`, a bundle
+//! `55799(52066([1, metadata, directory, pad, tensors]))`.
 //!
-//! - `#![no_std]` + `alloc`, no dependencies; the CBOR heads are parsed by hand.
+//! - `no_std` + `alloc`, no dependencies for the Core profile; the CBOR heads are parsed by hand.
 //! - [`decode_tensor`] / [`decode_bundle`] apply every check of SPEC.md §7.1 and §7.2 in the
 //!   specified order and report the first failure as an [`Error`] carrying the registry [`ErrorCode`]
 //!   and a byte offset. They never panic, never reserve memory from a length the input claims, and
-//!   recurse at most 33 levels (metadata nesting is limited to 32).
+//!   recurse at most 33 levels (metadata nesting is limited to 32). Metadata is validated without
+//!   allocating and kept as a slice ([`Metadata`]): memory stays a small multiple of the input.
 //! - Element bytes are returned as a slice of the input ([`Elements::Bytes`]); they start at an offset
 //!   that is a multiple of [`DType::align`], so a buffer with 8-byte aligned start can be viewed in place.
+//! - [`read_layout`] gives a bundle's byte ranges from its prefix alone (range reads of stored bundles).
 //! - [`encode_tensor`], [`encode_view`] and [`encode_bundle`] produce the one valid encoding.
+//! - Feature `stream`: the `stream` module, chunked streams of SPEC.md §12 (verified receivers,
+//!   incremental decoding); its docs say what a canister keeps between messages.
 //!
 //! ```
 //! use tensorcbor::{decode_tensor, encode_tensor, DType};
@@ -33,16 +38,20 @@ mod decode;
 mod dtype;
 mod encode;
 mod error;
+mod error_codes;
+mod layout;
+#[cfg(feature = "stream")]
+pub mod stream;
 mod value;
 
 pub use decode::{
-    decode_bundle, decode_tensor, BundleView, Elements, TensorView, MAX_NAME_BYTES, MAX_RANK,
-    MAX_SIZE,
+    decode_bundle, decode_tensor, read_layout, BundleView, Elements, LayoutEntry, TensorView,
+    MAX_NAME_BYTES, MAX_RANK, MAX_SIZE,
 };
 pub use dtype::DType;
-pub use encode::{encode_bundle, encode_tensor, encode_view};
+pub use encode::{encode_bundle, encode_bundle_with, encode_tensor, encode_view};
 pub use error::{Error, ErrorCode};
-pub use value::{Value, MAX_METADATA_BYTES, MAX_NESTING};
+pub use value::{Metadata, Value, MAX_METADATA_BYTES, MAX_NESTING};
 
 /// The README's examples are compiled and run as doctests.
 #[cfg(doctest)]

@@ -1,8 +1,13 @@
-//! Metadata values (SPEC.md §6): decoding with the strict checks, and the deterministic encoding.
+//! Metadata (SPEC.md §6): strict validation without allocation, lazy access, and the deterministic encoding.
+//!
+//! Decoding keeps the metadata as the validated slice of the input ([`Metadata`]): checking a 16 MiB map
+//! allocates nothing (recursion depth at most 33), and a value becomes a [`Value`] tree only when asked for.
+//! A tree costs up to 32 bytes per encoded item (a one-byte integer becomes a 32-byte `Value`), which is why
+//! the decoder does not build one.
 
 use crate::cbor::{
-    write_float, write_head, Reader, MAJOR_ARRAY, MAJOR_BYTES, MAJOR_MAP, MAJOR_NINT, MAJOR_SIMPLE,
-    MAJOR_TAG, MAJOR_TEXT, MAJOR_UINT,
+    float_encoding, write_float, write_head, Head, Reader, MAJOR_ARRAY, MAJOR_BYTES, MAJOR_MAP,
+    MAJOR_NINT, MAJOR_TAG, MAJOR_TEXT, MAJOR_UINT,
 };
 use crate::error::{Error, ErrorCode};
 use alloc::vec::Vec;
@@ -38,84 +43,210 @@ impl<'a> Value<'a> {
     }
 }
 
+/// A validated metadata map, kept as its encoding (a slice of the document): no allocation until asked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Metadata<'a> {
+    bytes: &'a [u8],
+}
+
+impl<'a> Metadata<'a> {
+    /// The empty map.
+    pub const EMPTY: Metadata<'static> = Metadata { bytes: &[0xa0] };
+
+    /// The deterministic encoding of the map (what the document holds).
+    pub fn as_bytes(&self) -> &'a [u8] {
+        self.bytes
+    }
+
+    /// The number of entries.
+    pub fn len(&self) -> usize {
+        Reader::new(self.bytes).head().map_or(0, |h| h.arg as usize)
+    }
+
+    /// Whether the map has no entries.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Entries in wire order; each value is built on demand (see [`Metadata::get`]).
+    pub fn keys(&self) -> impl Iterator<Item = &'a str> + 'a {
+        self.raw_entries().map(|(k, _)| k)
+    }
+
+    /// The value of `key`, built as a [`Value`] (memory proportional to that value only).
+    pub fn get(&self, key: &str) -> Option<Value<'a>> {
+        self.raw_entries()
+            .find(|(k, _)| *k == key)
+            .and_then(|(_, at)| build_value(&mut Reader::at(self.bytes, at)).ok())
+    }
+
+    /// The whole map as a tree: up to 32 bytes per encoded item (a 16 MiB map may need 512 MiB).
+    pub fn to_vec(&self) -> Vec<(&'a str, Value<'a>)> {
+        let mut r = Reader::new(self.bytes);
+        match r.head() {
+            Ok(h) => build_entries(&mut r, h.arg).unwrap_or_default(),
+            Err(_) => Vec::new(),
+        }
+    }
+
+    /// (key, offset of its value in `as_bytes()`) in wire order.
+    fn raw_entries(&self) -> impl Iterator<Item = (&'a str, usize)> + 'a {
+        let bytes = self.bytes;
+        let mut r = Reader::new(bytes);
+        let mut left = r.head().map_or(0, |h| h.arg);
+        core::iter::from_fn(move || {
+            if left == 0 {
+                return None;
+            }
+            left -= 1;
+            let h = r.head().ok()?;
+            let key = r.text(h).ok()?;
+            let at = r.pos;
+            skip_item(&mut r).ok()?;
+            Some((key, at))
+        })
+    }
+}
+
 const INT_MIN: i128 = -(1i128 << 64);
 const INT_MAX: i128 = (1i128 << 64) - 1;
 
-/// Read the entries of a map whose head (`count` entries) was just read; `depth` is the map's level.
-pub(crate) fn read_map<'a>(
-    r: &mut Reader<'a>,
-    count: u64,
-    depth: usize,
-) -> Result<Vec<(&'a str, Value<'a>)>, Error> {
-    let mut entries = Vec::new(); // grows as entries are read: bounded by the input
-    let mut prev: Option<&'a [u8]> = None;
+/// Validate the metadata map whose head `mh` was just read (SPEC.md §7.1 step 5 with the early size check of
+/// design D6); returns it as a [`Metadata`] view. Allocates nothing.
+pub(crate) fn read_metadata<'a>(r: &mut Reader<'a>, mh: Head) -> Result<Metadata<'a>, Error> {
+    let m0 = mh.start;
+    check_size(r, mh, m0)?;
+    check_map(r, mh.arg, 1, m0)?;
+    Ok(Metadata {
+        bytes: &r.buf[m0..r.pos],
+    })
+}
+
+/// METADATA_TOO_LARGE as soon as a head (plus its string content) reaches past 16 MiB from `m0`.
+fn check_size(r: &Reader<'_>, h: Head, m0: usize) -> Result<(), Error> {
+    let content = if h.major == MAJOR_TEXT || h.major == MAJOR_BYTES {
+        h.arg
+    } else {
+        0
+    };
+    if ((r.pos - m0) as u64).saturating_add(content) > MAX_METADATA_BYTES as u64 {
+        return r.fail(ErrorCode::MetadataTooLarge, h.start);
+    }
+    Ok(())
+}
+
+fn check_map(r: &mut Reader<'_>, count: u64, depth: usize, m0: usize) -> Result<(), Error> {
+    let mut prev: Option<(usize, usize)> = None;
     for _ in 0..count {
         let h = r.head()?;
+        check_size(r, h, m0)?;
         if h.major != MAJOR_TEXT {
             return r.fail(ErrorCode::UnsupportedValue, h.start);
         }
-        let key = r.text(h)?;
-        let encoded = &r.buf[h.start..r.pos];
+        r.text(h)?;
+        let key = (h.start, r.pos);
         if let Some(p) = prev {
-            if encoded == p {
+            let (a, b) = (&r.buf[p.0..p.1], &r.buf[key.0..key.1]);
+            if a == b {
                 return r.fail(ErrorCode::DuplicateKey, h.start);
             }
-            if encoded < p {
+            if b < a {
                 return r.fail(ErrorCode::UnsortedKeys, h.start);
             }
         }
-        prev = Some(encoded);
-        let v = read_value(r, depth + 1)?;
-        entries.push((key, v));
+        prev = Some(key);
+        check_value(r, depth + 1, m0)?;
     }
-    Ok(entries)
+    Ok(())
 }
 
-/// Read one metadata value at nesting level `depth`.
-pub(crate) fn read_value<'a>(r: &mut Reader<'a>, depth: usize) -> Result<Value<'a>, Error> {
+/// Check one metadata value at nesting level `depth` (every rule of §6; no allocation).
+fn check_value(r: &mut Reader<'_>, depth: usize, m0: usize) -> Result<(), Error> {
     let h = r.head()?;
+    check_size(r, h, m0)?;
     match h.major {
-        MAJOR_UINT => Ok(Value::Int(h.arg as i128)),
-        MAJOR_NINT => Ok(Value::Int(-1 - h.arg as i128)),
-        MAJOR_BYTES => Ok(Value::Bytes(r.take(h.arg)?)),
-        MAJOR_TEXT => Ok(Value::Text(r.text(h)?)),
+        MAJOR_UINT | MAJOR_NINT => Ok(()),
+        MAJOR_BYTES => r.take(h.arg).map(|_| ()),
+        MAJOR_TEXT => r.text(h).map(|_| ()),
         MAJOR_ARRAY | MAJOR_MAP => {
             if depth > MAX_NESTING {
                 return r.fail(ErrorCode::NestingTooDeep, h.start);
             }
             if h.major == MAJOR_MAP {
-                return Ok(Value::Map(read_map(r, h.arg, depth)?));
+                return check_map(r, h.arg, depth, m0);
             }
-            let mut items = Vec::new();
             for _ in 0..h.arg {
-                items.push(read_value(r, depth + 1)?);
+                check_value(r, depth + 1, m0)?;
             }
-            Ok(Value::Array(items))
+            Ok(())
         }
         MAJOR_TAG => r.fail(ErrorCode::UnsupportedValue, h.start),
-        _ => {
-            debug_assert_eq!(h.major, MAJOR_SIMPLE);
-            match h.ai {
-                20 => Ok(Value::Bool(false)),
-                21 => Ok(Value::Bool(true)),
-                22 => Ok(Value::Null),
-                25..=27 => {
-                    let x = match h.ai {
-                        25 => crate::cbor::f16_to_f64(h.arg as u16),
-                        26 => f32::from_bits(h.arg as u32) as f64,
-                        _ => f64::from_bits(h.arg),
-                    };
-                    let mut canon = Vec::with_capacity(9);
-                    write_float(&mut canon, x);
-                    if canon[..] != r.buf[h.start..r.pos] {
-                        return r.fail(ErrorCode::NonCanonicalFloat, h.start);
-                    }
-                    Ok(Value::Float(x))
+        _ => match h.ai {
+            20..=22 => Ok(()),
+            25..=27 => {
+                let (canon, n) = float_encoding(simple_float(h));
+                if canon[..n] != r.buf[h.start..r.pos] {
+                    return r.fail(ErrorCode::NonCanonicalFloat, h.start);
                 }
-                _ => r.fail(ErrorCode::UnsupportedValue, h.start),
+                Ok(())
             }
-        }
+            _ => r.fail(ErrorCode::UnsupportedValue, h.start),
+        },
     }
+}
+
+fn simple_float(h: Head) -> f64 {
+    match h.ai {
+        25 => crate::cbor::f16_to_f64(h.arg as u16),
+        26 => f32::from_bits(h.arg as u32) as f64,
+        _ => f64::from_bits(h.arg),
+    }
+}
+
+/// Skip one item of validated metadata.
+fn skip_item(r: &mut Reader<'_>) -> Result<(), Error> {
+    let h = r.head()?;
+    match h.major {
+        MAJOR_BYTES | MAJOR_TEXT => r.take(h.arg).map(|_| ()),
+        MAJOR_ARRAY => (0..h.arg).try_for_each(|_| skip_item(r)),
+        MAJOR_MAP => (0..h.arg.saturating_mul(2)).try_for_each(|_| skip_item(r)),
+        _ => Ok(()),
+    }
+}
+
+/// Build the tree of one item of validated metadata.
+fn build_value<'a>(r: &mut Reader<'a>) -> Result<Value<'a>, Error> {
+    let h = r.head()?;
+    Ok(match h.major {
+        MAJOR_UINT => Value::Int(h.arg as i128),
+        MAJOR_NINT => Value::Int(-1 - h.arg as i128),
+        MAJOR_BYTES => Value::Bytes(r.take(h.arg)?),
+        MAJOR_TEXT => Value::Text(r.text(h)?),
+        MAJOR_ARRAY => {
+            let mut items = Vec::new(); // grows with validated input
+            for _ in 0..h.arg {
+                items.push(build_value(r)?);
+            }
+            Value::Array(items)
+        }
+        MAJOR_MAP => Value::Map(build_entries(r, h.arg)?),
+        _ => match h.ai {
+            20 => Value::Bool(false),
+            21 => Value::Bool(true),
+            25..=27 => Value::Float(simple_float(h)),
+            _ => Value::Null,
+        },
+    })
+}
+
+fn build_entries<'a>(r: &mut Reader<'a>, count: u64) -> Result<Vec<(&'a str, Value<'a>)>, Error> {
+    let mut entries = Vec::new();
+    for _ in 0..count {
+        let h = r.head()?;
+        let key = r.text(h)?;
+        entries.push((key, build_value(r)?));
+    }
+    Ok(entries)
 }
 
 fn encode_err<T>(code: ErrorCode) -> Result<T, Error> {

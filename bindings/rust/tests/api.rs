@@ -1,8 +1,8 @@
 //! The public API: round trips, encoder errors, zero-copy alignment, resource bounds.
 
 use tensorcbor::{
-    decode_bundle, decode_tensor, encode_bundle, encode_tensor, encode_view, DType, Elements,
-    ErrorCode, TensorView, Value, MAX_NESTING,
+    decode_bundle, decode_tensor, encode_bundle, encode_bundle_with, encode_tensor, encode_view,
+    DType, Elements, ErrorCode, TensorView, Value, MAX_NESTING,
 };
 
 fn f32_bytes(xs: &[f32]) -> Vec<u8> {
@@ -73,13 +73,13 @@ fn bundle_round_trip_sorts_names_and_keys() {
     let b = decode_bundle(&doc).unwrap();
     let names: Vec<&str> = b.tensors.iter().map(|(n, _)| *n).collect();
     assert_eq!(names, ["b", "labels", "weight"]);
-    let keys: Vec<&str> = b.metadata.iter().map(|(k, _)| *k).collect();
+    let keys: Vec<&str> = b.metadata.keys().collect();
     assert_eq!(keys, ["a", "m", "lr", "nan", "version"]);
-    assert_eq!(b.meta("lr"), Some(&Value::Float(0.001)));
-    assert_eq!(b.meta("version"), Some(&Value::Int(-(1i128 << 64))));
+    assert_eq!(b.meta("lr"), Some(Value::Float(0.001)));
+    assert_eq!(b.meta("version"), Some(Value::Int(-(1i128 << 64))));
     assert!(matches!(b.meta("nan"), Some(Value::Float(x)) if x.is_nan()));
     assert_eq!(
-        b.meta("m").and_then(|m| m.get("y")),
+        b.meta("m").as_ref().and_then(|m| m.get("y")),
         Some(&Value::Float(1.0))
     );
     assert_eq!(
@@ -87,7 +87,11 @@ fn bundle_round_trip_sorts_names_and_keys() {
         Elements::Strings(vec!["cat", "dog"])
     );
     assert_eq!(b.tensor("weight").unwrap().data(), Some(&w[..]));
-    assert_eq!(encode_bundle(&b.tensors, &b.metadata).unwrap(), doc);
+    assert_eq!(
+        encode_bundle(&b.tensors, &b.metadata.to_vec()).unwrap(),
+        doc
+    );
+    assert_eq!(encode_bundle_with(&b.tensors, b.metadata).unwrap(), doc);
 }
 
 #[test]
@@ -157,7 +161,7 @@ fn encoder_rejects_what_has_no_valid_encoding() {
 }
 
 fn bundle_prefix() -> Vec<u8> {
-    vec![0xd9, 0xd9, 0xf7, 0xd9, 0xcb, 0x62, 0x83, 0x01]
+    vec![0xd9, 0xd9, 0xf7, 0xd9, 0xcb, 0x62, 0x85, 0x01]
 }
 
 #[test]
@@ -174,22 +178,22 @@ fn deep_nesting_is_rejected_without_deep_recursion() {
 
 #[test]
 fn claimed_lengths_are_not_trusted() {
-    // A metadata array claiming 2^64-1 items, a string tensor claiming 2^62 strings, a byte string
-    // claiming 2^63-1 bytes: each fails quickly on the missing bytes, without reserving memory.
+    // A metadata array claiming 2^64-1 items, a string tensor claiming 2^52 strings, a byte string
+    // claiming 2^53-1 bytes: each fails quickly on the missing bytes, without reserving memory.
     let mut doc = bundle_prefix();
     doc.extend_from_slice(&[
         0xa1, 0x61, b'k', 0x9b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
     ]);
     assert_eq!(decode_bundle(&doc).unwrap_err().code, ErrorCode::Truncated);
     let mut doc = vec![0xd9, 0xd9, 0xf7, 0xd9, 0xcb, 0x74, 0x84, 0x01, 0x08, 0x81];
-    let huge = [0x1b, 0x40, 0, 0, 0, 0, 0, 0, 0];
+    let huge = [0x1b, 0x00, 0x10, 0, 0, 0, 0, 0, 0];
     doc.extend_from_slice(&huge);
-    doc.extend_from_slice(&[0x9b, 0x40, 0, 0, 0, 0, 0, 0, 0]);
+    doc.extend_from_slice(&[0x9b, 0x00, 0x10, 0, 0, 0, 0, 0, 0]);
     assert_eq!(decode_tensor(&doc).unwrap_err().code, ErrorCode::Truncated);
     let mut doc = vec![0xd9, 0xd9, 0xf7, 0xd9, 0xcb, 0x74, 0x84, 0x01, 0x02, 0x81];
-    doc.extend_from_slice(&[0x1b, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]);
+    doc.extend_from_slice(&[0x1b, 0x00, 0x1f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]);
     doc.extend_from_slice(&[
-        0xd8, 0x40, 0x5b, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+        0xd8, 0x40, 0x5b, 0x00, 0x1f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
     ]);
     let e = decode_tensor(&doc).unwrap_err();
     assert_eq!((e.code, e.offset), (ErrorCode::Truncated, 30));
@@ -199,7 +203,10 @@ fn claimed_lengths_are_not_trusted() {
 fn errors_carry_registry_names() {
     let e = decode_tensor(b"\xd9\xd9\xf7\xd9\xcb\x62").unwrap_err();
     assert_eq!((e.code.as_str(), e.offset), ("BAD_MAGIC", 3));
-    assert_eq!(e.to_string(), "BAD_MAGIC at byte 3");
+    assert_eq!(
+        e.to_string(),
+        format!("BAD_MAGIC at byte 3: {}", ErrorCode::BadMagic.message())
+    );
     assert_eq!(
         decode_tensor(b"\xd9\xd9").unwrap_err().code,
         ErrorCode::Truncated
@@ -216,4 +223,70 @@ fn errors_carry_registry_names() {
     {
         let _: &dyn std::error::Error = &e;
     }
+}
+
+#[test]
+fn read_layout_locates_every_tensor_from_the_prefix() {
+    use tensorcbor::read_layout;
+    let w = f32_bytes(&[1.0, 2.0, 3.0]);
+    let d: Vec<u8> = [7i64, 8].iter().flat_map(|x| x.to_le_bytes()).collect();
+    let tensors = [
+        ("w", TensorView::new(DType::Float32, &[3], &w)),
+        ("d", TensorView::new(DType::Int64, &[2], &d)),
+        ("s", TensorView::strings(&[2], vec!["a", "bc"])),
+    ];
+    let doc = encode_bundle(&tensors, &[("k", Value::Text("v"))]).unwrap();
+    let layout = read_layout(&doc).unwrap();
+    let b = decode_bundle(&doc).unwrap();
+    assert_eq!(layout.len(), 3);
+    for (e, (name, t)) in layout.iter().zip(&b.tensors) {
+        assert_eq!((e.name, e.dtype, &e.shape), (*name, t.dtype, &t.shape));
+        let range = &doc[e.offset as usize..(e.offset + e.length) as usize];
+        match t.data() {
+            Some(data) => {
+                assert_eq!(range, data);
+                assert_eq!(e.offset % t.dtype.align() as u64, 0);
+            }
+            None => assert_eq!(range[0], 0x82), // the string array head
+        }
+    }
+    // Only the prefix is needed: cut just after the tensors array head.
+    let first = layout.iter().map(|e| e.offset).min().unwrap() as usize;
+    let base = (0..first).rev().find(|i| i % 8 == 0).unwrap();
+    assert_eq!(read_layout(&doc[..base + 1]).unwrap(), layout);
+    assert_eq!(
+        read_layout(&doc[..base]).unwrap_err().code,
+        ErrorCode::Truncated
+    );
+}
+
+#[test]
+fn block_types_cut_the_last_dimension_into_blocks() {
+    let data = vec![0xa5u8; 2 * 2 * 34];
+    let doc = encode_tensor(DType::Q8_0, &[2, 64], &data).unwrap();
+    let t = decode_tensor(&doc).unwrap();
+    assert_eq!(
+        (t.dtype, &t.shape[..], t.data()),
+        (DType::Q8_0, &[2u64, 64][..], Some(&data[..]))
+    );
+    assert_eq!(DType::Q4_0.data_len(64), Some(36));
+    assert_eq!(DType::Mxfp4.data_len(32), Some(17));
+    let code = |r: Result<Vec<u8>, tensorcbor::Error>| r.unwrap_err().code;
+    assert_eq!(
+        code(encode_tensor(DType::Q8_0, &[33], &[0; 34])),
+        ErrorCode::ShapeMismatch
+    );
+    assert_eq!(
+        code(encode_tensor(DType::Q4_0, &[], &[0; 18])),
+        ErrorCode::ShapeMismatch
+    );
+    // The decoder rejects the shape before reading any data: change the dimension 64 to 48.
+    let mut bad = doc.clone();
+    let i = bad.windows(2).position(|w| w == [0x18, 64]).unwrap();
+    bad[i + 1] = 48;
+    let e = decode_tensor(&bad).unwrap_err();
+    assert_eq!(e.code, ErrorCode::ShapeMismatch);
+    assert!(e.offset < i, "reported at the shape, before the data");
+    // Empty: a zero dimension elsewhere is fine, the last still counts in whole blocks.
+    assert!(encode_tensor(DType::Mxfp4, &[0, 32], &[]).is_ok());
 }

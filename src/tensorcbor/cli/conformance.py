@@ -13,8 +13,8 @@ from ..conformance.runner import Result, run, table
 from ..conformance.suite import load_suite
 from ..conformance.values import decode_json
 
-SUITE_HELP = ("suite directory holding manifest.json (default: $TENSORCBOR_CONFORMANCE_SUITE, else conformance/v1 "
-              "of the source checkout)")
+SUITE_HELP = ("suite directory holding manifest.json, or `stream` for the checkout's conformance/stream-v1 "
+              "(default: $TENSORCBOR_CONFORMANCE_SUITE, else conformance/v1 of the source checkout)")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -71,6 +71,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_check(args: argparse.Namespace) -> int:
     suite = load_suite(args.suite)
     v = suite.get(args.vector_id)
+    if suite.is_stream:
+        print(f"{v.id} is a stream vector; check compares encoder output with document vectors only "
+              "(run the stream suite with `tensorcbor conformance run --suite stream`)", file=sys.stderr)
+        return 2
     if not v.valid:
         print(f"{v.id} is an invalid vector (expected error {v.error}); check compares encoder output with "
               "valid vectors only", file=sys.stderr)

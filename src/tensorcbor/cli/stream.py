@@ -39,6 +39,8 @@ def register(subparsers: Any) -> None:
     j.add_argument("indir", metavar="OUTDIR", help="directory written by 'tensorcbor chunk'")
     j.add_argument("out", metavar="OUT", help="file to write the document to")
     j.add_argument("--digest", metavar="HEX", help="expected stream digest (64 hex digits)")
+    j.add_argument("--quota", type=int, metavar="BYTES", help="refuse a stream whose manifest declares a longer "
+                   "document (QUOTA_EXCEEDED), before any data chunk is read")
     j.set_defaults(func=_join)
 
 
@@ -75,11 +77,13 @@ def _join(args: argparse.Namespace) -> int:
     tmp = f"{args.out}.tmp-{os.getpid()}"
     current = files[0][1]
     try:
-        verifier = Verifier(current.read_bytes(), expected)
+        verifier = Verifier(current.read_bytes(), expected, quota=args.quota)
+        manifest = verifier.manifest
+        assert manifest is not None
         with open(tmp, "wb") as out:
             for number, path in files[1:]:
                 current = path
-                if number > verifier.next_index and verifier.next_index <= verifier.manifest.count:
+                if number > verifier.next_index and verifier.next_index <= manifest.count:
                     current = indir / CHUNK_NAME.format(verifier.next_index)
                     raise DecodeError("MISSING_CHUNK", f"chunk {verifier.next_index} ({current.name}) is missing")
                 out.write(verifier.verify(path.read_bytes()))
@@ -94,8 +98,8 @@ def _join(args: argparse.Namespace) -> int:
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
-    print(f"{verifier.manifest.stream_digest.hex()}  {verifier.manifest.count} chunks verified, "
-          f"{verifier.manifest.doc_length} bytes written to {args.out}")
+    print(f"{manifest.stream_digest.hex()}  {manifest.count} chunks verified, "
+          f"{manifest.doc_length} bytes written to {args.out}")
     return 0
 
 

@@ -1,6 +1,7 @@
 """Reference adapter: the conformance protocol implemented with the Python codec.
 
-Run as ``python3 -m tensorcbor.conformance.adapter decode|encode KIND`` or ``... batch``.
+Run as ``python3 -m tensorcbor.conformance.adapter decode|encode KIND``, ``... stream`` (one stream
+request as JSON on stdin) or ``... batch``.
 It is the model for Rust, Motoko or canister adapters (see conformance/README.md).
 """
 
@@ -11,6 +12,7 @@ import sys
 from typing import Any
 
 from ..errors import TensorCBORError
+from .streams import stream_answer
 from .values import decode_json, encode_json
 
 
@@ -22,6 +24,8 @@ def answer(request: dict[str, Any]) -> dict[str, Any]:
             out = decode_json(bytes.fromhex(request["hex"]), request["kind"])
         elif request["op"] == "encode":
             out = {"hex": encode_json(request["value"], request["kind"]).hex()}
+        elif request["op"] == "stream":
+            out = stream_answer(request)
         else:
             out = {"error": f"unknown op {request['op']!r}"}
     except (TensorCBORError, ValueError, KeyError, TypeError) as exc:
@@ -37,8 +41,11 @@ def main(argv: list[str] | None = None) -> int:
                 sys.stdout.write(json.dumps(answer(json.loads(line))) + "\n")
                 sys.stdout.flush()
         return 0
+    if args == ["stream"]:
+        sys.stdout.write(json.dumps(answer({"op": "stream", **json.loads(sys.stdin.read())})) + "\n")
+        return 0
     if len(args) != 2 or args[0] not in ("decode", "encode") or args[1] not in ("tensor", "bundle"):
-        sys.stderr.write("usage: adapter decode|encode tensor|bundle  |  adapter batch\n")
+        sys.stderr.write("usage: adapter decode|encode tensor|bundle  |  adapter stream  |  adapter batch\n")
         return 2
     op, kind = args
     if op == "decode":

@@ -6,8 +6,11 @@ Protocol (conformance/README.md has the full text):
   ({"kind": "tensor", "dtype", "shape", "data_hex" | "strings"} or {"kind": "bundle", "metadata",
   "tensors": [...]}) or {"error": "CODE"}.
 - ``CMD encode KIND``: stdin holds a vector's "expected" JSON; print the encoded bytes as hex.
-- ``CMD batch``: JSON lines on stdin, {"id", "op": "decode"|"encode", "kind", "hex"|"value"}; one JSON
-  line per request on stdout, in order: the decode answer or {"hex": ...}, each with the request's "id".
+- ``CMD stream``: stdin holds one stream request (JSON: "receiver", "expected_digest", "quota", "chunks");
+  print {"verdicts": [...], "end": ..., "document_sha256": ...} (conformance/README.md, "Stream suite").
+- ``CMD batch``: JSON lines on stdin, {"id", "op": "decode"|"encode", "kind", "hex"|"value"} or
+  {"id", "op": "stream", ...}; one JSON line per request on stdout, in order: the decode answer,
+  {"hex": ...} or the stream answer, each with the request's "id".
 
 KIND is "tensor" or "bundle". Each answer has a time limit; a crash, a timeout or unparsable output
 fails that vector with a message saying which.
@@ -22,6 +25,7 @@ import subprocess
 import threading
 from typing import IO, Any, Protocol
 
+from .streams import stream_answer
 from .values import decode_json, encode_json
 
 
@@ -36,6 +40,8 @@ class Impl(Protocol):
 
     def encode(self, vid: str, value: dict[str, Any], kind: str) -> bytes: ...
 
+    def stream(self, vid: str, request: dict[str, Any]) -> dict[str, Any]: ...
+
     def close(self) -> None: ...
 
 
@@ -49,6 +55,9 @@ class PythonImpl:
 
     def encode(self, vid: str, value: dict[str, Any], kind: str) -> bytes:
         return encode_json(value, kind)
+
+    def stream(self, vid: str, request: dict[str, Any]) -> dict[str, Any]:
+        return stream_answer(request)
 
     def close(self) -> None:
         pass
@@ -102,6 +111,14 @@ class ProcessImpl:
     def encode(self, vid: str, value: dict[str, Any], kind: str) -> bytes:
         what = f"encode {vid}"
         return _parse_hex(self._run(["encode", kind], json.dumps(value).encode(), what), what)
+
+    def stream(self, vid: str, request: dict[str, Any]) -> dict[str, Any]:
+        what = f"stream {vid} ({request['receiver']})"
+        body = {k: v for k, v in request.items() if k not in ("id", "op")}
+        lines = self._run(["stream"], json.dumps(body).encode(), what).splitlines()
+        if not lines:
+            raise ImplError(f"{what}: no output")
+        return _parse_json_line(lines[-1], what)
 
     def close(self) -> None:
         pass
@@ -168,6 +185,11 @@ class BatchImpl:
         if "error" in answer:
             raise ImplError(f"{what}: the encoder refused: {answer['error']}")
         return _parse_hex(str(answer.get("hex", "")), what)
+
+    def stream(self, vid: str, request: dict[str, Any]) -> dict[str, Any]:
+        answer = self._ask(request, f"stream {vid} ({request['receiver']})")
+        answer.pop("id", None)
+        return answer
 
     def close(self) -> None:
         if self.proc is not None:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from .compare import decoded_diffs, first_byte_difference
 from .impl import Impl, ImplError
+from .streams import answer_diffs, stream_request
 from .suite import Vector
 
 
@@ -21,8 +22,29 @@ class Result:
         return not self.failures
 
 
+def check_stream_vector(impl: Impl, v: Vector) -> Result:
+    """Feed a stream vector's chunks to each receiver kind it applies to; compare every verdict."""
+    import cbor2  # the chunk file is one CBOR array of byte strings
+
+    res = Result(v)
+    chunks = cbor2.loads(v.data())
+    if not isinstance(chunks, list) or not all(isinstance(c, bytes) for c in chunks):
+        raise ValueError(f"vector {v.id}: {v.record['file']} is not a CBOR array of byte strings")
+    receiver = v.record["receiver"]
+    for kind in ("sequential", "storing") if receiver == "both" else (receiver,):
+        try:
+            got = impl.stream(v.id, stream_request(v.id, v.record, kind, chunks))
+        except ImplError as exc:
+            res.failures.append(str(exc))
+            continue
+        res.failures += [f"{kind} receiver: {d}" for d in answer_diffs(v.record, got)]
+    return res
+
+
 def check_vector(impl: Impl, v: Vector, encode: bool = True) -> Result:
     """Decode every vector; for a valid one that must re-encode identically, also encode and compare bytes."""
+    if v.kind == "stream":
+        return check_stream_vector(impl, v)
     res = Result(v)
     data = v.data()
     try:

@@ -10,6 +10,9 @@ from pathlib import Path
 from typing import Any
 
 ENV_VAR = "TENSORCBOR_CONFORMANCE_SUITE"
+STREAM_SUITE = "tensorcbor-conformance-stream"
+SUITE_NAMES = {"core": "v1", "stream": "stream-v1"}
+"""Short names for the suites of the source checkout (``--suite stream``)."""
 
 
 @dataclass(frozen=True)
@@ -25,7 +28,8 @@ class Vector:
 
     @property
     def kind(self) -> str:
-        return str(self.record["kind"])
+        """The decoder to call (tensor, bundle), or "stream" for a stream vector."""
+        return str(self.record.get("kind", "stream"))
 
     @property
     def profile(self) -> str:
@@ -53,6 +57,8 @@ class Vector:
         """Row of the report table: the dtype of a valid tensor, "bundle", or the expected error code."""
         if not self.valid:
             return f"invalid:{self.error}"
+        if self.kind == "stream":
+            return f"valid:{self.record['receiver']}"
         if self.kind == "bundle":
             return "bundle"
         return str(self.record["expected"]["dtype"])
@@ -70,6 +76,11 @@ class Suite:
     manifest: dict[str, Any]
     vectors: tuple[Vector, ...]
 
+    @property
+    def is_stream(self) -> bool:
+        """The stream suite (chunk sequences) rather than the document suite."""
+        return self.manifest.get("suite") == STREAM_SUITE
+
     def get(self, vector_id: str) -> Vector:
         for v in self.vectors:
             if v.id == vector_id:
@@ -84,7 +95,12 @@ def find_suite(explicit: str | os.PathLike[str] | None = None) -> Path:
     installed package needs --suite or the environment variable pointing at a checkout or an unpacked copy.
     """
     candidates: list[Path] = []
-    if explicit:
+    if explicit and str(explicit) in SUITE_NAMES and not Path(explicit).is_dir():
+        here = Path(__file__).resolve()
+        sub = SUITE_NAMES[str(explicit)]
+        candidates += [parent / "conformance" / sub for parent in here.parents[:5]]
+        candidates.append(Path.cwd() / "conformance" / sub)
+    elif explicit:
         candidates.append(Path(explicit))
     elif os.environ.get(ENV_VAR):
         candidates.append(Path(os.environ[ENV_VAR]))

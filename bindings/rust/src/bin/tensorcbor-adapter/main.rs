@@ -3,6 +3,7 @@
 //! ```text
 //! tensorcbor-adapter decode tensor|bundle   < vector bytes   -> one JSON line
 //! tensorcbor-adapter encode tensor|bundle   < expected JSON  -> hex
+//! tensorcbor-adapter stream                 < stream request -> one JSON line (verdicts, end, document_sha256)
 //! tensorcbor-adapter batch                  < JSON lines     -> one JSON line per request
 //! ```
 //! Run the suite with `tensorcbor conformance run --impl bindings/rust/target/release/tensorcbor-adapter --batch`.
@@ -48,6 +49,25 @@ fn main() -> ExitCode {
             let _ = writeln!(out, "{}", protocol::decode_json(&data, kind));
             ExitCode::SUCCESS
         }
+        ["stream"] => {
+            let request: serde_json::Value = match serde_json::from_reader(io::stdin().lock()) {
+                Ok(v) => v,
+                Err(e) => {
+                    eprintln!("stdin is not JSON: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            match protocol::stream_answer(&request) {
+                Ok(answer) => {
+                    let _ = writeln!(out, "{answer}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("{e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         ["encode", kind @ ("tensor" | "bundle")] => {
             let value: serde_json::Value = match serde_json::from_reader(io::stdin().lock()) {
                 Ok(v) => v,
@@ -68,7 +88,7 @@ fn main() -> ExitCode {
             }
         }
         _ => {
-            eprintln!("usage: tensorcbor-adapter decode|encode tensor|bundle  |  tensorcbor-adapter batch");
+            eprintln!("usage: tensorcbor-adapter decode|encode tensor|bundle  |  tensorcbor-adapter stream  |  tensorcbor-adapter batch");
             ExitCode::from(2)
         }
     }

@@ -115,7 +115,7 @@ pub fn decode_json(data: &[u8], kind: &str) -> Json {
                     Json::Object(m)
                 })
                 .collect();
-            let metadata = meta_json(&Value::Map(b.metadata));
+            let metadata = meta_json(&Value::Map(b.metadata.to_vec()));
             json!({ "kind": "bundle", "metadata": metadata, "tensors": tensors })
         }
         Err(e) => error_json(e),
@@ -265,8 +265,12 @@ pub fn encode_json(value: &Json, kind: &str) -> Result<Vec<u8>, String> {
 pub fn answer(request: &Json) -> Json {
     let id = request.get("id").cloned().unwrap_or(Json::Null);
     let result = (|| -> Result<Json, String> {
+        let op = text(field(request, "op")?, "op")?;
+        if op == "stream" {
+            return stream_answer(request);
+        }
         let kind = text(field(request, "kind")?, "kind")?;
-        match text(field(request, "op")?, "op")? {
+        match op {
             "decode" => Ok(decode_json(
                 &from_hex(text(field(request, "hex")?, "hex")?)?,
                 kind,
@@ -288,4 +292,62 @@ pub fn answer(request: &Json) -> Json {
         }
     }
     Json::Object(out)
+}
+
+fn digest32(j: &Json) -> Result<Option<[u8; 32]>, String> {
+    match j {
+        Json::Null => Ok(None),
+        Json::String(h) => from_hex(h)?
+            .try_into()
+            .map(Some)
+            .map_err(|_| "expected_digest is not 32 bytes".to_string()),
+        _ => Err("expected_digest is not a hex string or null".into()),
+    }
+}
+
+/// A stream request (conformance/README.md, "Stream adapter protocol"): a fresh receiver of the requested
+/// kind gets every chunk in order (a rejected chunk changes nothing), then the end of the stream.
+pub fn stream_answer(request: &Json) -> Result<Json, String> {
+    use tensorcbor::stream::{sha256, SequentialReceiver, StoringReceiver, VecStore};
+    let expected = digest32(request.get("expected_digest").unwrap_or(&Json::Null))?;
+    let quota = match request.get("quota") {
+        None | Some(Json::Null) => None,
+        Some(q) => Some(
+            q.as_u64()
+                .ok_or("quota is not an unsigned 64-bit integer")?,
+        ),
+    };
+    let chunks: Vec<Vec<u8>> = field(request, "chunks")?
+        .as_array()
+        .ok_or("chunks is not a list")?
+        .iter()
+        .map(|c| from_hex(text(c, "a chunk")?))
+        .collect::<Result<_, _>>()?;
+    let verdict = |r: Result<(), Error>| r.map_or_else(|e| e.code.as_str(), |()| "ok");
+    let mut verdicts = Vec::with_capacity(chunks.len());
+    let (end, document) = match text(field(request, "receiver")?, "receiver")? {
+        "sequential" => {
+            let mut rx = SequentialReceiver::new(expected, quota);
+            let mut doc = Vec::new();
+            for c in &chunks {
+                let r = rx.accept(c).map(|d| {
+                    if let Some(d) = d {
+                        doc.extend_from_slice(d.payload);
+                    }
+                });
+                verdicts.push(verdict(r));
+            }
+            (verdict(rx.finish()), doc)
+        }
+        "storing" => {
+            let mut rx = StoringReceiver::new(expected, quota, VecStore::default());
+            for c in &chunks {
+                verdicts.push(verdict(rx.accept(c).map(|_| ())));
+            }
+            (verdict(rx.finish()), rx.store().document())
+        }
+        other => return Err(format!("unknown receiver {other:?}")),
+    };
+    let sha = (end == "ok").then(|| to_hex(&sha256(&document)));
+    Ok(json!({ "verdicts": verdicts, "end": end, "document_sha256": sha }))
 }
