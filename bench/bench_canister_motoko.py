@@ -1,7 +1,5 @@
-"""Motoko keys for bench/bench_canister.py: SHA-256 in Motoko (bindings/motoko/src/Sha256.mo), fuel per byte.
-
-The Motoko tensor-store canister is not written yet, so no `motoko_canister_*` keys (see examples/README.md).
-"""
+"""Motoko keys for bench/bench_canister.py: the Motoko tensor-store canister (`motoko_canister_*`, implementation
+in bench_canister_e2e.py) and SHA-256 in Motoko (bindings/motoko/src/Sha256.mo), fuel per byte."""
 
 from __future__ import annotations
 
@@ -14,6 +12,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "examples"))
+import bench_canister_e2e  # noqa: E402
 import canisters  # noqa: E402
 import icemu  # noqa: E402
 
@@ -30,4 +29,7 @@ def sha256_cost() -> dict[str, Any]:
     return {"motoko_sha256_fuel_per_byte": round((fuel[1] - fuel[0]) / n, 1)}
 
 
-MEASUREMENTS: dict[str, Callable[[], dict[str, Any]]] = {"motoko_sha256_fuel_per_byte": sha256_cost}
+MEASUREMENTS: dict[str, Callable[[], dict[str, Any]]] = {
+    "motoko_sha256_fuel_per_byte": sha256_cost,
+    **bench_canister_e2e.measurements("motoko", bench_canister_e2e.KEYS),
+}

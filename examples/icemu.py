@@ -52,29 +52,37 @@ def _read_uleb(buf: bytes, pos: int) -> tuple[int, int]:
 def export_globals(wasm: bytes) -> bytes:
     """The module with every global it defines also exported (as ``icemu.global.<index>``), so that the
     emulator can save and restore them around a message: modules keep their stack pointer (Rust) or runtime
-    state (Motoko) in globals they do not export."""
+    state (Motoko) in globals they do not export. A start function is exported as ``icemu.start`` instead of
+    run at instantiation, so that an upgrade can put the retained heap in place first (as the IC does)."""
     if wasm[:8] != b"\0asm\x01\0\0\0":
         raise ValueError("not a Wasm module")
     sections: list[tuple[int, bytes]] = []
     pos = 8
     while pos < len(wasm):
         sid = wasm[pos]
-        size, start = _read_uleb(wasm, pos + 1)
-        sections.append((sid, wasm[start:start + size]))
-        pos = start + size
+        size, begin = _read_uleb(wasm, pos + 1)
+        sections.append((sid, wasm[begin:begin + size]))
+        pos = begin + size
     imported = defined = 0
+    start: int | None = None
     for sid, body in sections:
         if sid == 2:
             imported = _imported_globals(body)
         elif sid == 6:
             defined = _read_uleb(body, 0)[0]
+        elif sid == 8:
+            start = _read_uleb(body, 0)[0]
     out = bytearray(wasm[:8])
     for sid, body in sections:
-        if sid == 7 and defined:
+        if sid == 8:
+            continue
+        if sid == 7:
             count, p = _read_uleb(body, 0)
-            extra = b"".join(_uleb(len(name)) + name + b"\x03" + _uleb(i) for i in range(imported, imported + defined)
-                             for name in [f"icemu.global.{i}".encode()])
-            body = _uleb(count + defined) + body[p:] + extra
+            extra = [_uleb(len(name)) + name + b"\x03" + _uleb(i) for i in range(imported, imported + defined)
+                     for name in [f"icemu.global.{i}".encode()]]
+            if start is not None:
+                extra.append(_uleb(11) + b"icemu.start" + b"\x00" + _uleb(start))
+            body = _uleb(count + len(extra)) + body[p:] + b"".join(extra)
         out += bytes([sid]) + _uleb(len(body)) + body
     return bytes(out)
 
@@ -151,6 +159,7 @@ class Canister:
         self.store = wasmtime.Store(self.engine)
         self.instance: wasmtime.Instance | None = None
         self.memory: wasmtime.Memory | None = None
+        self._caller_ctx: Any = None
 
     def _compile(self, wasm: bytes | Path) -> wasmtime.Module:
         data = Path(wasm).read_bytes() if isinstance(wasm, Path) else wasm
@@ -173,13 +182,7 @@ class Canister:
         heap = bytes(self._memory_view()) if self.keeps_heap else b""
         if wasm is not None:
             self.module = self._compile(wasm)
-        self._instantiate()
-        if heap:
-            assert self.memory is not None
-            have = self.memory.data_len(self.store)
-            if have < len(heap):
-                self.memory.grow(self.store, (len(heap) - have) // PAGE)
-            ctypes.memmove(self._memory_view(), heap, len(heap))
+        self._instantiate(heap)
         post = self._run("canister_post_upgrade", arg, self.first_controller, UPDATE_LIMIT, needs_reply=False)
         return pre, post
 
@@ -196,18 +199,30 @@ class Canister:
     def _caller(self, caller: bytes | None) -> bytes:
         return self.first_controller if caller is None else caller
 
-    def _instantiate(self) -> None:
+    def _instantiate(self, heap: bytes = b"") -> None:
         self.store = wasmtime.Store(self.engine)
         imports = []
         for imp in self.module.imports:
             if imp.module != "ic0" or not isinstance(imp.type, wasmtime.FuncType):
                 raise Trap(f"unsupported import {imp.module}.{imp.name}")
-            imports.append(wasmtime.Func(self.store, imp.type, self._host(imp.name or "")))
-        # A module's start function (Motoko has one) runs at instantiation, as part of install or upgrade.
+            imports.append(wasmtime.Func(self.store, imp.type, self._host(imp.name or ""), access_caller=True))
+        # A module's start function (Motoko has one) runs at instantiation, as part of install or upgrade, after
+        # a retained heap is in place.
         self.store.set_fuel(UPDATE_LIMIT)
         self._msg = _Message(arg=b"", caller=self.first_controller, limit=UPDATE_LIMIT)
         try:
             self.instance = wasmtime.Instance(self.store, self.module, imports)
+            exports = self.instance.exports(self.store)
+            memory = exports["memory"] if "memory" in exports else exports["mem"]
+            assert isinstance(memory, wasmtime.Memory)
+            if heap:
+                have = memory.data_len(self.store)
+                if have < len(heap):
+                    memory.grow(self.store, (len(heap) - have + PAGE - 1) // PAGE)
+                memory.write(self.store, heap, 0)
+            start = exports["icemu.start"] if "icemu.start" in exports else None
+            if isinstance(start, wasmtime.Func):
+                start(self.store)
         except wasmtime.WasmtimeError as exc:
             raise Trap(f"instantiation: {exc}") from exc
         finally:
@@ -277,14 +292,24 @@ class Canister:
 
     # -------------------------------------------------------------- ic0
 
-    def _mem_read(self, ptr: int, size: int) -> bytes:
+    def _caller_memory(self) -> tuple[wasmtime.Memory, Any]:
+        """The calling instance's memory (also during instantiation, when a start function calls ic0)."""
+        caller = self._caller_ctx
+        for name in ("memory", "mem"):
+            m = caller.get(name) if caller is not None else None
+            if isinstance(m, wasmtime.Memory):
+                return m, caller
         assert self.memory is not None
-        return bytes(self.memory.read(self.store, ptr, ptr + size))
+        return self.memory, self.store
+
+    def _mem_read(self, ptr: int, size: int) -> bytes:
+        memory, ctx = self._caller_memory()
+        return bytes(memory.read(ctx, ptr, ptr + size))
 
     def _mem_write(self, ptr: int, data: bytes | bytearray) -> None:
-        assert self.memory is not None
+        memory, ctx = self._caller_memory()
         if data:
-            self.memory.write(self.store, data, ptr)
+            memory.write(ctx, data, ptr)
 
     def _count(self, nbytes: int = 0) -> _Message:
         msg = self._msg
@@ -296,11 +321,16 @@ class Canister:
 
     def _host(self, name: str) -> Callable[..., Any]:
         impl: Callable[..., Any] | None = getattr(self, f"_ic0_{name}", None)
-        if impl is None:
-            def missing(*_: int) -> None:
+
+        def call(caller: Any, *args: int) -> Any:
+            if impl is None:
                 raise Trap(f"ic0.{name} is not emulated")
-            return missing
-        return impl
+            self._caller_ctx = caller
+            try:
+                return impl(*args)
+            finally:
+                self._caller_ctx = None
+        return call
 
     def _ic0_msg_arg_data_size(self) -> int:
         return len(self._count().arg)
@@ -377,7 +407,7 @@ class Canister:
 
     def _ic0_performance_counter(self, kind: int) -> int:
         msg = self._count()
-        return msg.limit - self.store.get_fuel()
+        return int(msg.limit - self.store.get_fuel())
 
     def _ic0_global_timer_set(self, timestamp: int) -> int:
         self._count()
