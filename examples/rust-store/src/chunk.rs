@@ -24,7 +24,10 @@ pub struct Reject {
 }
 
 fn reject<T>(code: ErrorCode, message: String) -> Result<T, Reject> {
-    Err(Reject { code: code.as_str(), message })
+    Err(Reject {
+        code: code.as_str(),
+        message,
+    })
 }
 
 /// The verified manifest: what a receiver keeps between messages (`digests` is 32 bytes per chunk).
@@ -63,7 +66,10 @@ impl<'a> Reader<'a> {
     fn head(&mut self) -> Result<(u8, u64), Reject> {
         let at = self.pos;
         let Some(&ib) = self.buf.get(at) else {
-            return reject(ErrorCode::Truncated, format!("the chunk ends at byte {at}, inside a head"));
+            return reject(
+                ErrorCode::Truncated,
+                format!("the chunk ends at byte {at}, inside a head"),
+            );
         };
         let (major, ai) = (ib >> 5, ib & 31);
         let arg = match ai {
@@ -74,7 +80,10 @@ impl<'a> Reader<'a> {
             24..=27 => {
                 let n = 1usize << (ai - 24);
                 let Some(bytes) = self.buf.get(at + 1..at + 1 + n) else {
-                    return reject(ErrorCode::Truncated, format!("the chunk ends inside the head at byte {at}"));
+                    return reject(
+                        ErrorCode::Truncated,
+                        format!("the chunk ends inside the head at byte {at}"),
+                    );
                 };
                 let v = bytes.iter().fold(0u64, |a, &b| (a << 8) | u64::from(b));
                 let shortest = match ai {
@@ -84,15 +93,26 @@ impl<'a> Reader<'a> {
                     _ => v > 0xffff_ffff,
                 };
                 if !shortest && major != 7 {
-                    return reject(ErrorCode::NonShortestHead, format!("the head at byte {at} is not in its shortest form"));
+                    return reject(
+                        ErrorCode::NonShortestHead,
+                        format!("the head at byte {at} is not in its shortest form"),
+                    );
                 }
                 self.pos += 1 + n;
                 v
             }
             31 if (2..=5).contains(&major) => {
-                return reject(ErrorCode::IndefiniteLength, format!("indefinite length at byte {at}"))
+                return reject(
+                    ErrorCode::IndefiniteLength,
+                    format!("indefinite length at byte {at}"),
+                )
             }
-            _ => return reject(ErrorCode::Malformed, format!("reserved or misplaced additional information at byte {at}")),
+            _ => {
+                return reject(
+                    ErrorCode::Malformed,
+                    format!("reserved or misplaced additional information at byte {at}"),
+                )
+            }
         };
         Ok((major, arg))
     }
@@ -101,7 +121,10 @@ impl<'a> Reader<'a> {
         let at = self.pos;
         let (m, arg) = self.head()?;
         if m != major {
-            return reject(ErrorCode::UnexpectedType, format!("{what} at byte {at}: expected major type {major}, found {m}"));
+            return reject(
+                ErrorCode::UnexpectedType,
+                format!("{what} at byte {at}: expected major type {major}, found {m}"),
+            );
         }
         Ok(arg)
     }
@@ -111,7 +134,10 @@ impl<'a> Reader<'a> {
         let start = self.pos;
         let rest = (self.buf.len() - start) as u64;
         if len > rest {
-            return reject(ErrorCode::Truncated, format!("{what} claims {len} bytes, {rest} remain"));
+            return reject(
+                ErrorCode::Truncated,
+                format!("{what} claims {len} bytes, {rest} remain"),
+            );
         }
         self.pos += len as usize;
         Ok(&self.buf[start..self.pos])
@@ -119,14 +145,21 @@ impl<'a> Reader<'a> {
 
     fn digest(&mut self, what: &str) -> Result<[u8; 32], Reject> {
         let b = self.bytes(what)?;
-        b.try_into()
-            .or_else(|_| reject(ErrorCode::UnexpectedType, format!("{what} is 32 bytes, found {}", b.len())))
+        b.try_into().or_else(|_| {
+            reject(
+                ErrorCode::UnexpectedType,
+                format!("{what} is 32 bytes, found {}", b.len()),
+            )
+        })
     }
 
     fn version(&mut self) -> Result<(), Reject> {
         let v = self.expect(0, "the version")?;
         if v != 1 {
-            return reject(ErrorCode::UnsupportedVersion, format!("stream chunk version {v}; this receiver reads version 1"));
+            return reject(
+                ErrorCode::UnsupportedVersion,
+                format!("stream chunk version {v}; this receiver reads version 1"),
+            );
         }
         Ok(())
     }
@@ -137,9 +170,15 @@ impl<'a> Reader<'a> {
             return Ok(Reader { buf, pos: 6 });
         }
         if buf.len() < 6 && STREAM_MAGIC.starts_with(buf) {
-            return reject(ErrorCode::Truncated, format!("the chunk is {} bytes, inside the magic", buf.len()));
+            return reject(
+                ErrorCode::Truncated,
+                format!("the chunk is {} bytes, inside the magic", buf.len()),
+            );
         }
-        reject(ErrorCode::BadMagic, "not a tensorcbor stream chunk: it must start with d9d9f7 d9cb73".into())
+        reject(
+            ErrorCode::BadMagic,
+            "not a tensorcbor stream chunk: it must start with d9d9f7 d9cb73".into(),
+        )
     }
 }
 
@@ -152,17 +191,26 @@ pub fn sha256(data: &[u8]) -> [u8; 32] {
 pub fn parse_manifest(chunk: &[u8], expected: &[u8; 32]) -> Result<Manifest, Reject> {
     let sid = sha256(chunk);
     if &sid != expected {
-        return reject(ErrorCode::StreamDigestMismatch, "the manifest's SHA-256 is not the stream digest given to begin_upload".into());
+        return reject(
+            ErrorCode::StreamDigestMismatch,
+            "the manifest's SHA-256 is not the stream digest given to begin_upload".into(),
+        );
     }
     let mut r = Reader::open(chunk)?;
     let n = r.expect(4, "the manifest array")?;
     if n != 5 {
-        return reject(ErrorCode::UnexpectedType, format!("the manifest (chunk 0) is an array of 5 elements, found {n}"));
+        return reject(
+            ErrorCode::UnexpectedType,
+            format!("the manifest (chunk 0) is an array of 5 elements, found {n}"),
+        );
     }
     r.version()?;
     let doc_length = r.expect(0, "the document length")?;
     if doc_length > MAX_DOC_LENGTH {
-        return reject(ErrorCode::SizeOverflow, "the document length exceeds 2^63-1".into());
+        return reject(
+            ErrorCode::SizeOverflow,
+            "the document length exceeds 2^63-1".into(),
+        );
     }
     let max_size = r.expect(0, "the chunk size limit")?;
     if !(MIN_MAX_SIZE..=MAX_MAX_SIZE).contains(&max_size) {
@@ -175,49 +223,99 @@ pub fn parse_manifest(chunk: &[u8], expected: &[u8; 32]) -> Result<Manifest, Rej
     let doc_sha256 = r.digest("the document SHA-256")?;
     let digests = r.bytes("the chunk digests")?;
     if digests.is_empty() || digests.len() % 32 != 0 {
-        return reject(ErrorCode::UnexpectedType, format!("the chunk digests are 32 bytes per chunk, found {} bytes", digests.len()));
+        return reject(
+            ErrorCode::UnexpectedType,
+            format!(
+                "the chunk digests are 32 bytes per chunk, found {} bytes",
+                digests.len()
+            ),
+        );
     }
     if r.pos != chunk.len() {
-        return reject(ErrorCode::TrailingBytes, format!("{} bytes follow the manifest", chunk.len() - r.pos));
+        return reject(
+            ErrorCode::TrailingBytes,
+            format!("{} bytes follow the manifest", chunk.len() - r.pos),
+        );
     }
     if chunk.len() as u64 > max_size {
-        return reject(ErrorCode::ChunkTooLarge, format!("the manifest is {} bytes, over its own limit of {max_size}", chunk.len()));
+        return reject(
+            ErrorCode::ChunkTooLarge,
+            format!(
+                "the manifest is {} bytes, over its own limit of {max_size}",
+                chunk.len()
+            ),
+        );
     }
     let count = (digests.len() / 32) as u64;
     let cap = max_size - DATA_CHUNK_OVERHEAD;
     if doc_length < count || doc_length > count * cap {
         return reject(ErrorCode::StreamLengthMismatch, format!("{count} chunks of 1 to {cap} payload bytes cannot carry a {doc_length}-byte document"));
     }
-    Ok(Manifest { doc_length, max_size, doc_sha256, digests: digests.to_vec(), stream_digest: sid })
+    Ok(Manifest {
+        doc_length,
+        max_size,
+        doc_sha256,
+        digests: digests.to_vec(),
+        stream_digest: sid,
+    })
 }
 
 /// Steps D1-D10 of one data chunk for a sequential receiver expecting chunk `next`.
-pub fn check_data_chunk<'a>(m: &Manifest, next: u64, chunk: &'a [u8]) -> Result<DataChunk<'a>, Reject> {
+pub fn check_data_chunk<'a>(
+    m: &Manifest,
+    next: u64,
+    chunk: &'a [u8],
+) -> Result<DataChunk<'a>, Reject> {
     if chunk.len() as u64 > m.max_size {
-        return reject(ErrorCode::ChunkTooLarge, format!("chunk of {} bytes exceeds the stream's {}-byte limit", chunk.len(), m.max_size));
+        return reject(
+            ErrorCode::ChunkTooLarge,
+            format!(
+                "chunk of {} bytes exceeds the stream's {}-byte limit",
+                chunk.len(),
+                m.max_size
+            ),
+        );
     }
     let mut r = Reader::open(chunk)?;
     let n = r.expect(4, "the chunk array")?;
     if n != 4 {
-        return reject(ErrorCode::UnexpectedType, format!("a data chunk is an array of 4 elements, found {n}"));
+        return reject(
+            ErrorCode::UnexpectedType,
+            format!("a data chunk is an array of 4 elements, found {n}"),
+        );
     }
     r.version()?;
     if r.digest("the stream id")? != m.stream_digest {
-        return reject(ErrorCode::WrongStream, "the chunk belongs to another stream".into());
+        return reject(
+            ErrorCode::WrongStream,
+            "the chunk belongs to another stream".into(),
+        );
     }
     let index = r.expect(0, "the chunk index")?;
     if index == 0 || index > m.count() {
-        return reject(ErrorCode::ChunkOutOfRange, format!("chunk index {index} is not in 1..{}", m.count()));
+        return reject(
+            ErrorCode::ChunkOutOfRange,
+            format!("chunk index {index} is not in 1..{}", m.count()),
+        );
     }
     if index < next {
-        return reject(ErrorCode::DuplicateChunk, format!("chunk {index} was already received"));
+        return reject(
+            ErrorCode::DuplicateChunk,
+            format!("chunk {index} was already received"),
+        );
     }
     if index > next {
-        return reject(ErrorCode::ChunkOutOfOrder, format!("chunk {index} arrived before chunk {next}"));
+        return reject(
+            ErrorCode::ChunkOutOfOrder,
+            format!("chunk {index} arrived before chunk {next}"),
+        );
     }
     let payload = r.bytes("the payload")?;
     if r.pos != chunk.len() {
-        return reject(ErrorCode::TrailingBytes, format!("{} bytes follow the chunk", chunk.len() - r.pos));
+        return reject(
+            ErrorCode::TrailingBytes,
+            format!("{} bytes follow the chunk", chunk.len() - r.pos),
+        );
     }
     let k = (index - 1) as usize * 32;
     if sha256(payload)[..] != m.digests[k..k + 32] {
@@ -231,7 +329,13 @@ pub fn check_length(m: &Manifest, received: u64, chunk: &DataChunk<'_>) -> Resul
     let size = chunk.payload.len() as u64;
     let total = received + size;
     if size == 0 || total > m.doc_length || (chunk.index == m.count() && total != m.doc_length) {
-        return reject(ErrorCode::StreamLengthMismatch, format!("chunk {} brings the stream to {total} bytes; the manifest declares {}", chunk.index, m.doc_length));
+        return reject(
+            ErrorCode::StreamLengthMismatch,
+            format!(
+                "chunk {} brings the stream to {total} bytes; the manifest declares {}",
+                chunk.index, m.doc_length
+            ),
+        );
     }
     Ok(())
 }

@@ -3,15 +3,25 @@
 use tensorcbor::{encode_tensor, DType, TensorView};
 
 fn f32s(bytes: &[u8]) -> Vec<f32> {
-    bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
+    bytes
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect()
 }
 
 /// `w` of shape [out, in], optional `b` of shape [out], `x` float32 of shape [in] or [batch, in];
 /// returns y as a float32 tensor document of shape [out] or [batch, out]. Products are summed in index order.
-pub fn forward(w_shape: &[u64], w: &[u8], b: Option<(&[u64], &[u8])>, x: &TensorView<'_>) -> Result<Vec<u8>, String> {
+pub fn forward(
+    w_shape: &[u64],
+    w: &[u8],
+    b: Option<(&[u64], &[u8])>,
+    x: &TensorView<'_>,
+) -> Result<Vec<u8>, String> {
     let (out, inp) = (w_shape[0] as usize, w_shape[1] as usize);
     if inp == 0 || out == 0 {
-        return Err(format!("the weight has shape {w_shape:?}; both dimensions must be non-zero"));
+        return Err(format!(
+            "the weight has shape {w_shape:?}; both dimensions must be non-zero"
+        ));
     }
     let xd = match (x.dtype, x.data()) {
         (DType::Float32, Some(d)) => d,
@@ -20,7 +30,11 @@ pub fn forward(w_shape: &[u64], w: &[u8], b: Option<(&[u64], &[u8])>, x: &Tensor
     let batch = match x.shape.as_slice() {
         [n] if *n as usize == inp => 1,
         [m, n] if *n as usize == inp => *m as usize,
-        s => return Err(format!("x has shape {s:?}; expected [{inp}] or [batch, {inp}]")),
+        s => {
+            return Err(format!(
+                "x has shape {s:?}; expected [{inp}] or [batch, {inp}]"
+            ))
+        }
     };
     if let Some((s, _)) = b {
         if s != [out as u64] {
@@ -42,6 +56,10 @@ pub fn forward(w_shape: &[u64], w: &[u8], b: Option<(&[u64], &[u8])>, x: &Tensor
             y.extend_from_slice(&acc.to_le_bytes());
         }
     }
-    let shape: Vec<u64> = if x.shape.len() == 1 { vec![out as u64] } else { vec![batch as u64, out as u64] };
+    let shape: Vec<u64> = if x.shape.len() == 1 {
+        vec![out as u64]
+    } else {
+        vec![batch as u64, out as u64]
+    };
     encode_tensor(DType::Float32, &shape, &y).map_err(|e| format!("encoding y: {e}"))
 }

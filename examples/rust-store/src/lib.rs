@@ -30,12 +30,18 @@ pub enum Error {
 
 impl From<Reject> for Error {
     fn from(r: Reject) -> Self {
-        Error::Format { code: r.code.into(), message: r.message }
+        Error::Format {
+            code: r.code.into(),
+            message: r.message,
+        }
     }
 }
 
 fn format_error(e: tensorcbor::Error, what: &str) -> Error {
-    Error::Format { code: e.code().as_str().into(), message: format!("{what}: {e}") }
+    Error::Format {
+        code: e.code().as_str().into(),
+        message: format!("{what}: {e}"),
+    }
 }
 
 #[derive(CandidType, Deserialize, Debug, Clone)]
@@ -83,7 +89,11 @@ fn rebuild_caches(state: &State) {
     });
     MANIFEST.with(|m| *m.borrow_mut() = manifest);
     let index = state.model.as_ref().map_or_else(BTreeMap::new, |m| {
-        m.entries.iter().enumerate().map(|(i, e)| (e.name.clone(), i)).collect()
+        m.entries
+            .iter()
+            .enumerate()
+            .map(|(i, e)| (e.name.clone(), i))
+            .collect()
     });
     INDEX.with(|i| *i.borrow_mut() = index);
 }
@@ -108,7 +118,9 @@ fn require_uploader(state: &State) -> Result<(), Error> {
     if ic_cdk::api::is_controller(&caller) || state.allowed.contains(&caller) {
         Ok(())
     } else {
-        Err(Error::Unauthorized(format!("{caller} is neither a controller nor allow-listed")))
+        Err(Error::Unauthorized(format!(
+            "{caller} is neither a controller nor allow-listed"
+        )))
     }
 }
 
@@ -122,7 +134,12 @@ fn require_controller() -> Result<(), Error> {
 }
 
 fn upload_status(m: &Manifest, u: &UploadState) -> UploadStatus {
-    UploadStatus { chunks: m.count(), received: u.next - 1, bytes: u.received, doc_length: m.doc_length }
+    UploadStatus {
+        chunks: m.count(),
+        received: u.next - 1,
+        bytes: u.received,
+        doc_length: m.doc_length,
+    }
 }
 
 #[ic_cdk::update]
@@ -131,19 +148,32 @@ fn begin_upload(manifest: ByteBuf, stream_digest: ByteBuf) -> Result<UploadStatu
         let mut state = s.borrow_mut();
         require_uploader(&state)?;
         let digest: [u8; 32] = stream_digest.as_slice().try_into().map_err(|_| {
-            Error::InvalidArgument(format!("the stream digest is 32 bytes, got {}", stream_digest.len()))
+            Error::InvalidArgument(format!(
+                "the stream digest is 32 bytes, got {}",
+                stream_digest.len()
+            ))
         })?;
         if state.model.is_some() {
-            return Err(Error::InvalidState("a model is stored; call clear() before uploading another".into()));
+            return Err(Error::InvalidState(
+                "a model is stored; call clear() before uploading another".into(),
+            ));
         }
         let m = chunk::parse_manifest(&manifest, &digest)?;
         if m.doc_length > state.quota {
             return Err(Error::Format {
                 code: "QUOTA_EXCEEDED".into(),
-                message: format!("the document is {} bytes; this canister's quota is {} bytes", m.doc_length, state.quota),
+                message: format!(
+                    "the document is {} bytes; this canister's quota is {} bytes",
+                    m.doc_length, state.quota
+                ),
             });
         }
-        let u = UploadState { manifest, stream_digest, next: 1, received: 0 };
+        let u = UploadState {
+            manifest,
+            stream_digest,
+            next: 1,
+            received: 0,
+        };
         let status = upload_status(&m, &u);
         state.upload = Some(u);
         MANIFEST.with(|c| *c.borrow_mut() = Some(m));
@@ -159,7 +189,9 @@ fn put_chunk(data: ByteBuf) -> Result<UploadStatus, Error> {
         MANIFEST.with(|c| {
             let cache = c.borrow();
             let (Some(m), Some(u)) = (cache.as_ref(), state.upload.as_mut()) else {
-                return Err(Error::InvalidState("no upload in progress: call begin_upload first".into()));
+                return Err(Error::InvalidState(
+                    "no upload in progress: call begin_upload first".into(),
+                ));
             };
             let chunk = chunk::check_data_chunk(m, u.next, &data)?;
             chunk::check_length(m, u.received, &chunk)?;
@@ -179,10 +211,16 @@ fn index_document(doc: &[u8]) -> Result<Model, Error> {
     for (name, t) in &bundle.tensors {
         let (header, body_at, body_len, size) = match &t.elements {
             Elements::Bytes(data) => {
-                let encoded = encode_tensor(t.dtype, &t.shape, data).map_err(|e| format_error(e, name))?;
+                let encoded =
+                    encode_tensor(t.dtype, &t.shape, data).map_err(|e| format_error(e, name))?;
                 let head_len = encoded.len() - data.len();
                 let offset = data.as_ptr() as usize - doc.as_ptr() as usize;
-                (encoded[..head_len].to_vec(), DATA_BASE + offset as u64, data.len() as u64, data.len() as u64)
+                (
+                    encoded[..head_len].to_vec(),
+                    DATA_BASE + offset as u64,
+                    data.len() as u64,
+                    data.len() as u64,
+                )
             }
             Elements::Strings(_) => {
                 let encoded = encode_view(t).map_err(|e| format_error(e, name))?;
@@ -202,7 +240,11 @@ fn index_document(doc: &[u8]) -> Result<Model, Error> {
             body_len,
         });
     }
-    Ok(Model { doc_length: doc.len() as u64, entries, end })
+    Ok(Model {
+        doc_length: doc.len() as u64,
+        entries,
+        end,
+    })
 }
 
 #[ic_cdk::update]
@@ -217,7 +259,12 @@ fn finish() -> Result<Stored, Error> {
         if u.next <= m.count() {
             return Err(Error::Format {
                 code: "MISSING_CHUNK".into(),
-                message: format!("{} of {} data chunks received; chunk {} is missing", u.next - 1, m.count(), u.next),
+                message: format!(
+                    "{} of {} data chunks received; chunk {} is missing",
+                    u.next - 1,
+                    m.count(),
+                    u.next
+                ),
             });
         }
         // E2 is skipped as SPEC.md §12.4 / design D8 allow: M1 checked the manifest against the stream digest
@@ -228,7 +275,10 @@ fn finish() -> Result<Stored, Error> {
         state.upload = None;
         MANIFEST.with(|c| *c.borrow_mut() = None);
         let model = result?;
-        let stored = Stored { tensors: model.entries.len() as u64, doc_length: model.doc_length };
+        let stored = Stored {
+            tensors: model.entries.len() as u64,
+            doc_length: model.doc_length,
+        };
         state.model = Some(model);
         rebuild_caches(&state);
         Ok(stored)
@@ -263,7 +313,10 @@ fn allow(p: Principal) -> Result<(), Error> {
 fn set_quota(quota: u64) -> Result<(), Error> {
     require_controller()?;
     if quota > store::MAX_QUOTA {
-        return Err(Error::InvalidArgument(format!("the quota is at most {} bytes (finish decodes in the heap)", store::MAX_QUOTA)));
+        return Err(Error::InvalidArgument(format!(
+            "the quota is at most {} bytes (finish decodes in the heap)",
+            store::MAX_QUOTA
+        )));
     }
     STATE.with(|s| s.borrow_mut().quota = quota);
     Ok(())
@@ -273,10 +326,18 @@ fn set_quota(quota: u64) -> Result<(), Error> {
 fn status() -> Status {
     STATE.with(|s| {
         let state = s.borrow();
-        let upload = MANIFEST.with(|c| c.borrow().as_ref().zip(state.upload.as_ref()).map(|(m, u)| upload_status(m, u)));
+        let upload = MANIFEST.with(|c| {
+            c.borrow()
+                .as_ref()
+                .zip(state.upload.as_ref())
+                .map(|(m, u)| upload_status(m, u))
+        });
         Status {
             upload,
-            model: state.model.as_ref().map(|m| Stored { tensors: m.entries.len() as u64, doc_length: m.doc_length }),
+            model: state.model.as_ref().map(|m| Stored {
+                tensors: m.entries.len() as u64,
+                doc_length: m.doc_length,
+            }),
             quota: state.quota,
             stable_bytes: ic_cdk::stable::stable_size() * store::PAGE,
         }
@@ -332,7 +393,10 @@ fn get(name: String) -> Result<ByteBuf, Error> {
     with_entry(&name, |e| {
         let size = e.doc_size();
         if size > MAX_REPLY {
-            return Err(Error::ReplyTooLarge { size, limit: MAX_REPLY });
+            return Err(Error::ReplyTooLarge {
+                size,
+                limit: MAX_REPLY,
+            });
         }
         Ok(ByteBuf::from(doc_range(e, 0, size)))
     })
@@ -343,12 +407,21 @@ fn get_range(name: String, offset: u64, length: u64) -> Result<ByteBuf, Error> {
     with_entry(&name, |e| {
         let size = e.doc_size();
         if length > MAX_REPLY {
-            return Err(Error::ReplyTooLarge { size: length, limit: MAX_REPLY });
+            return Err(Error::ReplyTooLarge {
+                size: length,
+                limit: MAX_REPLY,
+            });
         }
         if offset > size {
-            return Err(Error::InvalidArgument(format!("offset {offset} is past the end of the {size}-byte document")));
+            return Err(Error::InvalidArgument(format!(
+                "offset {offset} is past the end of the {size}-byte document"
+            )));
         }
-        Ok(ByteBuf::from(doc_range(e, offset, offset.saturating_add(length).min(size))))
+        Ok(ByteBuf::from(doc_range(
+            e,
+            offset,
+            offset.saturating_add(length).min(size),
+        )))
     })
 }
 
@@ -356,7 +429,10 @@ fn get_range(name: String, offset: u64, length: u64) -> Result<ByteBuf, Error> {
 fn stored_f32(name: &str, rank: usize) -> Result<(Vec<u64>, Vec<u8>), Error> {
     with_entry(name, |e| {
         if e.dtype != DType::Float32.name() || e.shape.len() != rank {
-            return Err(Error::InvalidArgument(format!("{name} is {} of shape {:?}; expected float32 of rank {rank}", e.dtype, e.shape)));
+            return Err(Error::InvalidArgument(format!(
+                "{name} is {} of shape {:?}; expected float32 of rank {rank}",
+                e.dtype, e.shape
+            )));
         }
         Ok((e.shape.clone(), store::read(e.body_at, e.body_len)))
     })
@@ -367,11 +443,19 @@ fn dense(weight: String, bias: Option<String>, x: ByteBuf) -> Result<ByteBuf, Er
     let (w_shape, w) = stored_f32(&weight, 2)?;
     let b = bias.map(|name| stored_f32(&name, 1)).transpose()?;
     let xt = tensorcbor::decode_tensor(&x).map_err(|e| format_error(e, "x"))?;
-    let y = dense::forward(&w_shape, &w, b.as_ref().map(|(s, d)| (s.as_slice(), d.as_slice())), &xt)
-        .map_err(Error::InvalidArgument)?;
+    let y = dense::forward(
+        &w_shape,
+        &w,
+        b.as_ref().map(|(s, d)| (s.as_slice(), d.as_slice())),
+        &xt,
+    )
+    .map_err(Error::InvalidArgument)?;
     let size = y.len() as u64;
     if size > MAX_REPLY {
-        return Err(Error::ReplyTooLarge { size, limit: MAX_REPLY });
+        return Err(Error::ReplyTooLarge {
+            size,
+            limit: MAX_REPLY,
+        });
     }
     Ok(ByteBuf::from(y))
 }

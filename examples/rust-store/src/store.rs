@@ -68,7 +68,12 @@ pub struct State {
 
 impl Default for State {
     fn default() -> Self {
-        State { quota: DEFAULT_QUOTA, allowed: Vec::new(), upload: None, model: None }
+        State {
+            quota: DEFAULT_QUOTA,
+            allowed: Vec::new(),
+            upload: None,
+            model: None,
+        }
     }
 }
 
@@ -108,7 +113,8 @@ pub fn save(state: &State) {
         (None, Some(u)) => DATA_BASE + u.received,
         (None, None) => DATA_BASE,
     };
-    let bytes = candid::encode_one(state).unwrap_or_else(|e| ic_cdk::trap(format!("cannot encode state: {e}")));
+    let bytes = candid::encode_one(state)
+        .unwrap_or_else(|e| ic_cdk::trap(format!("cannot encode state: {e}")));
     let mut header = Vec::with_capacity(32);
     header.extend_from_slice(MAGIC);
     header.extend_from_slice(&LAYOUT_VERSION.to_le_bytes());
@@ -132,8 +138,11 @@ pub fn load() -> State {
     let word = |i: usize| u64::from_le_bytes(header[i..i + 8].try_into().unwrap_or([0; 8]));
     let version = u32::from_le_bytes(header[8..12].try_into().unwrap_or([0; 4]));
     if version != LAYOUT_VERSION {
-        ic_cdk::trap(format!("stable memory layout {version}; this canister reads layout {LAYOUT_VERSION}"));
+        ic_cdk::trap(format!(
+            "stable memory layout {version}; this canister reads layout {LAYOUT_VERSION}"
+        ));
     }
     let bytes = read(word(16), word(24));
-    candid::decode_one(&bytes).unwrap_or_else(|e| ic_cdk::trap(format!("cannot decode saved state: {e}")))
+    candid::decode_one(&bytes)
+        .unwrap_or_else(|e| ic_cdk::trap(format!("cannot decode saved state: {e}")))
 }
