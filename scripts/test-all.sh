@@ -15,7 +15,7 @@ sys.exit(not os.path.exists(os.path.join(sysconfig.get_path("stdlib"), "EXTERNAL
   if [ -x .venv/bin/python3 ]; then . .venv/bin/activate; fi
 fi
 python3 -m pip install --disable-pip-version-check -q -e '.[dev]'
-echo "== ruff"; python3 -m ruff check src tests bench conformance
+echo "== ruff"; python3 -m ruff check src tests bench conformance examples
 echo "== mypy"; python3 -m mypy
 # cbor-x is pinned exactly in package.json and package-lock.json; `npm install` honours the lock (npm ci rejects
 # this lock on npm 11, which leaves platform-specific optional packages of cbor-extract out of it).

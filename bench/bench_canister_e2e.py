@@ -1,0 +1,122 @@
+"""Costs of the tensor-store canisters (examples/) under the icemu emulation (issue 13 §4, canister keys).
+
+Per canister (`rust_canister_*`, `motoko_canister_*`), in wasmtime fuel (about one per Wasm operator, a LOWER
+BOUND of IC instructions; the IC also charges per system-API call and per byte it copies, reported here as
+`*_syscall_bytes` where it matters):
+- upload_fuel_per_byte: put_chunk calls (Candid decoding, chunk checks with SHA-256, stable-memory write) over
+  the payload bytes of a ~20 MB model; finish_fuel_per_byte: the strict decode of the stored document;
+- list_300_tensors: `list` on a 300-tensor model;
+- get_1mib: `get` of a 1 MiB float32 tensor;
+- dense_1024: `dense` with a 1024x1024 float32 weight, bias and a [1024] input;
+- 100mb_*: a 100 MB model (TENSORCBOR_BENCH_BIG_MB to change) uploaded at the default chunk size: the largest
+  ingress message (Candid argument) and the largest update call, against the IC's 2 MiB and 10% of 40e9 instructions.
+
+Imported by bench/bench_canister.py through bench_canister_rust.py / bench_canister_motoko.py.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import tensorcbor
+from tensorcbor import stream
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "examples"))
+import canisters  # noqa: E402
+import icemu  # noqa: E402
+from store_client import StoreClient  # noqa: E402
+
+MiB = 1 << 20
+IC_MESSAGE = 2 * MiB
+IC_UPDATE = 40_000_000_000
+BIG_MB = float(os.environ.get("TENSORCBOR_BENCH_BIG_MB", "100"))  # the "100 MB model" of the limit check
+
+
+def _builders() -> dict[str, Callable[[], Path]]:
+    out: dict[str, Callable[[], Path]] = {"rust": canisters.build_rust_store}
+    motoko = getattr(canisters, "build_motoko_store", None)
+    if motoko is not None:
+        out["motoko"] = motoko
+    return out
+
+
+def _deploy(wasm: bytes, tensors: dict[str, np.ndarray]) -> tuple[StoreClient, list[icemu.Result], list[bytes], int]:
+    """Install and upload `tensors` as one bundle at the default chunk size; the per-message results."""
+    c = icemu.Canister(wasm)
+    c.install()
+    s = StoreClient(c)
+    s.set_quota(3 << 30)
+    doc = tensorcbor.encode_bundle(tensors)
+    chunks = list(stream.chunks(doc))
+    return s, s.upload(chunks, stream.stream_digest(chunks[0])), chunks, len(doc)
+
+
+def _ic_estimate(r: icemu.Result) -> int:
+    """Fuel plus 20 per system-API call plus one per byte the system API copies: still a lower bound."""
+    return r.fuel + 20 * r.syscalls + r.syscall_bytes
+
+
+@functools.cache
+def measure(kind: str) -> dict[str, Any]:
+    wasm = _builders()[kind]().read_bytes()
+    p = f"{kind}_canister_"
+    out: dict[str, Any] = {p + "wasm_bytes": len(wasm)}
+
+    tensors = canisters.synthetic_model(20_000_000)
+    _, results, chunks, payload = _deploy(wasm, tensors)
+    puts = results[1:-1]
+    out[p + "upload_fuel_per_byte"] = round(sum(r.fuel for r in puts) / payload, 2)
+    out[p + "upload_chunk_fuel_max"] = max(r.fuel for r in puts)
+    out[p + "finish_fuel_per_byte"] = round(results[-1].fuel / payload, 3)
+    out[p + "model_tensors"] = len(tensors)
+
+    rng = np.random.default_rng(1)
+    small = {f"t{i:03d}": rng.standard_normal((16, 16), dtype=np.float32) for i in range(300)}
+    small["w"] = rng.standard_normal((1024, 1024), dtype=np.float32)
+    small["b"] = rng.standard_normal(1024, dtype=np.float32)
+    small["one_mib"] = rng.standard_normal(MiB // 4, dtype=np.float32)
+    s2, _, _, _ = _deploy(wasm, small)
+    listing, r = s2.list()
+    assert len(listing) == 303
+    out[p + "list_300_tensors"] = r.fuel
+    value, r = s2.get("one_mib")
+    assert value == ("Ok", tensorcbor.encode(small["one_mib"]))
+    out[p + "get_1mib"] = r.fuel
+    out[p + "get_1mib_syscall_bytes"] = r.syscall_bytes
+    x = rng.standard_normal(1024, dtype=np.float32)
+    value, r = s2.dense("w", "b", tensorcbor.encode(x))
+    assert value[0] == "Ok" and np.allclose(tensorcbor.decode(value[1]), small["w"] @ x + small["b"], atol=1e-3)
+    out[p + "dense_1024"] = r.fuel
+
+    big = canisters.synthetic_model(int(BIG_MB * 1_000_000), hidden=256, seed=2)
+    _, results, chunks, doc_len = _deploy(wasm, big)
+    largest_arg = max(len(icemu.encode([("blob", ch)])) for ch in chunks)
+    worst = max(results, key=_ic_estimate)
+    out[p + "100mb_doc_bytes"] = doc_len
+    out[p + "100mb_chunks"] = len(chunks) - 1
+    out[p + "100mb_largest_message_bytes"] = largest_arg
+    out[p + "100mb_message_over_2mib"] = largest_arg > IC_MESSAGE
+    out[p + "100mb_max_update_fuel"] = max(r.fuel for r in results)
+    out[p + "100mb_max_update_ic_estimate"] = _ic_estimate(worst)
+    out[p + "100mb_max_update_share_of_40e9"] = round(_ic_estimate(worst) / IC_UPDATE, 5)
+    out[p + "100mb_update_over_10pct"] = _ic_estimate(worst) > IC_UPDATE // 10
+    out[p + "100mb_finish_fuel"] = results[-1].fuel
+    return out
+
+
+def measurements(kind: str, keys: tuple[str, ...]) -> dict[str, Callable[[], dict[str, Any]]]:
+    """The driver's MEASUREMENTS for one canister: every key computes (once) and returns them all."""
+    def run() -> dict[str, Any]:
+        return measure(kind)
+    return {f"{kind}_canister_{k}": run for k in keys}
+
+
+KEYS = ("upload_fuel_per_byte", "list_300_tensors", "get_1mib", "dense_1024", "100mb_update_over_10pct")

@@ -1,0 +1,389 @@
+/// tensor-store in Motoko: the interface of ../tensor-store.did, on the Motoko binding (bindings/motoko).
+///
+/// A model (a tensorcbor bundle) arrives as a chunked stream (SPEC.md §12), checked chunk by chunk as a
+/// sequential receiver (M1-M11, D1-D11; SHA-256 from Sha256.mo) and written to a Region at its place in the
+/// document; `finish` decodes the stored document strictly (Decode.bundle) and keeps, per tensor, its name,
+/// dtype, shape, the head bytes of its tensor document and where its bytes are. A persistent actor: every
+/// variable below and the Regions survive upgrades as they are.
+import Prim "mo:⛔";
+import Region "mo:core/Region";
+import B "mo:tensorcbor/Bytes";
+import Bits "mo:tensorcbor/Bits";
+import C "mo:tensorcbor/Cbor";
+import D "mo:tensorcbor/DTypes";
+import Dec "mo:tensorcbor/Decode";
+import El "mo:tensorcbor/Elements";
+import Enc "mo:tensorcbor/Encode";
+import E "mo:tensorcbor/Errors";
+import Sha "mo:tensorcbor/Sha256";
+import T "mo:tensorcbor/Types";
+
+persistent actor {
+  type Error = {
+    #Format : { code : Text; message : Text };
+    #Unauthorized : Text;
+    #NotFound : Text;
+    #InvalidState : Text;
+    #InvalidArgument : Text;
+    #ReplyTooLarge : { size : Nat64; limit : Nat64 };
+  };
+  type UploadStatus = { chunks : Nat64; received : Nat64; bytes : Nat64; doc_length : Nat64 };
+  type Stored = { tensors : Nat64; doc_length : Nat64 };
+  type TensorInfo = { name : Text; dtype : Text; shape : [Nat64]; size : Nat64; doc_size : Nat64 };
+  type Status = { upload : ?UploadStatus; model : ?Stored; quota : Nat64; stable_bytes : Nat64 };
+  type UploadResult = { #Ok : UploadStatus; #Err : Error };
+  type FinishResult = { #Ok : Stored; #Err : Error };
+  type BlobResult = { #Ok : Blob; #Err : Error };
+  type UnitResult = { #Ok; #Err : Error };
+
+  type Manifest = { docLength : Nat64; maxSize : Nat64; digests : Blob; streamDigest : Blob };
+  type Entry = { name : Text; dtype : Text; shape : [Nat64]; size : Nat64; header : Blob; bodyAt : Nat64; bodyLen : Nat64 };
+
+  let MAX_REPLY : Nat64 = 1_900_000;
+  let MAX_QUOTA : Nat64 = 3 * 1024 * 1024 * 1024;
+  let MAGIC : [Nat8] = [0xd9, 0xd9, 0xf7, 0xd9, 0xcb, 0x73];
+  let TENSOR_MAGIC : [Nat8] = [0xd9, 0xd9, 0xf7, 0xd9, 0xcb, 0x74];
+  /// The document starts here in `store`: room before it for a data chunk's framing (at most 60 bytes), which
+  /// put_chunk writes in front of the payload and then restores (one Region copy of the whole chunk).
+  let DOC_BASE : Nat64 = 64;
+
+  var quota : Nat64 = 1024 * 1024 * 1024;
+  var allowed : [Principal] = [];
+  let store = Region.new();
+  var manifest : ?Manifest = null;
+  var next : Nat64 = 1;
+  var received : Nat64 = 0;
+  var model : ?{ docLength : Nat64; entries : [Entry]; end : Nat64 } = null;
+  transient let scratch = Bits.Scratch();
+
+  func fmt(code : E.Code, message : Text) : Error = #Format({ code = E.name(code); message });
+  func fromError(e : E.Error) : Error = fmt(e.code, e.message # " (at byte " # C.natText(e.offset) # ")");
+
+  func ensure(r : Region.Region, end : Nat64) : Bool {
+    let pages = (end + 65535) / 65536;
+    let have = Region.size(r);
+    pages <= have or Region.grow(r, pages - have) != 0xFFFF_FFFF_FFFF_FFFF;
+  };
+
+  func isUploader(p : Principal) : Bool {
+    if (Prim.isController(p)) return true;
+    for (a in allowed.vals()) if (a == p) return true;
+    false;
+  };
+
+  func uploadStatus(m : Manifest) : UploadStatus {
+    { chunks = C.n64(m.digests.size() / 32); received = next - 1; bytes = received; doc_length = m.docLength };
+  };
+
+  func openChunk(chunk : Blob) : { #ok : C.Cursor; #err : Error } {
+    let n = chunk.size();
+    var i = 0;
+    while (i < 6) {
+      if (i >= n) return #err(fmt(#TRUNCATED, "the chunk ends inside its magic bytes"));
+      if (chunk[i] != MAGIC[i]) return #err(fmt(#BAD_MAGIC, "not a tensorcbor stream chunk: it must start with d9d9f7 d9cb73"));
+      i += 1;
+    };
+    let c = C.cursor(chunk);
+    c.pos := 6;
+    #ok(c);
+  };
+
+  func cursorError(c : C.Cursor) : Error {
+    switch (c.err) { case (?e) fromError(e); case null fmt(#MALFORMED, "unreadable chunk") };
+  };
+
+  func version(c : C.Cursor) : ?Error {
+    switch (C.expect(c, 0, "the version")) {
+      case null ?cursorError(c);
+      case (?1) null;
+      case (?v) ?fmt(#UNSUPPORTED_VERSION, "stream chunk version " # C.n64Text(v) # "; this receiver reads version 1");
+    };
+  };
+
+  /// M1-M11 (SPEC.md §12.4) of chunk 0 against the stream digest the uploader vouches for.
+  func parseManifest(chunk : Blob, expected : Blob) : { #ok : Manifest; #err : Error } {
+    if (Sha.sha256(chunk) != expected) return #err(fmt(#STREAM_DIGEST_MISMATCH, "the manifest's SHA-256 is not the stream digest given to begin_upload"));
+    let c = switch (openChunk(chunk)) { case (#ok c) c; case (#err e) return #err(e) };
+    switch (C.expect(c, 4, "the manifest array")) {
+      case null return #err(cursorError(c));
+      case (?5) {};
+      case (?n) return #err(fmt(#UNEXPECTED_TYPE, "the manifest (chunk 0) is an array of 5 elements, found " # C.n64Text(n)));
+    };
+    switch (version(c)) { case (?e) return #err(e); case null {} };
+    let docLength = switch (C.expect(c, 0, "the document length")) { case (?x) x; case null return #err(cursorError(c)) };
+    if (docLength > 0x7FFF_FFFF_FFFF_FFFF) return #err(fmt(#SIZE_OVERFLOW, "the document length exceeds 2^63-1"));
+    let maxSize = switch (C.expect(c, 0, "the chunk size limit")) { case (?x) x; case null return #err(cursorError(c)) };
+    if (maxSize < 128 or maxSize > 0xFFFF_FFFF) return #err(fmt(#INVALID_CHUNK_SIZE, "max-size " # C.n64Text(maxSize) # " is outside 128..2^32-1"));
+    let dl = switch (C.expect(c, 2, "the document SHA-256")) { case (?x) x; case null return #err(cursorError(c)) };
+    switch (C.take(c, dl, "the document SHA-256")) { case null return #err(cursorError(c)); case _ {} };
+    if (dl != 32) return #err(fmt(#UNEXPECTED_TYPE, "the document SHA-256 is 32 bytes, found " # C.n64Text(dl)));
+    let gl = switch (C.expect(c, 2, "the chunk digests")) { case (?x) x; case null return #err(cursorError(c)) };
+    let gs = switch (C.take(c, gl, "the chunk digests")) { case (?x) x; case null return #err(cursorError(c)) };
+    if (gl == 0 or gl % 32 != 0) return #err(fmt(#UNEXPECTED_TYPE, "the chunk digests are 32 bytes per chunk, found " # C.n64Text(gl) # " bytes"));
+    if (c.pos != chunk.size()) return #err(fmt(#TRAILING_BYTES, C.natText(chunk.size() - c.pos) # " bytes follow the manifest"));
+    if (C.n64(chunk.size()) > maxSize) return #err(fmt(#CHUNK_TOO_LARGE, "the manifest is longer than its own chunk size limit"));
+    let count = gl / 32;
+    if (docLength < count or docLength > count * (maxSize - 52)) {
+      return #err(fmt(#STREAM_LENGTH_MISMATCH, C.n64Text(count) # " chunks cannot carry a " # C.n64Text(docLength) # "-byte document"));
+    };
+    #ok({ docLength; maxSize; digests = C.slice(chunk, gs, C.nat(gl)); streamDigest = expected });
+  };
+
+  func sameRange(a : Blob, from : Nat, b : Blob, bFrom : Nat, n : Nat) : Bool {
+    var i = 0;
+    while (i < n) { if (a[from + i] != b[bFrom + i]) return false; i += 1 };
+    true;
+  };
+
+  public shared ({ caller }) func begin_upload(chunk : Blob, digest : Blob) : async UploadResult {
+    if (not isUploader(caller)) return #Err(#Unauthorized("the caller is neither a controller nor allow-listed"));
+    if (digest.size() != 32) return #Err(#InvalidArgument("the stream digest is 32 bytes, got " # C.natText(digest.size())));
+    if (model != null) return #Err(#InvalidState("a model is stored; call clear() before uploading another"));
+    let m = switch (parseManifest(chunk, digest)) { case (#ok m) m; case (#err e) return #Err(e) };
+    if (m.docLength > quota) {
+      return #Err(fmt(#QUOTA_EXCEEDED, "the document is " # C.n64Text(m.docLength) # " bytes; this canister's quota is " # C.n64Text(quota) # " bytes"));
+    };
+    manifest := ?m;
+    next := 1;
+    received := 0;
+    #Ok(uploadStatus(m));
+  };
+
+  /// D1-D11 for the next chunk in index order, then the payload into `store` at its document offset.
+  public shared ({ caller }) func put_chunk(chunk : Blob) : async UploadResult {
+    if (not isUploader(caller)) return #Err(#Unauthorized("the caller is neither a controller nor allow-listed"));
+    let m = switch manifest { case (?m) m; case null return #Err(#InvalidState("no upload in progress: call begin_upload first")) };
+    let size = C.n64(chunk.size());
+    if (size > m.maxSize) return #Err(fmt(#CHUNK_TOO_LARGE, "the chunk is longer than the stream's chunk size limit"));
+    let c = switch (openChunk(chunk)) { case (#ok c) c; case (#err e) return #Err(e) };
+    switch (C.expect(c, 4, "the chunk array")) {
+      case null return #Err(cursorError(c));
+      case (?4) {};
+      case (?n) return #Err(fmt(#UNEXPECTED_TYPE, "a data chunk is an array of 4 elements, found " # C.n64Text(n)));
+    };
+    switch (version(c)) { case (?e) return #Err(e); case null {} };
+    let sl = switch (C.expect(c, 2, "the stream id")) { case (?x) x; case null return #Err(cursorError(c)) };
+    let ss = switch (C.take(c, sl, "the stream id")) { case (?x) x; case null return #Err(cursorError(c)) };
+    if (sl != 32) return #Err(fmt(#UNEXPECTED_TYPE, "the stream id is 32 bytes, found " # C.n64Text(sl)));
+    if (not sameRange(chunk, ss, m.streamDigest, 0, 32)) return #Err(fmt(#WRONG_STREAM, "the chunk belongs to another stream"));
+    let count = C.n64(m.digests.size() / 32);
+    let index = switch (C.expect(c, 0, "the chunk index")) { case (?x) x; case null return #Err(cursorError(c)) };
+    if (index == 0 or index > count) return #Err(fmt(#CHUNK_OUT_OF_RANGE, "chunk index " # C.n64Text(index) # " is not in 1.." # C.n64Text(count)));
+    if (index < next) return #Err(fmt(#DUPLICATE_CHUNK, "chunk " # C.n64Text(index) # " was already received"));
+    if (index > next) return #Err(fmt(#CHUNK_OUT_OF_ORDER, "chunk " # C.n64Text(index) # " arrived before chunk " # C.n64Text(next)));
+    let pl = switch (C.expect(c, 2, "the payload")) { case (?x) x; case null return #Err(cursorError(c)) };
+    let ps = switch (C.take(c, pl, "the payload")) { case (?x) x; case null return #Err(cursorError(c)) };
+    if (c.pos != chunk.size()) return #Err(fmt(#TRAILING_BYTES, "bytes follow the chunk"));
+    let h = Sha.Sha256();
+    h.writeRange(chunk, ps, C.nat(pl));
+    if (not sameRange(h.sum(), 0, m.digests, C.nat(index - 1) * 32, 32)) {
+      return #Err(fmt(#CHUNK_DIGEST_MISMATCH, "chunk " # C.n64Text(index) # "'s payload does not match its SHA-256 in the manifest (altered or corrupted)"));
+    };
+    let total = received + pl;
+    if (pl == 0 or total > m.docLength or (index == count and total != m.docLength)) {
+      return #Err(fmt(#STREAM_LENGTH_MISMATCH, "chunk " # C.n64Text(index) # " brings the stream to " # C.n64Text(total) # " bytes; the manifest declares " # C.n64Text(m.docLength)));
+    };
+    // The whole chunk goes in so that its payload lands at DOC_BASE + received; the framing bytes it writes
+    // in front are put back (the end of the previous payload, or the unused gap before the document).
+    let at = DOC_BASE + received - C.n64(ps);
+    if (not ensure(store, at + size)) return #Err(#InvalidState("stable memory cannot grow"));
+    let saved = Region.loadBlob(store, at, ps);
+    Region.storeBlob(store, at, chunk);
+    Region.storeBlob(store, at, saved);
+    received := total;
+    next += 1;
+    #Ok(uploadStatus(m));
+  };
+
+  /// The head bytes of a numeric tensor's document (everything before its element bytes), as
+  /// Encode.tensor writes them: magic, [1, dtype, shape, ?pad, data].
+  func tensorHeader(dt : D.DType, shape : [Nat], len : Nat64) : Blob {
+    let fields = B.Builder(16);
+    fields.head(0, dt.code);
+    fields.head(4, C.n64(shape.size()));
+    for (d in shape.vals()) fields.head(0, C.n64(d));
+    let heads = (if (dt.tag != 0) B.headSize(dt.tag) else 0) + B.headSize(len);
+    let p = 8 + fields.size() + heads;
+    let a = C.nat(dt.align);
+    let s = (a - p % a) % a;
+    let out = B.Builder(p + s);
+    for (b in TENSOR_MAGIC.vals()) out.add(b);
+    out.add(if (s > 0) 0x85 else 0x84);
+    out.add(0x01);
+    out.addBlob(fields.toBlob());
+    if (s > 0) {
+      out.add(0x40 + Prim.natToNat8(s - 1));
+      var i = 1;
+      while (i < s) { out.add(0); i += 1 };
+    };
+    if (dt.tag != 0) out.head(6, dt.tag);
+    out.head(2, len);
+    out.toBlob();
+  };
+
+  public shared ({ caller }) func finish() : async FinishResult {
+    if (not isUploader(caller)) return #Err(#Unauthorized("the caller is neither a controller nor allow-listed"));
+    let m = switch manifest { case (?m) m; case null return #Err(#InvalidState("no upload in progress")) };
+    let count = C.n64(m.digests.size() / 32);
+    if (next <= count) {
+      return #Err(fmt(#MISSING_CHUNK, C.n64Text(next - 1) # " of " # C.n64Text(count) # " data chunks received; chunk " # C.n64Text(next) # " is missing"));
+    };
+    // E2 skipped, as SPEC.md §12.4 / design D8 allow: M1 checked the manifest against the stream digest the
+    // uploader vouched for, and every payload against the manifest.
+    manifest := null;
+    let doc = Region.loadBlob(store, DOC_BASE, C.nat(m.docLength));
+    let bundle = switch (Dec.bundle(doc)) { case (#ok b) b; case (#err e) return #Err(fromError(e)) };
+    var end = DOC_BASE + m.docLength;
+    let entries = Prim.Array_tabulate<Entry>(bundle.tensors.size(), func k {
+      let (name, t) = bundle.tensors[k];
+      let shape = Prim.Array_tabulate<Nat64>(t.shape.size(), func i = C.n64(t.shape[i]));
+      if (t.dtype.kind == #string) {
+        let enc = switch (Enc.tensor({ dtype = t.dtype; shape = t.shape; data = #strings(t.strings) })) {
+          case (#ok b) b;
+          case (#err e) Prim.trap("re-encoding string tensor " # name # ": " # e);
+        };
+        let at = end;
+        if (not ensure(store, at + C.n64(enc.size()))) Prim.trap("stable memory cannot grow");
+        Region.storeBlob(store, at, enc);
+        end += C.n64(enc.size());
+        { name; dtype = t.dtype.name; shape; size = C.n64(enc.size()); header = ""; bodyAt = at; bodyLen = C.n64(enc.size()) };
+      } else {
+        let len = C.n64(t.dataLength);
+        { name; dtype = t.dtype.name; shape; size = len; header = tensorHeader(t.dtype, t.shape, len); bodyAt = DOC_BASE + C.n64(t.dataOffset); bodyLen = len };
+      };
+    });
+    model := ?{ docLength = m.docLength; entries; end };
+    #Ok({ tensors = C.n64(entries.size()); doc_length = m.docLength });
+  };
+
+  public shared ({ caller }) func clear() : async UnitResult {
+    if (not isUploader(caller)) return #Err(#Unauthorized("the caller is neither a controller nor allow-listed"));
+    model := null;
+    manifest := null;
+    #Ok;
+  };
+
+  public shared ({ caller }) func allow(p : Principal) : async UnitResult {
+    if (not Prim.isController(caller)) return #Err(#Unauthorized("the caller is not a controller"));
+    var known = false;
+    for (a in allowed.vals()) if (a == p) known := true;
+    if (not known) {
+      allowed := Prim.Array_tabulate<Principal>(allowed.size() + 1, func i = if (i < allowed.size()) allowed[i] else p);
+    };
+    #Ok;
+  };
+
+  public shared ({ caller }) func set_quota(q : Nat64) : async UnitResult {
+    if (not Prim.isController(caller)) return #Err(#Unauthorized("the caller is not a controller"));
+    if (q > MAX_QUOTA) return #Err(#InvalidArgument("the quota is at most " # C.n64Text(MAX_QUOTA) # " bytes (finish decodes in the heap)"));
+    quota := q;
+    #Ok;
+  };
+
+  public query func status() : async Status {
+    {
+      upload = switch manifest { case (?m) ?uploadStatus(m); case null null };
+      model = switch model { case (?md) ?{ tensors = C.n64(md.entries.size()); doc_length = md.docLength }; case null null };
+      quota;
+      stable_bytes = (Region.size(store) + Region.size(scratch.region())) * 65536;
+    };
+  };
+
+  public query func list() : async [TensorInfo] {
+    switch model {
+      case null [];
+      case (?md) Prim.Array_tabulate<TensorInfo>(md.entries.size(), func i {
+        let e = md.entries[i];
+        { name = e.name; dtype = e.dtype; shape = e.shape; size = e.size; doc_size = C.n64(e.header.size()) + e.bodyLen };
+      });
+    };
+  };
+
+  func find(name : Text) : ?Entry {
+    switch model {
+      case null null;
+      case (?md) { for (e in md.entries.vals()) if (e.name == name) return ?e; null };
+    };
+  };
+
+  /// The entry's whole tensor document, assembled in the scratch Region (three memory copies).
+  func document(e : Entry) : Blob {
+    let h = C.n64(e.header.size());
+    let total = h + e.bodyLen;
+    if (not scratch.ensure(total)) Prim.trap("stable memory cannot grow");
+    let r = scratch.region();
+    Region.storeBlob(r, 0, e.header);
+    Region.storeBlob(r, h, Region.loadBlob(store, e.bodyAt, C.nat(e.bodyLen)));
+    Region.loadBlob(r, 0, C.nat(total));
+  };
+
+  public query func get(name : Text) : async BlobResult {
+    let e = switch (find(name)) { case (?e) e; case null return #Err(#NotFound("no tensor named \"" # name # "\"")) };
+    let size = C.n64(e.header.size()) + e.bodyLen;
+    if (size > MAX_REPLY) return #Err(#ReplyTooLarge({ size; limit = MAX_REPLY }));
+    #Ok(document(e));
+  };
+
+  public query func get_range(name : Text, offset : Nat64, length : Nat64) : async BlobResult {
+    let e = switch (find(name)) { case (?e) e; case null return #Err(#NotFound("no tensor named \"" # name # "\"")) };
+    let size = C.n64(e.header.size()) + e.bodyLen;
+    if (length > MAX_REPLY) return #Err(#ReplyTooLarge({ size = length; limit = MAX_REPLY }));
+    if (offset > size) return #Err(#InvalidArgument("offset " # C.n64Text(offset) # " is past the end of the " # C.n64Text(size) # "-byte document"));
+    let n = if (length < size - offset) length else size - offset;
+    ignore document(e);
+    #Ok(Region.loadBlob(scratch.region(), offset, C.nat(n)));
+  };
+
+  /// A stored float32 tensor of the given rank as `[Float32]`.
+  func storedF32(name : Text, rank : Nat) : { #ok : ([Nat64], [Float32]); #err : Error } {
+    let e = switch (find(name)) { case (?e) e; case null return #err(#NotFound("no tensor named \"" # name # "\"")) };
+    if (e.dtype != "float32" or e.shape.size() != rank) {
+      return #err(#InvalidArgument(name # " is " # e.dtype # " of rank " # C.natText(e.shape.size()) # "; expected float32 of rank " # C.natText(rank)));
+    };
+    let bytes = Region.loadBlob(store, e.bodyAt, C.nat(e.bodyLen));
+    let t : T.Tensor = { dtype = D.FLOAT32; shape = []; count = C.nat(e.bodyLen / 4); source = bytes; dataOffset = 0; dataLength = bytes.size(); strings = [] };
+    switch (El.toFloat32(t, scratch)) { case (?a) #ok((e.shape, a)); case null #err(#InvalidState("cannot stage " # name)) };
+  };
+
+  public query func dense(weight : Text, bias : ?Text, x : Blob) : async BlobResult {
+    let (ws, w) = switch (storedF32(weight, 2)) { case (#ok v) v; case (#err e) return #Err(e) };
+    let out = C.nat(ws[0]);
+    let inp = C.nat(ws[1]);
+    if (out == 0 or inp == 0) return #Err(#InvalidArgument("the weight must have non-zero dimensions"));
+    let b : ?[Float32] = switch bias {
+      case null null;
+      case (?name) switch (storedF32(name, 1)) {
+        case (#ok((s, a))) { if (s[0] != ws[0]) return #Err(#InvalidArgument("the bias must have shape [" # C.natText(out) # "]")); ?a };
+        case (#err e) return #Err(e);
+      };
+    };
+    let xt = switch (Dec.tensor(x)) { case (#ok t) t; case (#err e) return #Err(fromError(e)) };
+    let batch = switch (xt.shape.size()) {
+      case 1 if (xt.shape[0] == inp) 1 else 0;
+      case 2 if (xt.shape[1] == inp) xt.shape[0] else 0;
+      case _ 0;
+    };
+    if (xt.dtype.name != "float32" or batch == 0) {
+      return #Err(#InvalidArgument("x must be float32 of shape [" # C.natText(inp) # "] or [batch, " # C.natText(inp) # "]"));
+    };
+    let xs = switch (El.toFloat32(xt, scratch)) { case (?a) a; case null return #Err(#InvalidArgument("x is not float32")) };
+    let y = Prim.Array_tabulate<Float32>(batch * out, func k {
+      let row = k / out;
+      let o = k % out;
+      var acc : Float = switch b { case (?bb) Prim.float32ToFloat(bb[o]); case null 0.0 };
+      var i = 0;
+      let wo = o * inp;
+      let xo = row * inp;
+      while (i < inp) {
+        acc += Prim.float32ToFloat(w[wo + i]) * Prim.float32ToFloat(xs[xo + i]);
+        i += 1;
+      };
+      Prim.floatToFloat32(acc);
+    });
+    let shape = if (xt.shape.size() == 1) [out] else [batch, out];
+    switch (Enc.tensor({ dtype = D.FLOAT32; shape; data = #bytes(El.fromFloat32(y, scratch)) })) {
+      case (#ok doc) #Ok(doc);
+      case (#err e) #Err(#InvalidState("encoding y: " # e));
+    };
+  };
+};

@@ -1,0 +1,30 @@
+/// Test actor for bindings/motoko/src/Sha256.mo (tests/test_motoko_sha256.py): `digest` hashes its argument in
+/// one call, `digest_parts` feeds it in pieces of `step` bytes, `repeat` hashes `n` copies of a blob (the
+/// one-million-'a' vector without a 1 MB message), `hash_only` returns nothing, for fuel per byte.
+import Prim "mo:⛔";
+import Sha "mo:tensorcbor/Sha256";
+
+persistent actor {
+  public query func digest(data : Blob) : async Blob { Sha.sha256(data) };
+
+  public query func digest_parts(data : Blob, step : Nat) : async Blob {
+    let d = Sha.Sha256();
+    let bytes = Prim.blobToArray(data);
+    var i = 0;
+    while (i < bytes.size()) {
+      let n = if (i + step < bytes.size()) step else bytes.size() - i;
+      d.write(Prim.arrayToBlob(Prim.Array_tabulate<Nat8>(n, func j = bytes[i + j])));
+      i += n;
+    };
+    d.sum();
+  };
+
+  public query func repeat(data : Blob, n : Nat) : async Blob {
+    let d = Sha.Sha256();
+    var i = 0;
+    while (i < n) { d.write(data); i += 1 };
+    d.sum();
+  };
+
+  public query func hash_only(data : Blob) : async () { ignore Sha.sha256(data) };
+};
