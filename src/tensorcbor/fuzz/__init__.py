@@ -8,10 +8,8 @@ small hex reproducer (``campaign``). Seeded and deterministic::
 
     python3 -m tensorcbor.fuzz --impl python --impl rust --count 1000000 --seed 1 --findings fuzz-findings
 
-Streams (chunk sequences) are not fuzzed yet: the stream adapter protocol does not
-exist on this branch; ``drivers.Driver`` and ``campaign.generate`` are where a
-``stream`` kind would plug in (a request carrying a list of chunks, answered with the
-receiver's verdict per chunk).
+With ``--streams SHARE`` a share of the inputs are chunk sequences sent through the stream
+adapter protocol (op "stream", ``streams``): every implementation compared must speak it.
 """
 
 from __future__ import annotations
