@@ -847,6 +847,15 @@ def metadata_vectors() -> Iterator[Vector]:
     yield B("meta-too-large-early-key", "a metadata key claiming 16 MiB, invalid UTF-8 in its first bytes",
             pre + b"\xa1" + head(3, limit) + b"\xff\xff", "METADATA_TOO_LARGE",
             ["metadata", "limits", "check-order", "utf8"])
+    # The limit is judged right after the generic head checks, before the head's type (SPEC.md §7.1 step 6).
+    yield B("meta-too-large-before-type", "a text string claiming 2^32-1 bytes where the metadata map belongs: "
+            "METADATA_TOO_LARGE, not UNEXPECTED_TYPE", pre + head(3, (1 << 32) - 1) + b"zzzz",
+            "METADATA_TOO_LARGE", ["metadata", "limits", "check-order", "claimed-length"])
+    yield B("meta-too-large-before-key-type", "a byte-string key claiming 2^32 bytes: METADATA_TOO_LARGE, not "
+            "UNSUPPORTED_VALUE", pre + b"\xa1" + head(2, 1 << 32), "METADATA_TOO_LARGE",
+            ["metadata", "limits", "check-order", "claimed-length"])
+    yield B("meta-key-type-within-limit", "a byte-string key of 1 byte: UNSUPPORTED_VALUE (within the limit)",
+            pre + b"\xa1" + head(2, 1) + b"k" + b"\x01", "UNSUPPORTED_VALUE", ["metadata", "check-order"])
     at_limit = limit - (1 + 2 + 5)  # a1, 61 6d, 5a <len>: the map is exactly 16 MiB
     yield B("meta-limit-exact-cut", "a metadata byte string that ends exactly at the 16 MiB limit, cut short: "
             "TRUNCATED (the limit is not passed)", pre + b"\xa1" + text("m") + head(2, at_limit) + bytes(10),

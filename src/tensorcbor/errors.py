@@ -33,16 +33,18 @@ REGISTRY: tuple[tuple[str, str], ...] = (
     ("SIZE_OVERFLOW", "The product of the non-zero dimensions of a shape exceeds 2^53 - 1 (checked as "
                       "each dimension is read), or a stream's document length exceeds 2^63 - 1."),
     ("SHAPE_MISMATCH", "The element data length (or the number of strings) differs from what the "
-                       "shape and dtype require."),
-    ("BAD_PADDING", "The padding item is present when not needed, absent when needed, has the "
-                    "wrong length, or holds a non-zero byte."),
+                       "shape and dtype require: in the data item, in a bundle directory entry's length, or "
+                       "in a compressed item's declared length; or a block type's shape is not whole blocks."),
+    ("BAD_PADDING", "A padding item (of a tensor, or a bundle's pad before its tensors) is present when not "
+                    "needed, absent when needed, has the wrong length, or holds a non-zero byte."),
     ("INVALID_ELEMENT", "An element value is not allowed: a bool byte other than 0x00/0x01, or "
                         "non-zero unused bits after the last packed sub-byte element."),
     ("INVALID_UTF8", "A text string is not valid UTF-8."),
     ("INVALID_NAME", "A tensor name is empty or longer than 4096 bytes."),
     ("DUPLICATE_NAME", "Two tensors in a bundle have the same name."),
     ("DUPLICATE_KEY", "A metadata map has the same key twice."),
-    ("UNSORTED_KEYS", "Map keys are not in bytewise lexicographic order of their encodings."),
+    ("UNSORTED_KEYS", "Metadata map keys, or the tensor names of a bundle directory, are not in bytewise "
+                      "lexicographic order of their encodings."),
     ("NON_SHORTEST_HEAD", "An integer, length or tag number is not encoded in its shortest form."),
     ("NON_CANONICAL_FLOAT", "A metadata float is not in the shortest width that preserves its value, "
                             "or is a NaN other than f97e00."),
@@ -76,7 +78,8 @@ REGISTRY: tuple[tuple[str, str], ...] = (
                                 "the Core profile, or the codec or filter number is unknown."),
     ("INVALID_COMPRESSION", "A compressed data item is malformed: wrong structure, a filter that does not "
                             "apply to the dtype, a padding item, a frame that is not valid zstd or needs a "
-                            "window over 8 MiB."),
+                            "window over 8 MiB; or a bundle directory entry of a string tensor has codec and "
+                            "filter fields."),
     ("DECOMPRESSED_SIZE_MISMATCH", "Compressed data decompresses to more or fewer bytes than the tensor's "
                                    "data length; decoding stops as soon as the output would exceed it."),
     # Format 1.0 (issue #8).

@@ -40,9 +40,16 @@ module {
   public let INT2 : DType = { code = 26; name = "int2"; kind = #int; bits = 2; align = 1; tag = 0; blockElems = 0; blockBytes = 0 };
   public let FLOAT6_E2M3FN : DType = { code = 27; name = "float6_e2m3fn"; kind = #float; bits = 6; align = 1; tag = 0; blockElems = 0; blockBytes = 0 };
   public let FLOAT6_E3M2FN : DType = { code = 28; name = "float6_e3m2fn"; kind = #float; bits = 6; align = 1; tag = 0; blockElems = 0; blockBytes = 0 };
+  public let FLOAT8_E4M3 : DType = { code = 128; name = "float8_e4m3"; kind = #float; bits = 8; align = 1; tag = 0; blockElems = 0; blockBytes = 0 };
+  public let FLOAT8_E3M4 : DType = { code = 129; name = "float8_e3m4"; kind = #float; bits = 8; align = 1; tag = 0; blockElems = 0; blockBytes = 0 };
+  public let FLOAT8_E4M3B11FNUZ : DType = { code = 130; name = "float8_e4m3b11fnuz"; kind = #float; bits = 8; align = 1; tag = 0; blockElems = 0; blockBytes = 0 };
+  public let COMPLEX32 : DType = { code = 131; name = "complex32"; kind = #complex; bits = 32; align = 2; tag = 0; blockElems = 0; blockBytes = 0 };
+  public let MXFP4 : DType = { code = 160; name = "mxfp4"; kind = #block; bits = 0; align = 1; tag = 0; blockElems = 32; blockBytes = 17 };
+  public let Q8_0 : DType = { code = 161; name = "q8_0"; kind = #block; bits = 0; align = 2; tag = 0; blockElems = 32; blockBytes = 34 };
+  public let Q4_0 : DType = { code = 162; name = "q4_0"; kind = #block; bits = 0; align = 2; tag = 0; blockElems = 32; blockBytes = 18 };
 
   /// Every row in table order.
-  public let all : [DType] = [FLOAT32, UINT8, INT8, UINT16, INT16, INT32, INT64, STRING, BOOL, FLOAT16, FLOAT64, UINT32, UINT64, COMPLEX64, COMPLEX128, BFLOAT16, FLOAT8_E4M3FN, FLOAT8_E4M3FNUZ, FLOAT8_E5M2, FLOAT8_E5M2FNUZ, UINT4, INT4, FLOAT4_E2M1FN, FLOAT8_E8M0FNU, UINT2, INT2, FLOAT6_E2M3FN, FLOAT6_E3M2FN];
+  public let all : [DType] = [FLOAT32, UINT8, INT8, UINT16, INT16, INT32, INT64, STRING, BOOL, FLOAT16, FLOAT64, UINT32, UINT64, COMPLEX64, COMPLEX128, BFLOAT16, FLOAT8_E4M3FN, FLOAT8_E4M3FNUZ, FLOAT8_E5M2, FLOAT8_E5M2FNUZ, UINT4, INT4, FLOAT4_E2M1FN, FLOAT8_E8M0FNU, UINT2, INT2, FLOAT6_E2M3FN, FLOAT6_E3M2FN, FLOAT8_E4M3, FLOAT8_E3M4, FLOAT8_E4M3B11FNUZ, COMPLEX32, MXFP4, Q8_0, Q4_0];
 
   /// The row for a wire code, or null (`UNKNOWN_DTYPE`).
   public func byCode(code : Nat64) : ?DType {
@@ -75,6 +82,13 @@ module {
       case 26 ?INT2;
       case 27 ?FLOAT6_E2M3FN;
       case 28 ?FLOAT6_E3M2FN;
+      case 128 ?FLOAT8_E4M3;
+      case 129 ?FLOAT8_E3M4;
+      case 130 ?FLOAT8_E4M3B11FNUZ;
+      case 131 ?COMPLEX32;
+      case 160 ?MXFP4;
+      case 161 ?Q8_0;
+      case 162 ?Q4_0;
       case _ null;
     }
   };
@@ -110,6 +124,13 @@ module {
       case "int2" ?INT2;
       case "float6_e2m3fn" ?FLOAT6_E2M3FN;
       case "float6_e3m2fn" ?FLOAT6_E3M2FN;
+      case "float8_e4m3" ?FLOAT8_E4M3;
+      case "float8_e3m4" ?FLOAT8_E3M4;
+      case "float8_e4m3b11fnuz" ?FLOAT8_E4M3B11FNUZ;
+      case "complex32" ?COMPLEX32;
+      case "mxfp4" ?MXFP4;
+      case "q8_0" ?Q8_0;
+      case "q4_0" ?Q4_0;
       case _ null;
     }
   };

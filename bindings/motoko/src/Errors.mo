@@ -109,14 +109,14 @@ module {
       case (#UNKNOWN_DTYPE) "The dtype code is not in the dtype table.";
       case (#RANK_TOO_LARGE) "The shape has more than 32 dimensions.";
       case (#SIZE_OVERFLOW) "The product of the non-zero dimensions of a shape exceeds 2^53 - 1 (checked as each dimension is read), or a stream's document length exceeds 2^63 - 1.";
-      case (#SHAPE_MISMATCH) "The element data length (or the number of strings) differs from what the shape and dtype require.";
-      case (#BAD_PADDING) "The padding item is present when not needed, absent when needed, has the wrong length, or holds a non-zero byte.";
+      case (#SHAPE_MISMATCH) "The element data length (or the number of strings) differs from what the shape and dtype require: in the data item, in a bundle directory entry's length, or in a compressed item's declared length; or a block type's shape is not whole blocks.";
+      case (#BAD_PADDING) "A padding item (of a tensor, or a bundle's pad before its tensors) is present when not needed, absent when needed, has the wrong length, or holds a non-zero byte.";
       case (#INVALID_ELEMENT) "An element value is not allowed: a bool byte other than 0x00/0x01, or non-zero unused bits after the last packed sub-byte element.";
       case (#INVALID_UTF8) "A text string is not valid UTF-8.";
       case (#INVALID_NAME) "A tensor name is empty or longer than 4096 bytes.";
       case (#DUPLICATE_NAME) "Two tensors in a bundle have the same name.";
       case (#DUPLICATE_KEY) "A metadata map has the same key twice.";
-      case (#UNSORTED_KEYS) "Map keys are not in bytewise lexicographic order of their encodings.";
+      case (#UNSORTED_KEYS) "Metadata map keys, or the tensor names of a bundle directory, are not in bytewise lexicographic order of their encodings.";
       case (#NON_SHORTEST_HEAD) "An integer, length or tag number is not encoded in its shortest form.";
       case (#NON_CANONICAL_FLOAT) "A metadata float is not in the shortest width that preserves its value, or is a NaN other than f97e00.";
       case (#INDEFINITE_LENGTH) "An indefinite-length string, array or map appears.";
@@ -134,7 +134,7 @@ module {
       case (#STREAM_LENGTH_MISMATCH) "The payloads of a stream do not add up to the document length its manifest declares.";
       case (#DOCUMENT_DIGEST_MISMATCH) "The reassembled document's SHA-256 differs from the document digest in the manifest.";
       case (#UNSUPPORTED_COMPRESSION) "The tensor data is compressed (tag 52090) and the decoder implements only the Core profile, or the codec or filter number is unknown.";
-      case (#INVALID_COMPRESSION) "A compressed data item is malformed: wrong structure, a filter that does not apply to the dtype, a padding item, a frame that is not valid zstd or needs a window over 8 MiB.";
+      case (#INVALID_COMPRESSION) "A compressed data item is malformed: wrong structure, a filter that does not apply to the dtype, a padding item, a frame that is not valid zstd or needs a window over 8 MiB; or a bundle directory entry of a string tensor has codec and filter fields.";
       case (#DECOMPRESSED_SIZE_MISMATCH) "Compressed data decompresses to more or fewer bytes than the tensor's data length; decoding stops as soon as the output would exceed it.";
       case (#DIRECTORY_MISMATCH) "A bundle's directory disagrees with its tensor items: an offset other than the layout rule gives, a different number of items, or an item whose form or length differs from its entry.";
       case (#INVALID_CHUNK_SIZE) "A stream manifest's max-size is outside 128 to 2^32 - 1 (checked at M6).";

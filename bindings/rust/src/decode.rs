@@ -1,7 +1,7 @@
 //! The strict decoder of SPEC.md §7.1 and §7.2: zero-copy views into the input.
 
 use crate::cbor::{
-    head_len, Head, Reader, MAJOR_ARRAY, MAJOR_BYTES, MAJOR_MAP, MAJOR_TAG, MAJOR_TEXT, MAJOR_UINT,
+    head_len, Head, Reader, MAJOR_ARRAY, MAJOR_BYTES, MAJOR_TAG, MAJOR_TEXT, MAJOR_UINT,
 };
 use crate::dtype::DType;
 use crate::error::{Error, ErrorCode};
@@ -211,7 +211,8 @@ pub(crate) fn read_bundle_prefix<'a>(r: &mut Reader<'a>) -> Result<BundlePrefix<
     if h.arg != 5 {
         return r.fail(ErrorCode::UnexpectedType, h.start);
     }
-    let mh = r.expect(MAJOR_MAP)?;
+    // The metadata limit is judged before the head's type (SPEC.md §7.1 bundle step 6).
+    let mh = r.head()?;
     let metadata = read_metadata(r, mh)?;
     let (tensors, lengths) = read_directory(r)?;
     // The pad item: k zero bytes putting the tensors array head on a multiple of 8.
@@ -245,7 +246,8 @@ pub(crate) fn read_item<'a>(
     }
     let (elements, at) = read_body(r, dtype, n, ih.arg == 2)?;
     if dtype == DType::String && (r.pos - at) as u64 != length {
-        return r.fail(ErrorCode::DirectoryMismatch, at);
+        // Reported at the item, as the reference decoder does (the item disagrees with its entry).
+        return r.fail(ErrorCode::DirectoryMismatch, ih.start);
     }
     Ok((elements, at))
 }
@@ -286,12 +288,13 @@ fn read_directory<'a>(
         let oh = r.expect(MAJOR_UINT)?;
         let lh = r.expect(MAJOR_UINT)?;
         if eh.arg == 7 {
-            // A Core decoder stops at the codec (SPEC.md §13; a string tensor is never compressed).
-            let ch = r.head()?;
+            // A Core decoder stops before the codec, without reading its head (SPEC.md §7.1 bundle step 7;
+            // a string tensor is never compressed).
+            let at = r.pos;
             if dtype == DType::String {
-                return r.fail(ErrorCode::InvalidCompression, ch.start);
+                return r.fail(ErrorCode::InvalidCompression, at);
             }
-            return r.fail(ErrorCode::UnsupportedCompression, ch.start);
+            return r.fail(ErrorCode::UnsupportedCompression, at);
         }
         if dtype != DType::String && Some(lh.arg) != data_len(dtype, n) {
             return r.fail(ErrorCode::ShapeMismatch, lh.start);

@@ -25,9 +25,9 @@ pub enum ErrorCode {
     RankTooLarge,
     /// The product of the non-zero dimensions of a shape exceeds 2^53 - 1 (checked as each dimension is read), or a stream's document length exceeds 2^63 - 1.
     SizeOverflow,
-    /// The element data length (or the number of strings) differs from what the shape and dtype require.
+    /// The element data length (or the number of strings) differs from what the shape and dtype require: in the data item, in a bundle directory entry's length, or in a compressed item's declared length; or a block type's shape is not whole blocks.
     ShapeMismatch,
-    /// The padding item is present when not needed, absent when needed, has the wrong length, or holds a non-zero byte.
+    /// A padding item (of a tensor, or a bundle's pad before its tensors) is present when not needed, absent when needed, has the wrong length, or holds a non-zero byte.
     BadPadding,
     /// An element value is not allowed: a bool byte other than 0x00/0x01, or non-zero unused bits after the last packed sub-byte element.
     InvalidElement,
@@ -39,7 +39,7 @@ pub enum ErrorCode {
     DuplicateName,
     /// A metadata map has the same key twice.
     DuplicateKey,
-    /// Map keys are not in bytewise lexicographic order of their encodings.
+    /// Metadata map keys, or the tensor names of a bundle directory, are not in bytewise lexicographic order of their encodings.
     UnsortedKeys,
     /// An integer, length or tag number is not encoded in its shortest form.
     NonShortestHead,
@@ -75,7 +75,7 @@ pub enum ErrorCode {
     DocumentDigestMismatch,
     /// The tensor data is compressed (tag 52090) and the decoder implements only the Core profile, or the codec or filter number is unknown.
     UnsupportedCompression,
-    /// A compressed data item is malformed: wrong structure, a filter that does not apply to the dtype, a padding item, a frame that is not valid zstd or needs a window over 8 MiB.
+    /// A compressed data item is malformed: wrong structure, a filter that does not apply to the dtype, a padding item, a frame that is not valid zstd or needs a window over 8 MiB; or a bundle directory entry of a string tensor has codec and filter fields.
     InvalidCompression,
     /// Compressed data decompresses to more or fewer bytes than the tensor's data length; decoding stops as soon as the output would exceed it.
     DecompressedSizeMismatch,
@@ -195,14 +195,14 @@ impl ErrorCode {
             ErrorCode::UnknownDtype => "The dtype code is not in the dtype table.",
             ErrorCode::RankTooLarge => "The shape has more than 32 dimensions.",
             ErrorCode::SizeOverflow => "The product of the non-zero dimensions of a shape exceeds 2^53 - 1 (checked as each dimension is read), or a stream's document length exceeds 2^63 - 1.",
-            ErrorCode::ShapeMismatch => "The element data length (or the number of strings) differs from what the shape and dtype require.",
-            ErrorCode::BadPadding => "The padding item is present when not needed, absent when needed, has the wrong length, or holds a non-zero byte.",
+            ErrorCode::ShapeMismatch => "The element data length (or the number of strings) differs from what the shape and dtype require: in the data item, in a bundle directory entry's length, or in a compressed item's declared length; or a block type's shape is not whole blocks.",
+            ErrorCode::BadPadding => "A padding item (of a tensor, or a bundle's pad before its tensors) is present when not needed, absent when needed, has the wrong length, or holds a non-zero byte.",
             ErrorCode::InvalidElement => "An element value is not allowed: a bool byte other than 0x00/0x01, or non-zero unused bits after the last packed sub-byte element.",
             ErrorCode::InvalidUtf8 => "A text string is not valid UTF-8.",
             ErrorCode::InvalidName => "A tensor name is empty or longer than 4096 bytes.",
             ErrorCode::DuplicateName => "Two tensors in a bundle have the same name.",
             ErrorCode::DuplicateKey => "A metadata map has the same key twice.",
-            ErrorCode::UnsortedKeys => "Map keys are not in bytewise lexicographic order of their encodings.",
+            ErrorCode::UnsortedKeys => "Metadata map keys, or the tensor names of a bundle directory, are not in bytewise lexicographic order of their encodings.",
             ErrorCode::NonShortestHead => "An integer, length or tag number is not encoded in its shortest form.",
             ErrorCode::NonCanonicalFloat => "A metadata float is not in the shortest width that preserves its value, or is a NaN other than f97e00.",
             ErrorCode::IndefiniteLength => "An indefinite-length string, array or map appears.",
@@ -220,7 +220,7 @@ impl ErrorCode {
             ErrorCode::StreamLengthMismatch => "The payloads of a stream do not add up to the document length its manifest declares.",
             ErrorCode::DocumentDigestMismatch => "The reassembled document's SHA-256 differs from the document digest in the manifest.",
             ErrorCode::UnsupportedCompression => "The tensor data is compressed (tag 52090) and the decoder implements only the Core profile, or the codec or filter number is unknown.",
-            ErrorCode::InvalidCompression => "A compressed data item is malformed: wrong structure, a filter that does not apply to the dtype, a padding item, a frame that is not valid zstd or needs a window over 8 MiB.",
+            ErrorCode::InvalidCompression => "A compressed data item is malformed: wrong structure, a filter that does not apply to the dtype, a padding item, a frame that is not valid zstd or needs a window over 8 MiB; or a bundle directory entry of a string tensor has codec and filter fields.",
             ErrorCode::DecompressedSizeMismatch => "Compressed data decompresses to more or fewer bytes than the tensor's data length; decoding stops as soon as the output would exceed it.",
             ErrorCode::DirectoryMismatch => "A bundle's directory disagrees with its tensor items: an offset other than the layout rule gives, a different number of items, or an item whose form or length differs from its entry.",
             ErrorCode::InvalidChunkSize => "A stream manifest's max-size is outside 128 to 2^32 - 1 (checked at M6).",

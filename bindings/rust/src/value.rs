@@ -116,6 +116,14 @@ const INT_MAX: i128 = (1i128 << 64) - 1;
 pub(crate) fn read_metadata<'a>(r: &mut Reader<'a>, mh: Head) -> Result<Metadata<'a>, Error> {
     let m0 = mh.start;
     check_size(r, mh, m0)?;
+    if mh.major != MAJOR_MAP {
+        let code = if mh.major == MAJOR_TAG {
+            ErrorCode::UnexpectedTag
+        } else {
+            ErrorCode::UnexpectedType
+        };
+        return r.fail(code, mh.start);
+    }
     check_map(r, mh.arg, 1, m0)?;
     Ok(Metadata {
         bytes: &r.buf[m0..r.pos],
