@@ -124,25 +124,46 @@ def test_a_131_kb_document_claiming_4_gib_fails_fast_with_the_limit() -> None:
 
 
 def _bomb_bundle(n: int = 8, each: int = 256 << 20) -> bytes:
-    """A small bundle of n compressed uint8 tensors that each declare `each` bytes (each under the limit)."""
+    """A small bundle of n compressed uint8 tensors that each declare `each` bytes (each under the limit).
+
+    Built by hand in the 1.0 layout (SPEC.md §5.2): 7-element directory entries, the pad, then the items.
+    """
+    from tensorcbor.bundle import data_position
+    from tensorcbor.cbor import encode_text, head
+    from tensorcbor.dtypes import BY_CODE
+    from tensorcbor.tensor import BUNDLE_MAGIC, COMPRESSED_TAG
     frame = zstandard.ZstdCompressor(write_content_size=False).compress(bytes(1 << 20))
-    doc = _compressed_doc((each,), frame, dtype_code=2)
-    item = doc[7:]  # [dtype, shape, data] without the version: a bundle tensor array is the same minus one field
-    item = b"\x83" + item[1:]
-    from tensorcbor.cbor import head
-    parts = [bytes.fromhex("d9d9f7d9cb62") + b"\x83\x01\xa0" + head(5, n)]
-    for i in range(n):
-        parts.append(head(3, 2) + f"t{i}".encode() + item)
-    return b"".join(parts)
+    item = b"\x81" + head(6, COMPRESSED_TAG) + b"\x84\x01\x00" + head(0, each) + head(2, len(frame)) + frame
+    pos = len(head(4, n))  # relative to B: the tensors array head comes first
+    entries, items = [], []
+    for name in sorted(f"t{i}" for i in range(n)):
+        offset = data_position(pos, BY_CODE[2], len(frame), (1, 0), each)
+        entries.append(b"\x87" + encode_text(name) + b"\x02\x81" + head(0, each) + head(0, offset)
+                       + head(0, len(frame)) + b"\x01\x00")
+        items.append(item)
+        pos = offset + len(frame)
+    prefix = BUNDLE_MAGIC + b"\x85\x01\xa0" + head(4, n) + b"".join(entries)
+    k = (-(len(prefix) + 1)) % 8
+    return prefix + bytes((0x40 | k,)) + bytes(k) + head(4, n) + b"".join(items)
 
 
 def test_a_bundle_of_many_large_claims_fails_before_decompressing(tmp_path: Path) -> None:
     blob = _bomb_bundle()
     assert len(blob) < 420_000
-    for call in (decode_bundle, tensorcbor.bundle.parse_bundle):
+    with pytest.raises(DecodeError) as exc:  # lazy: every item's C5 runs before anything is decompressed
+        tensorcbor.bundle.parse_bundle(blob)
+    assert exc.value.code == "DECOMPRESSION_LIMIT"
+    # decode_bundle checks each tensor's elements right after its item (SPEC.md §7.1, element checks before the
+    # next item), so it decompresses tensor 0 first: its frame falls short of the 256 MiB it declares, and
+    # decoding stops there with at most that one tensor's output ever allocated.
+    tracemalloc.start()
+    try:
         with pytest.raises(DecodeError) as exc:
-            call(blob)
-        assert exc.value.code == "DECOMPRESSION_LIMIT"
+            decode_bundle(blob)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert exc.value.code == "DECOMPRESSED_SIZE_MISMATCH" and peak < 64 << 20
     path = tmp_path / "bomb.tcb"
     path.write_bytes(blob)
     for copy in (False, True):
