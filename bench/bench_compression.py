@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Compression (SPEC.md §13, Extended profile): ratio and speed on real weights and on random data.
+"""Compression (SPEC.md §11, Extended profile): ratio and speed on real weights and on random data.
 
 For each data set and dtype (float32, float16, bfloat16) this compares, on the same tensors:
 

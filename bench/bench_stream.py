@@ -1,4 +1,4 @@
-"""Stream receiving (SPEC.md §12.5): time and memory of ``stream.Assembler`` against whole-document decoding.
+"""Stream receiving (SPEC.md §10.5): time and memory of ``stream.Assembler`` against whole-document decoding.
 
     python3 bench/bench_stream.py            # full run, prints a Markdown table
     python3 bench/bench_stream.py --quick    # smaller documents, a few seconds

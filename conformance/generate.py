@@ -59,7 +59,7 @@ def check_with_codec(v: Vector) -> None:
     """A valid vector's bytes must be what tensorcbor's encoder produces from the expected value.
 
     Decoder-only vectors (no `source`: Extended data whose canonical form is the Core
-    encoding, SPEC.md §13.3) are checked the other way: tensorcbor must decode them
+    encoding, SPEC.md §11.3) are checked the other way: tensorcbor must decode them
     to the expected value.
     """
     if v.source is None:

@@ -56,7 +56,7 @@ def _row(d: object) -> dict[str, int | str]:
     block = getattr(d, "block", None)  # (elements per block, bytes per block) for block dtypes
     block_elems, block_bytes = (int(block[0]), int(block[1])) if block else (0, 0)
     if kind == "block" and not (block_elems and block_bytes):
-        raise ValueError(f"block dtype {getattr(d, 'name')} has no (elements, bytes) block size")
+        raise ValueError(f"block dtype {d.name} has no (elements, bytes) block size")
     return {"code": int(d.code), "name": str(d.name), "kind": kind,
             "bits": int(getattr(d, "bits", 0) or 0), "align": int(d.align),
             "tag": int(tag) if tag is not None else 0, "block_elems": block_elems, "block_bytes": block_bytes}

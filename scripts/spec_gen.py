@@ -110,7 +110,7 @@ meta-value = int / float / tstr / bytes / bool / null / [* meta-value] / metadat
 
 
 CDDL_EXTENDED = """\
-; Extended profile (SPEC.md section 13): 52090([codec, filter, length, zstd data]). The profile rules are not
+; Extended profile (SPEC.md section 11): 52090([codec, filter, length, zstd data]). The profile rules are not
 ; marked with RFC 9165 .feature: cddl-rs (pycddl) treats a .feature control as always satisfied, which would
 ; make the two validators disagree on every document.
 t-compressed = t-compressed-wide / t-compressed-narrow
@@ -126,8 +126,8 @@ compressed-unfiltered = #6.52090([codec: 1, filter: 0, length: uint, zstd: bytes
 """
 
 CDDL_STREAM = """\
-; Stream profile (SPEC.md section 12): a second root, one chunk. The ranges are those of the checks
-; M5-M8 and D6-D9 of section 12.4; the rules that relate fields (digests a multiple of 32 bytes,
+; Stream profile (SPEC.md section 10): a second root, one chunk. The ranges are those of the checks
+; M5-M8 and D6-D9 of section 10.4; the rules that relate fields (digests a multiple of 32 bytes,
 ; N <= doc-length <= N * (max-size - 52), a chunk no longer than max-size, index <= N) are not CDDL.
 tensorcbor-stream-chunk = manifest-chunk / data-chunk
 
@@ -309,7 +309,7 @@ def _examples() -> list[tuple[str, str, bytes]]:
          tensorcbor.encode_bundle({})),
         _bundle_example(),
         ("compressed float32 (Extended profile)",
-         "A 16 x 16 float32 tensor of 0.5, byte-shuffled and compressed with zstd (§13): "
+         "A 16 x 16 float32 tensor of 0.5, byte-shuffled and compressed with zstd (§11): "
          "52090([codec 1 = zstd, filter 1 = shuffle, length 1024, frame]); no padding item. The frame bytes "
          "are those of the reference zstd (libzstd 1.5.7); other versions may write another valid frame.",
          tensorcbor.encode(np.full((16, 16), 0.5, np.float32), compression="zstd", shuffle=True)),

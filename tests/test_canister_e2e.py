@@ -1,7 +1,7 @@
 """End to end: the tensor-store canisters (examples/) built for the IC and run under the icemu emulation.
 
 Builds each canister's real .wasm, installs it, uploads a synthetic transformer-shaped model in verified chunks
-(SPEC.md §12), tampers with chunks, lists, reads every tensor back byte-identical, runs the dense layer
+(SPEC.md §10), tampers with chunks, lists, reads every tensor back byte-identical, runs the dense layer
 against numpy, upgrades and reads again. The model is about 20 MB (some 400 tensors) for the Rust canister and
 8 MB for the Motoko one (its SHA-256 costs ~800 fuel per byte); TENSORCBOR_E2E_MB=100 and
 TENSORCBOR_E2E_MOTOKO_MB=100 give the 100 MB runs. Without cargo, the wasm32 target, node or the npm motoko

@@ -1,4 +1,4 @@
-"""Compressed tensor data, the Extended profile (SPEC.md §13)."""
+"""Compressed tensor data, the Extended profile (SPEC.md §11)."""
 
 from __future__ import annotations
 

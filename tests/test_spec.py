@@ -52,8 +52,8 @@ def test_at_least_a_dozen_examples() -> None:
     assert len(EXAMPLES) >= 12
 
 
-STREAM_CHUNK = b"\xd9\xcb\x73"  # tag 52083 (SPEC.md section 12): a chunk, not a document
-COMPRESSED = b"\xd9\xcb\x7a"  # tag 52090 (SPEC.md section 13): compressed data
+STREAM_CHUNK = b"\xd9\xcb\x73"  # tag 52083 (SPEC.md section 10): a chunk, not a document
+COMPRESSED = b"\xd9\xcb\x7a"  # tag 52090 (SPEC.md section 11): compressed data
 
 
 def root_rule(blob: bytes) -> str:

@@ -1,4 +1,4 @@
-"""Chunked streams (SPEC.md §12): round trips, the memory bound, and one code per way a chunk can be wrong."""
+"""Chunked streams (SPEC.md §10): round trips, the memory bound, and one code per way a chunk can be wrong."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Stream receivers (SPEC.md §12.4-12.5): rejected chunks change nothing, storing receivers, quota, max-size,
+"""Stream receivers (SPEC.md §10.4-12.5): rejected chunks change nothing, storing receivers, quota, max-size,
 and the Assembler's linear work and one-copy memory."""
 
 from __future__ import annotations
@@ -229,7 +229,7 @@ def test_a_directory_is_read_once_per_entry(monkeypatch: pytest.MonkeyPatch) -> 
 
 
 def test_element_bytes_are_held_once() -> None:
-    """SPEC.md §12.5: a tensor's bytes are copied once into its own storage (tracemalloc peak ~1x)."""
+    """SPEC.md §10.5: a tensor's bytes are copied once into its own storage (tracemalloc peak ~1x)."""
     arr = np.arange(2 << 20, dtype=np.float32)  # 8 MiB
     cs = list(stream.chunks(tensorcbor.encode_bundle({"big": arr, "z": np.ones(3, np.int8)}), 65536))
     tracemalloc.start()

@@ -252,7 +252,7 @@ def tensor_doc(t: TensorSpec) -> bytes:
 
 @dataclass
 class CItem:
-    """A compressed data item (SPEC.md §13.1) as a bundle item carries it, with what its directory entry says."""
+    """A compressed data item (SPEC.md §11.1) as a bundle item carries it, with what its directory entry says."""
 
     item: bytes  # 52090([codec, filter, length, zstd]), complete
     codec: int

@@ -1,4 +1,4 @@
-"""Extended profile (SPEC.md §13), invalid vectors: each with the code §13.4 (C1-C6, Z1-Z4) assigns.
+"""Extended profile (SPEC.md §11), invalid vectors: each with the code §11.4 (C1-C6, Z1-Z4) assigns.
 
 Frames are hand-built (zstd_frames.py), so these bytes mean the same to every zstd
 decoder. The first vector is also what a Core-only decoder must report for any

@@ -1,9 +1,9 @@
-"""Extended profile (SPEC.md §13), valid vectors: compressed tensor data that every Extended decoder accepts.
+"""Extended profile (SPEC.md §11), valid vectors: compressed tensor data that every Extended decoder accepts.
 
 Frames are hand-built from raw and RLE blocks (zstd_frames.py), so the bytes do not
 depend on a zstd library; the expected value is the element bytes after
 decompression and unshuffling. These are decoder vectors: re-encoding gives the
-Core form (the canonical one, §13.3), not these bytes, so generate.py checks them
+Core form (the canonical one, §11.3), not these bytes, so generate.py checks them
 by decoding with tensorcbor instead of encoding.
 """
 
@@ -41,7 +41,7 @@ def citem(zstd: bytes, length: int, filt: int = 0, codec: int = 1) -> bytes:
 
 
 def ctensor(t: TensorSpec, item: bytes, version: bool = True) -> bytes:
-    """A tensor array whose data item is `item` (no padding item, §13.1)."""
+    """A tensor array whose data item is `item` (no padding item, §11.1)."""
     return head(4, 4 if version else 3) + (b"\x01" if version else b"") + uint(t.dt.code) \
         + array([uint(d) for d in t.shape]) + item
 

@@ -1,4 +1,4 @@
-"""Stream profile vectors (SPEC.md §12): ``python3 -m conformance.gen.stream_vectors [--out DIR]``.
+"""Stream profile vectors (SPEC.md §10): ``python3 -m conformance.gen.stream_vectors [--out DIR]``.
 
 A stream vector is a sequence of chunks plus what the receiver knows beforehand (the
 expected stream digest, a quota), and what it must answer for each chunk and at the
@@ -10,9 +10,9 @@ in conformance/README.md ("Stream suite"):
 - ``manifest.json``: per vector the receiver kind it applies to, the inputs, the
   expected verdict of every chunk and of the end of the stream.
 
-Rejected chunks change no receiver state (SPEC.md §12.4), so a runner feeds EVERY chunk
+Rejected chunks change no receiver state (SPEC.md §10.4), so a runner feeds EVERY chunk
 and records each verdict. The expected answers are written here by hand from the order
-of checks of §12.4, never obtained by running the codec; a test runs the reference
+of checks of §10.4, never obtained by running the codec; a test runs the reference
 receivers over them.
 """
 

@@ -1,4 +1,4 @@
-"""Hand-built zstd frames (RFC 8878) for the Extended profile vectors (SPEC.md §13).
+"""Hand-built zstd frames (RFC 8878) for the Extended profile vectors (SPEC.md §11).
 
 Frames made of raw and RLE blocks need no entropy coder, so their bytes do not
 depend on any zstd library version, yet every conforming zstd decoder must accept
@@ -64,6 +64,6 @@ def skippable(payload: bytes) -> bytes:
 
 
 def shuffle(data: bytes, unit: int) -> bytes:
-    """SPEC.md §13.2: shuffled byte j*m + i is original byte i*u + j."""
+    """SPEC.md §11.2: shuffled byte j*m + i is original byte i*u + j."""
     m = len(data) // unit
     return bytes(data[i * unit + j] for j in range(unit) for i in range(m))

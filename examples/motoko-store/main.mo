@@ -1,6 +1,6 @@
 /// tensor-store in Motoko: the interface of ../tensor-store.did, on the Motoko binding (bindings/motoko).
 ///
-/// A model (a tensorcbor bundle) arrives as a chunked stream (SPEC.md §12), checked chunk by chunk as a
+/// A model (a tensorcbor bundle) arrives as a chunked stream (SPEC.md §10), checked chunk by chunk as a
 /// sequential receiver (M1-M11, D1-D11; SHA-256 from Sha256.mo) and written to a Region at its place in the
 /// document; `finish` decodes the stored document strictly (Decode.bundle) and keeps, per tensor, its name,
 /// dtype, shape, the head bytes of its tensor document and where its bytes are. A persistent actor: every
@@ -100,7 +100,7 @@ persistent actor {
     };
   };
 
-  /// M1-M11 (SPEC.md §12.4) of chunk 0 against the stream digest the uploader vouches for.
+  /// M1-M11 (SPEC.md §10.4) of chunk 0 against the stream digest the uploader vouches for.
   func parseManifest(chunk : Blob, expected : Blob) : { #ok : Manifest; #err : Error } {
     if (Sha.sha256(chunk) != expected) return #err(fmt(#STREAM_DIGEST_MISMATCH, "the manifest's SHA-256 is not the stream digest given to begin_upload"));
     let c = switch (openChunk(chunk)) { case (#ok c) c; case (#err e) return #err(e) };
@@ -228,7 +228,7 @@ persistent actor {
     if (next <= count) {
       return #Err(fmt(#MISSING_CHUNK, C.n64Text(next - 1) # " of " # C.n64Text(count) # " data chunks received; chunk " # C.n64Text(next) # " is missing"));
     };
-    // E2 skipped, as SPEC.md §12.4 / design D8 allow: M1 checked the manifest against the stream digest the
+    // E2 skipped, as SPEC.md §10.4 / design D8 allow: M1 checked the manifest against the stream digest the
     // uploader vouched for, and every payload against the manifest.
     manifest := null;
     let doc = Region.loadBlob(store, DOC_BASE, C.nat(m.docLength));

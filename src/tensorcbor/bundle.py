@@ -460,7 +460,7 @@ def _parse(data: Any, strict: bool, check_elements: bool,
 
 
 def header_regions(data: Any) -> list[tuple[int, int]]:
-    """[item start, first byte its entry locates) of every item of a valid bundle (SPEC.md §12.3 cut rule)."""
+    """[item start, first byte its entry locates) of every item of a valid bundle (SPEC.md §10.3 cut rule)."""
     _, prefix = _parse(data, True, False)
     regions = []
     start = prefix.base + len(head(4, prefix.count))

@@ -20,7 +20,7 @@ from .errors import DecodeError, EncodeError
 MAX_NESTING = 32
 MAX_METADATA_BYTES = 16 * 1024 * 1024
 DEFAULT_MAX_DECOMPRESSED = 1 << 30
-"""Default limit on the total declared uncompressed length per decode call (SPEC.md §13.4, DECOMPRESSION_LIMIT)."""
+"""Default limit on the total declared uncompressed length per decode call (SPEC.md §11.4, DECOMPRESSION_LIMIT)."""
 NO_LIMIT = 1 << 80
 
 _HALF = struct.Struct(">e")

@@ -49,7 +49,7 @@ def encode(array: Any, *, compression: str | None = None, shuffle: bool = False)
     """The one deterministic tensorcbor encoding of a numpy array (or array-like).
 
     ``compression="zstd"`` (with an optional byte ``shuffle``) writes the Extended
-    profile's compressed form (SPEC.md §13), which Core-only decoders reject.
+    profile's compressed form (SPEC.md §11), which Core-only decoders reject.
     """
     if compression is not None or shuffle:
         fields, data = item_parts(array, len(TENSOR_MAGIC), version=True, compression=compression,

@@ -1,4 +1,4 @@
-"""Compressed tensor data, the Extended profile (SPEC.md §13).
+"""Compressed tensor data, the Extended profile (SPEC.md §11).
 
 The data item of a tensor may be ``52090([codec, filter, length, compressed])``
 instead of the Core byte string: codec 1 is zstd (RFC 8878), filter 1 a byte
@@ -73,7 +73,7 @@ _cctx: Any = None
 def _compressor() -> Any:
     global _cctx
     if _cctx is None:
-        # SPEC.md §13.3: level 3, one frame, no checksum, no content size, no dictionary id, one thread.
+        # SPEC.md §11.3: level 3, one frame, no checksum, no content size, no dictionary id, one thread.
         _cctx = _zstd.ZstdCompressor(level=ZSTD_LEVEL, write_checksum=False, write_content_size=False,
                                      write_dict_id=False, threads=0)
     return _cctx
@@ -84,7 +84,7 @@ def body_parts(dt: DType, shape: tuple[int, ...], payload: Payload, *, version: 
     """Header and compressed bytes of a compressed tensor array, or None to keep the Core form.
 
     The Core form is kept for string tensors, empty data, and whenever compression would
-    not make the data item smaller (SPEC.md §13.3).
+    not make the data item smaller (SPEC.md §11.3).
     """
     found = compressed_item(dt, payload, codec=codec, shuffle_bytes=shuffle_bytes)
     if found is None:
@@ -144,7 +144,7 @@ class CompressedInfo(TensorInfo):
 
 def read_compressed(r: Reader, dt: DType, shape: tuple[int, ...], count: int, pad_len: int,
                     at: int) -> CompressedInfo:
-    """Read the compressed data item after its tag head (SPEC.md §13.4 steps C1-C6)."""
+    """Read the compressed data item after its tag head (SPEC.md §11.4 steps C1-C6)."""
     if _zstd is None:
         raise r.fail("UNSUPPORTED_COMPRESSION", "this decoder implements the Core profile only; the tensor "
                      "data is compressed (tag 52090, Extended profile)", at)
@@ -199,7 +199,7 @@ def _uint(r: Reader, what: str) -> int:
 
 
 def check_frames(data: Any, length: int, at: int = 0) -> None:
-    """Walk the zstd frames of `data` without decompressing (SPEC.md §13.4 Z1-Z2).
+    """Walk the zstd frames of `data` without decompressing (SPEC.md §11.4 Z1-Z2).
 
     Every frame must be complete, the data must end with the last one, no frame may
     name a dictionary or need a window over 8 MiB, and the content sizes that frame

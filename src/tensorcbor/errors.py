@@ -54,7 +54,7 @@ REGISTRY: tuple[tuple[str, str], ...] = (
     ("NESTING_TOO_DEEP", "Metadata arrays and maps nest deeper than 32 levels."),
     ("METADATA_TOO_LARGE", "The encoded metadata map is longer than 16 MiB (16777216 bytes); reported as soon "
                            "as a head inside the metadata (with a string's claimed content) reaches past the limit."),
-    # Stream profile (SPEC.md §12): chunked streams.
+    # Stream profile (SPEC.md §10): chunked streams.
     ("STREAM_DIGEST_MISMATCH", "The SHA-256 of a stream's manifest chunk is not the stream digest the receiver "
                                "expects."),
     ("WRONG_STREAM", "A data chunk's stream id is not the digest of this stream's manifest: the chunk belongs "
@@ -73,7 +73,7 @@ REGISTRY: tuple[tuple[str, str], ...] = (
                                "declares."),
     ("DOCUMENT_DIGEST_MISMATCH", "The reassembled document's SHA-256 differs from the document digest in the "
                                  "manifest."),
-    # Extended profile (SPEC.md §13): compressed tensor data.
+    # Extended profile (SPEC.md §11): compressed tensor data.
     ("UNSUPPORTED_COMPRESSION", "The tensor data is compressed (tag 52090) and the decoder implements only "
                                 "the Core profile, or the codec or filter number is unknown."),
     ("INVALID_COMPRESSION", "A compressed data item is malformed: wrong structure, a filter that does not "

@@ -1,4 +1,4 @@
-"""Chunked streams (SPEC.md §12): a document moved in message-sized, verifiable chunks.
+"""Chunked streams (SPEC.md §10): a document moved in message-sized, verifiable chunks.
 
 A stream is one *manifest chunk* followed by data chunks 1..N. The data chunks'
 payloads, concatenated, ARE the v1 document (byte for byte, so its alignment
@@ -16,13 +16,13 @@ data chunk the moment it arrives, and reject a wrong one at once.
             use(name, array)
     asm.finish()                                         # MISSING_CHUNK, DOCUMENT_DIGEST_MISMATCH
 
-Receivers (SPEC.md §12.4): ``SequentialReceiver`` takes data chunks in index order and
+Receivers (SPEC.md §10.4): ``SequentialReceiver`` takes data chunks in index order and
 hashes the document as it arrives; ``StoringReceiver`` keeps verified chunks in any
 order and assembles the document as its contiguous prefix grows; ``Assembler``
 (stream_decode.py) is a sequential receiver that also decodes. All run the same
 checks, and a rejected chunk changes none of them: the right chunk may follow.
 
-Memory bound of ``Assembler`` (SPEC.md §12.5): the parsing window holds the unit being
+Memory bound of ``Assembler`` (SPEC.md §10.5): the parsing window holds the unit being
 read (the document prefix with the metadata, or one tensor header or string array)
 plus the rest of the current payload; a tensor's element bytes are copied once into
 storage of their own, which the returned array views. So about one copy of the
@@ -167,7 +167,7 @@ def _byte_view(part: Any) -> memoryview:
 
 
 def _header_regions(doc: _Concat) -> list[tuple[int, int]]:
-    """[start, first byte of the data range) of each tensor header, in document order (SPEC.md §12.3)."""
+    """[start, first byte of the data range) of each tensor header, in document order (SPEC.md §10.3)."""
     buf = doc.parts[0] if len(doc.parts) == 1 else doc.joined()
     if bytes(buf[3:6]) == TENSOR_MAGIC[3:]:
         return [(0, parse_tensor_document(Reader(buf)).offset)]
@@ -215,7 +215,7 @@ class Manifest:
 
 def parse_manifest(chunk: bytes | bytearray | memoryview, expected_digest: bytes | None = None,
                    quota: int | None = None) -> Manifest:
-    """Check and parse chunk 0 (SPEC.md §12.4, steps M1-M12); `quota` bounds the declared document length."""
+    """Check and parse chunk 0 (SPEC.md §10.4, steps M1-M12); `quota` bounds the declared document length."""
     data = bytes(chunk)
     sid = hashlib.sha256(data).digest()
     if expected_digest is not None and sid != bytes(expected_digest):
@@ -289,14 +289,14 @@ def _digest_field(r: Reader, what: str) -> bytes:
 
 @dataclass(frozen=True)
 class DataChunk:
-    """A data chunk that passed every check of SPEC.md §12.4 (D1-D11)."""
+    """A data chunk that passed every check of SPEC.md §10.4 (D1-D11)."""
 
     index: int
     payload: memoryview
 
 
 class _Receiver:
-    """What sequential and storing receivers share: the manifest, and checks D1-D11 of SPEC.md §12.4.
+    """What sequential and storing receivers share: the manifest, and checks D1-D11 of SPEC.md §10.4.
 
     A rejected chunk changes nothing (every check runs before any state is touched), so an
     honest uploader can resend a corrected chunk after a bad one. Until a manifest is
@@ -382,7 +382,7 @@ class _Receiver:
 
 
 class SequentialReceiver(_Receiver):
-    """A receiver that takes data chunks in index order (SPEC.md §12.4) and hashes the document as it arrives.
+    """A receiver that takes data chunks in index order (SPEC.md §10.4) and hashes the document as it arrives.
 
     ``accept`` returns each data chunk's payload view once checked: the caller consumes
     it (writes it out, decodes it) before the next chunk.
@@ -410,7 +410,7 @@ class SequentialReceiver(_Receiver):
 
 
 class StoringReceiver(_Receiver):
-    """A receiver that keeps verified chunks in any order and assembles the document (SPEC.md §12.4).
+    """A receiver that keeps verified chunks in any order and assembles the document (SPEC.md §10.4).
 
     The document grows as a contiguous prefix: a chunk that extends it is appended (and
     hashed for E2) at once, together with any later chunks already waiting; others wait
@@ -423,7 +423,7 @@ class StoringReceiver(_Receiver):
                  skip_document_digest: bool = False) -> None:
         super().__init__(expected_digest, quota=quota)
         if skip_document_digest and expected_digest is None:
-            raise ValueError("skip_document_digest needs an expected stream digest (SPEC.md §12.4, E2)")
+            raise ValueError("skip_document_digest needs an expected stream digest (SPEC.md §10.4, E2)")
         self._skip = skip_document_digest
         self._hash = hashlib.sha256()
         self._doc = bytearray()

@@ -1,4 +1,4 @@
-"""Decoding a stream's document while its chunks arrive (SPEC.md §12.5), in linear time and about one copy.
+"""Decoding a stream's document while its chunks arrive (SPEC.md §10.5), in linear time and about one copy.
 
 The document is read as a sequence of *units* (the document prefix with the metadata,
 then one tensor item after another). A unit is parsed by the ordinary strict decoder

@@ -27,7 +27,7 @@ BUNDLE_MAGIC = SELF_DESCRIBE + head(6, BUNDLE_TAG)
 VERSION = 1
 MAX_RANK = 32
 MAX_SIZE = (1 << 63) - 1
-"""Largest stream document length (SPEC.md §12)."""
+"""Largest stream document length (SPEC.md §10)."""
 MAX_ELEMENTS = (1 << 53) - 1
 """Largest product of a shape's non-zero dimensions (SPEC.md §4.2): every data length then fits in 2^57."""
 STRING = BY_CODE[8]
@@ -151,7 +151,7 @@ def body_parts(dt: DType, shape: tuple[int, ...], payload: Payload, offset: int,
 
 def item_parts(array: Any, offset: int, *, version: bool, compression: str | None = None,
                shuffle: bool = False) -> tuple[bytes, Payload]:
-    """Header and payload of one tensor array at `offset`, compressed (SPEC.md §13) when asked and worth it."""
+    """Header and payload of one tensor array at `offset`, compressed (SPEC.md §11) when asked and worth it."""
     dt, shape, payload = prepare(array)
     if compression is not None:
         from .compression import body_parts as compressed_parts
@@ -199,7 +199,7 @@ def read_data(r: Reader, dt: DType, shape: tuple[int, ...], count: int, padded: 
         return _read_strings(r, dt, shape, count)
     data_start = r.pos
     m, _, arg = r.head()
-    if m == 6 and arg == COMPRESSED_TAG:  # Extended profile, SPEC.md §13
+    if m == 6 and arg == COMPRESSED_TAG:  # Extended profile, SPEC.md §11
         from .compression import read_compressed
         return read_compressed(r, dt, shape, count, pad_len, data_start)
     if dt.rfc8746_tag is not None:

@@ -1,4 +1,4 @@
-/// SHA-256 (FIPS 180-4), which Motoko's `core` lacks: for stream-chunk checks (SPEC.md §12.2), in canisters.
+/// SHA-256 (FIPS 180-4), which Motoko's `core` lacks: for stream-chunk checks (SPEC.md §10.2), in canisters.
 ///
 /// `Sha256()` hashes incrementally (`write` any number of blobs, then `sum`); `sha256(blob)` in one call.
 /// Bytes are taken with a `for (b in blob.vals())` loop, which the compiler turns into direct indexing, and

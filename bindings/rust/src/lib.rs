@@ -15,7 +15,7 @@
 //!   that is a multiple of [`DType::align`], so a buffer with 8-byte aligned start can be viewed in place.
 //! - [`read_layout`] gives a bundle's byte ranges from its prefix alone (range reads of stored bundles).
 //! - [`encode_tensor`], [`encode_view`] and [`encode_bundle`] produce the one valid encoding.
-//! - Feature `stream`: the `stream` module, chunked streams of SPEC.md §12 (verified receivers,
+//! - Feature `stream`: the `stream` module, chunked streams of SPEC.md §10 (verified receivers,
 //!   incremental decoding); its docs say what a canister keeps between messages.
 //!
 //! ```

@@ -1,11 +1,11 @@
-//! The Stream profile (SPEC.md §12): a document cut into chunks, each verified on arrival.
+//! The Stream profile (SPEC.md §10): a document cut into chunks, each verified on arrival.
 //!
 //! ```text
 //! manifest chunk:  55799(52083([1, doc-length, max-size, doc-sha256, digests]))
 //! data chunk:      55799(52083([1, stream-id, index, payload]))
 //! ```
 //!
-//! Two receivers apply checks M1-M12, D1-D11 and E1-E2 of §12.4 in order and report the first failure as an
+//! Two receivers apply checks M1-M12, D1-D11 and E1-E2 of §10.4 in order and report the first failure as an
 //! [`Error`] with its registry code:
 //!
 //! - [`SequentialReceiver`] takes data chunks in index order and hashes the document as it arrives (E2
@@ -53,7 +53,7 @@ pub const STREAM_TAG: u64 = 52083;
 pub const MIN_MAX_SIZE: u64 = 128;
 /// The largest allowed `max-size`, 2^32 - 1.
 pub const MAX_MAX_SIZE: u64 = u32::MAX as u64;
-/// The default chunk size limit (SPEC.md §12.3): fits an ICP ingress message with room for its envelope.
+/// The default chunk size limit (SPEC.md §10.3): fits an ICP ingress message with room for its envelope.
 pub const DEFAULT_MAX_SIZE: u64 = 1_900_000;
 /// The largest overhead of a data chunk: payload capacity is `max-size - 52`.
 pub const DATA_CHUNK_OVERHEAD: u64 = 52;
@@ -507,7 +507,7 @@ fn element_count(shape: &[u64]) -> u64 {
     }
 }
 
-/// A receiver that takes data chunks in index order (SPEC.md §12.4) and hashes the document as it arrives.
+/// A receiver that takes data chunks in index order (SPEC.md §10.4) and hashes the document as it arrives.
 /// Feed the payloads it returns to a [`StreamDecoder`] to get tensors as they complete.
 #[derive(Debug, Clone)]
 pub struct SequentialReceiver {
@@ -546,7 +546,7 @@ impl SequentialReceiver {
 
     /// Take one chunk: until a manifest is accepted, every chunk is checked as the manifest (returns `None`);
     /// then data chunks, returned with their payload (a slice of `chunk`). A chunk that fails a check of
-    /// §12.4 changes nothing.
+    /// §10.4 changes nothing.
     pub fn accept<'c>(&mut self, chunk: &'c [u8]) -> Result<Option<DataChunk<'c>>, Error> {
         let Some(m) = &self.manifest else {
             self.manifest = Some(parse_manifest(chunk, self.expected.as_ref(), self.quota)?);
@@ -619,7 +619,7 @@ impl ChunkStore for VecStore {
     }
 }
 
-/// A receiver that keeps verified chunks in any order (SPEC.md §12.4): never `CHUNK_OUT_OF_ORDER`.
+/// A receiver that keeps verified chunks in any order (SPEC.md §10.4): never `CHUNK_OUT_OF_ORDER`.
 #[derive(Debug)]
 pub struct StoringReceiver<S: ChunkStore> {
     expected: Option<[u8; 32]>,
@@ -706,7 +706,7 @@ impl<S: ChunkStore> StoringReceiver<S> {
         }
     }
 
-    /// Skip E2 when the manifest was checked against an expected stream digest (SPEC.md §12.4 allows it: the
+    /// Skip E2 when the manifest was checked against an expected stream digest (SPEC.md §10.4 allows it: the
     /// document is fixed by a trusted hash). Saves re-reading early chunks from the store.
     pub fn skip_document_hash_when_trusted(mut self, skip: bool) -> Self {
         self.skip_e2 = skip;

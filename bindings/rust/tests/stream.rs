@@ -193,7 +193,7 @@ fn quota_is_checked_after_the_manifest() {
 }
 
 /// Cut `doc` into a stream at `max_size` (plain cut at the payload capacity: receivers do not depend on
-/// the header rule of §12.3); returns the chunks, manifest first.
+/// the header rule of §10.3); returns the chunks, manifest first.
 fn cut(doc: &[u8], max_size: u64) -> Vec<Vec<u8>> {
     use tensorcbor::stream::sha256;
     let cap = (max_size - 52) as usize;

@@ -1,4 +1,4 @@
-//! The receiving side of a tensorcbor chunked stream (SPEC.md §12.4), as a *sequential* receiver:
+//! The receiving side of a tensorcbor chunked stream (SPEC.md §10.4), as a *sequential* receiver:
 //! manifest checks M1-M11 and data-chunk checks D1-D11. Each check returns the registry code of the
 //! first failure; nothing here touches canister state, so a rejected chunk changes nothing.
 //!
@@ -10,7 +10,7 @@ use tensorcbor::ErrorCode;
 
 /// `d9d9f7 d9cb73`: self-described CBOR, then tag 52083 (stream chunk).
 const STREAM_MAGIC: [u8; 6] = [0xd9, 0xd9, 0xf7, 0xd9, 0xcb, 0x73];
-/// Bytes of a data chunk besides its payload, at most (SPEC.md §12.3).
+/// Bytes of a data chunk besides its payload, at most (SPEC.md §10.3).
 pub const DATA_CHUNK_OVERHEAD: u64 = 52;
 const MIN_MAX_SIZE: u64 = 128;
 const MAX_MAX_SIZE: u64 = (1 << 32) - 1;

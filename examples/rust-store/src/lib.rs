@@ -1,4 +1,4 @@
-//! tensor-store: a canister that takes a tensorcbor bundle as a verified chunked stream (SPEC.md §12) into
+//! tensor-store: a canister that takes a tensorcbor bundle as a verified chunked stream (SPEC.md §10) into
 //! stable memory, serves its tensors as tensorcbor documents and runs a dense layer on stored weights.
 //! Interface: ../tensor-store.did.
 
@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use store::{Entry, Model, State, UploadState, DATA_BASE};
 use tensorcbor::{decode_bundle, encode_tensor, encode_view, DType, Elements};
 
-/// The largest reply `get`, `get_range` and `dense` produce: the default chunk size of SPEC.md §12.3, which
+/// The largest reply `get`, `get_range` and `dense` produce: the default chunk size of SPEC.md §10.3, which
 /// leaves room under the IC's 2 MiB message limit for the Candid envelope.
 pub const MAX_REPLY: u64 = 1_900_000;
 
@@ -267,7 +267,7 @@ fn finish() -> Result<Stored, Error> {
                 ),
             });
         }
-        // E2 is skipped as SPEC.md §12.4 / design D8 allow: M1 checked the manifest against the stream digest
+        // E2 is skipped as SPEC.md §10.4 / design D8 allow: M1 checked the manifest against the stream digest
         // the uploader vouched for, and every payload against the manifest, so the document is fixed.
         let doc = store::read(DATA_BASE, m.doc_length);
         let result = index_document(&doc);

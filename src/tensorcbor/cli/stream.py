@@ -1,4 +1,4 @@
-"""``tensorcbor chunk`` and ``tensorcbor join``: chunked streams on disk (SPEC.md §12).
+"""``tensorcbor chunk`` and ``tensorcbor join``: chunked streams on disk (SPEC.md §10).
 
 Chunk files are named ``chunk-NNNNNN.cbor`` by their index; ``chunk-000000.cbor`` is
 the manifest. The names are a convention of this tool, not part of the format.

@@ -36,7 +36,7 @@ Answer = dict[str, Any]
 class Driver(Protocol):
     name: str
     profile: str
-    """'core' or 'extended' (SPEC.md §13): a Core decoder reports UNSUPPORTED_COMPRESSION for tag 52090."""
+    """'core' or 'extended' (SPEC.md §11): a Core decoder reports UNSUPPORTED_COMPRESSION for tag 52090."""
 
     def start(self, batch: list[tuple[str, bytes]]) -> None: ...
 
