@@ -26,7 +26,7 @@ module {
   public func read(c : C.Cursor, strict : Bool) : ?[(Text, T.Value)] {
     let x : Ctx = { c; m0 = c.pos; strict };
     let h = switch (C.head(c)) { case (?h) h; case null return null };
-    if (h.major == 5 and tooLarge(x, h)) return null;
+    if (tooLarge(x, h)) return null; // the limit comes before the head's type (SPEC.md §7.1 bundle step 6)
     let n = switch (C.check(c, h, 5, "the metadata map")) { case (?n) n; case null return null };
     mapBody(x, n, 1);
   };

@@ -5,7 +5,7 @@ use crate::cbor::{
 };
 use crate::dtype::DType;
 use crate::error::{Error, ErrorCode};
-use crate::layout::{base_pad, data_len, item_layout, shape_ok};
+use crate::layout::{base_pad, data_len, item_layout, item_offset, shape_ok};
 use crate::value::{read_metadata, Metadata, Value};
 use alloc::vec::Vec;
 
@@ -263,7 +263,8 @@ fn read_directory<'a>(
     let mut entries: Vec<(&'a str, TensorView<'a>)> = Vec::new();
     let mut lengths: Vec<u64> = Vec::new();
     let mut prev: Option<&[u8]> = None;
-    let mut pos = head_len(dh.arg) as u64; // relative to the data base: the first item's start
+    // Relative to the data base: the first item's start; None once the layout passes 2^64 - 1.
+    let mut pos = Some(head_len(dh.arg) as u64);
     for _ in 0..dh.arg {
         let eh = r.expect(MAJOR_ARRAY)?;
         if eh.arg != 5 && eh.arg != 7 {
@@ -299,11 +300,16 @@ fn read_directory<'a>(
         if dtype != DType::String && Some(lh.arg) != data_len(dtype, n) {
             return r.fail(ErrorCode::ShapeMismatch, lh.start);
         }
-        let item = item_layout(pos, dtype, lh.arg);
-        match item {
-            Some(item) if item.offset == oh.arg => pos = item.end,
-            _ => return r.fail(ErrorCode::DirectoryMismatch, oh.start),
+        // The offset the layout rule gives; once the layout has passed 2^64 - 1 (a huge claimed length), no
+        // later entry's offset can match it, which the reference reports at that later entry.
+        if pos
+            .and_then(|p| item_offset(p, dtype, lh.arg))
+            .map(|(o, _)| o)
+            != Some(oh.arg)
+        {
+            return r.fail(ErrorCode::DirectoryMismatch, oh.start);
         }
+        pos = oh.arg.checked_add(lh.arg);
         let t = TensorView {
             dtype,
             shape,

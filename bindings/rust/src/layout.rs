@@ -20,24 +20,26 @@ pub(crate) struct ItemLayout {
 /// The layout of an uncompressed item `[?pad, data]` at `start` whose content is `length` bytes long;
 /// `None` if a position would pass 2^64 - 1 (no real document gets there: then no offset can match).
 pub(crate) fn item_layout(start: u64, dtype: DType, length: u64) -> Option<ItemLayout> {
+    let (offset, pad) = item_offset(start, dtype, length)?;
+    Some(ItemLayout {
+        pad,
+        offset,
+        end: offset.checked_add(length)?,
+    })
+}
+
+/// Where the bytes an entry locates start (and the item's padding) for an item whose array head is at `start`;
+/// `None` past 2^64 - 1.
+pub(crate) fn item_offset(start: u64, dtype: DType, length: u64) -> Option<(u64, usize)> {
     if dtype == DType::String {
-        let offset = start.checked_add(1)?;
-        return Some(ItemLayout {
-            pad: 0,
-            offset,
-            end: offset.checked_add(length)?,
-        });
+        return Some((start.checked_add(1)?, 0));
     }
     let tag_len = dtype.rfc8746_tag().map_or(0, head_len) as u64;
     let unpadded = start.checked_add(1 + tag_len + head_len(length) as u64)?;
     let align = dtype.align() as u64; // 1, 2, 4 or 8
     let pad = (align - unpadded % align) % align;
-    let offset = unpadded + pad; // pad < 8 and unpadded % align + pad <= align: cannot overflow past 2^64
-    Some(ItemLayout {
-        pad: pad as usize,
-        offset,
-        end: offset.checked_add(length)?,
-    })
+    // pad < 8 and unpadded % align + pad <= align: cannot overflow past 2^64
+    Some((unpadded + pad, pad as usize))
 }
 
 /// The number of zero bytes of the bundle's pad item when it starts at `pos`: the tensors array head after
