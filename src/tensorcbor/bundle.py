@@ -9,6 +9,7 @@ views. The strict decoder checks that the directory and the tensor items agree.
 
 from __future__ import annotations
 
+import mmap
 import os
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -379,17 +380,21 @@ class Bundle(Mapping[str, np.ndarray]):
     the source buffer where the dtype allows (see ``decode``).
     """
 
-    def __init__(self, buf: Any, infos: dict[str, TensorInfo], metadata: dict[str, Any],
+    def __init__(self, buf: Any, infos: Mapping[str, TensorInfo], metadata: dict[str, Any],
                  cache: dict[str, np.ndarray] | None = None) -> None:
         self._buf = buf
         self._infos = infos
         self._cache: dict[str, np.ndarray] = cache if cache is not None else {}
+        self._view = getattr(infos, "view", None)  # the fast path's direct view of plain tensors
         self.metadata = metadata
 
     def __getitem__(self, name: str) -> np.ndarray:
         arr = self._cache.get(name)
         if arr is None:
-            arr = materialize(self._buf, self._infos[name], copy=False)
+            if self._view is not None:
+                arr = self._view(self._buf, name)
+            if arr is None:
+                arr = materialize(self._buf, self._infos[name], copy=False)
             self._cache[name] = arr
         return arr
 
@@ -415,8 +420,24 @@ def decode_bundle(data: Any, *, strict: bool = True) -> Bundle:
 
 def parse_bundle(data: Any, *, strict: bool = True, check_elements: bool = False) -> Bundle:
     """Check a bundle's structure; element values are checked right after each item when `check_elements`,
-    else on first access (a lazy decoder may defer them, SPEC.md §7.1)."""
-    return _parse(data, strict, check_elements)[0]
+    else on first access (a lazy decoder may defer them, SPEC.md §7.1).
+
+    A bulk fast path (fastbundle.py) accepts what it can prove valid; anything else is
+    judged by the reference parser below, the one source of error codes and offsets.
+    """
+    from .fastbundle import LazyInfos, read_bundle
+
+    found = read_bundle(data, strict)
+    if found is None:
+        return _parse(data, strict, check_elements)[0]
+    table, metadata = found
+    infos = LazyInfos(table)
+    cache: dict[str, np.ndarray] = {}
+    if check_elements:  # only bool and packed dtypes have element checks (SPEC.md §7.2); in wire order (D5)
+        for name, dt in zip(table.names, table.dtypes):
+            if dt.packed or dt.kind == "bool":
+                cache[name] = materialize(data, infos[name], copy=False)
+    return Bundle(data, infos, metadata, cache)
 
 
 def _parse(data: Any, strict: bool, check_elements: bool) -> tuple[Bundle, BundlePrefix]:
@@ -453,19 +474,48 @@ def read_layout(source: Any, *, strict: bool = True, prefix: BundlePrefix | None
     """Every tensor's name, dtype, shape and absolute byte range, from the bundle prefix [0, B) alone.
 
     `source` is bytes-like (a prefix of a bundle document, or all of it), a path, or a
-    binary file object positioned at the document start. Nothing after B is read. A
+    binary file object positioned at the document start. From a file object nothing after
+    B is read; a path is memory-mapped, and the bulk reader may touch the pages just past B. A
     prefix that is too short raises DecodeError("TRUNCATED") whose ``needed`` is the
     number of bytes (from the start) to supply next: a lower bound of B, never past it.
     Pass a fresh `prefix` to get the metadata as well (``prefix.metadata``).
     """
+    keep = prefix is not None  # the caller reads the prefix object afterwards
     prefix = prefix if prefix is not None else BundlePrefix(strict)
     if isinstance(source, (str, os.PathLike)):
         with open(source, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            if size >= MIN_PREFIX:
+                with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as m:
+                    fast = _fast_layout(m, prefix, keep)
+                if fast is not None:
+                    return fast
             return _layout_from_file(f, prefix)
     if hasattr(source, "read"):
         return _layout_from_file(source, prefix)
+    fast = _fast_layout(source, prefix, keep)
+    if fast is not None:
+        return fast
     prefix.advance(Reader(source, strict=prefix.strict))
     return prefix.layout()
+
+
+def _fast_layout(data: Any, prefix: BundlePrefix, keep: bool) -> list[LayoutEntry] | None:
+    """The bulk prefix reader (fastbundle.py) on a fresh `prefix`; None when the reference reader must judge."""
+    from .fastbundle import read_prefix
+
+    if prefix.pos or prefix.count >= 0:
+        return None
+    found = read_prefix(data, prefix.strict)
+    if found is None:
+        return None
+    table, prefix.metadata, prefix.base = found
+    prefix.count = len(table.names)
+    prefix.pos = prefix.base
+    if keep:
+        prefix.entries = [_Entry(*e) for e in zip(table.names, table.dtypes, table.shapes, table.counts, table.offsets,
+                                                  table.nbytes, [None] * len(table.names))]
+    return table.layout()
 
 
 def _layout_from_file(f: BinaryIO, prefix: BundlePrefix) -> list[LayoutEntry]:
