@@ -33,21 +33,39 @@ BLOCK = re.compile(r"(<!-- BEGIN GENERATED: (?P<name>[\w-]+) -->\n)(?P<body>.*?)
 
 # ------------------------------------------------------------------ CDDL
 
-def cddl_tensor_fields() -> str:
+def _data(d: dtypes.DType) -> str:
+    if d.kind == "string":
+        return "[* tstr]"
+    if d.rfc8746_tag is not None:
+        return f"#6.{d.rfc8746_tag}(bytes)"
+    return "bytes"
+
+
+def cddl_tensors() -> str:
+    """One rule per dtype, with and without the padding item, for the tensor document and the bundle item.
+
+    Written without optional array entries and group choices: cddl-rs (pycddl) does not match
+    those inside arrays the way RFC 8610 says, and both validators must agree (tests/test_spec.py).
+    """
+    names = []
     lines = []
+    items = []
     for d in dtypes.TABLE:
-        pad = ", ? pad: pad" if d.align > 1 else ""
-        if d.kind == "string":
-            data = "[* tstr]"
-        elif d.rfc8746_tag is not None:
-            data = f"#6.{d.rfc8746_tag}(bytes)"
-        else:
-            data = "bytes"
-        lines.append(f"  dtype: {d.code}, shape: shape{pad}, data: {data}   ; {d.name}")
-    # Extended profile (SPEC.md section 13): compressed data, never for strings, never with padding.
-    lines.append("  dtype: wide-dtype, shape: shape, data: compressed   ; Extended: alignment > 1")
-    lines.append("  dtype: narrow-dtype, shape: shape, data: compressed-unfiltered   ; Extended: alignment 1")
-    return "tensor-fields = (\n" + "\n  //\n".join(lines) + "\n)\n"
+        rule = f"t-{d.name.replace('_', '-')}"
+        names.append(rule)
+        data = _data(d)
+        alts = [f"[version, {d.code}, shape, {data}]"]
+        if d.align > 1:
+            alts.append(f"[version, {d.code}, shape, pad, {data}]")
+        lines.append(f"{rule} = " + " / ".join(alts))
+        items.append(data)
+    tensor = "tensor-v1 = " + " /\n            ".join(
+        " / ".join(names[i:i + 6]) for i in range(0, len(names), 6)) + " /\n            t-compressed"
+    data_items = sorted(set(items), key=items.index)
+    item = ("; a bundle item: [?pad, data]; which data and whether a pad is present follow from its entry\n"
+            "item = [item-data] / [pad, item-data] / [compressed]\n"
+            "item-data = " + " / ".join(data_items) + "\n")
+    return tensor + "\n" + "\n".join(lines) + "\n\n" + item
 
 
 def cddl_extended() -> str:
@@ -62,16 +80,26 @@ tensorcbor-document = tensor-document / bundle-document
 tensor-document = #6.55799(#6.52084(tensor-v1))
 bundle-document = #6.55799(#6.52066(bundle-v1))
 
+; What every version keeps (SPEC.md section 5.3): the magic, an array, the version first.
+; A decoder reads this much of any document and rejects a version other than 1.
+future-document = #6.55799(#6.52084([future-version, * any]) / #6.52066([future-version, * any]))
+future-version = uint .ne 1
+
 version = 1
-tensor-v1 = [version, tensor-fields]
-bundle-v1 = [version, metadata: metadata, tensors: { * name => tensor-item }]
-tensor-item = [tensor-fields]
+bundle-v1 = [version, metadata, directory, bundle-pad, tensors]
+directory = [* entry]                       ; sorted by name encoding, names unique
+entry = core-entry / compressed-entry
+core-entry = [name: name, dtype: dtype, shape: shape, offset: uint, length: uint]
+; zero bytes; k is the one length in 0..7 that puts the tensors array at a multiple of 8 (section 5.2)
+bundle-pad = bytes .size (0..7)
+tensors = [* item]                          ; one item per entry, in the same order
 
 name = tstr .size (1..4096)
+dtype = DTYPE_CODES
 shape = [0*32 dim]
-dim = 0..9223372036854775807
+dim = uint                                  ; the non-zero dimensions multiply to at most 2^53-1
 ; zero bytes: the padding item is 0..6 zero bytes (SPEC.md section 4.3)
-pad = bytes .size 0 / h'00' / h'0000' / h'000000' / h'00000000' / h'0000000000' / h'000000000000'
+pad = bytes .size (0..6)
 
 metadata = { * tstr => meta-value }
 meta-value = int / float / tstr / bytes / bool / null / [* meta-value] / metadata
@@ -80,25 +108,35 @@ meta-value = int / float / tstr / bytes / bool / null / [* meta-value] / metadat
 
 CDDL_EXTENDED = """\
 ; Extended profile (SPEC.md section 13): 52090([codec, filter, length, zstd data])
-compressed = #6.52090([codec: 1, filter: 0 / 1, length: dim, zstd: bytes])
-compressed-unfiltered = #6.52090([codec: 1, filter: 0, length: dim, zstd: bytes])
+t-compressed = t-compressed-wide / t-compressed-narrow
+t-compressed-wide = [version, wide-dtype, shape, compressed] .feature "extended"
+t-compressed-narrow = [version, narrow-dtype, shape, compressed-unfiltered] .feature "extended"
+compressed-entry = compressed-entry-wide / compressed-entry-narrow
+compressed-entry-wide = [name: name, dtype: wide-dtype, shape: shape, offset: uint, length: uint,
+                         codec: 1, filter: 0 / 1] .feature "extended"
+compressed-entry-narrow = [name: name, dtype: narrow-dtype, shape: shape, offset: uint, length: uint,
+                           codec: 1, filter: 0] .feature "extended"
+compressed = #6.52090([codec: 1, filter: 0 / 1, length: uint, zstd: bytes])
+compressed-unfiltered = #6.52090([codec: 1, filter: 0, length: uint, zstd: bytes])
 """
 
 CDDL_STREAM = """\
 ; Stream profile (SPEC.md section 12): a second root, one chunk
 tensorcbor-stream-chunk = manifest-chunk / data-chunk
 
-manifest-chunk = #6.55799(#6.52083([version, doc-length: 1..9223372036854775807,
-                                    max-size: 128..4294967295, doc-sha256: sha256,
-                                    digests: bytes .size (32..4294967200)]))   ; 32 bytes per data chunk
-data-chunk = #6.55799(#6.52083([version, stream-id: sha256, index: 1..134217725,
-                                payload: bytes .size (1..4294967243)]))
+manifest-chunk = #6.55799(#6.52083(manifest-v1))
+manifest-v1 = [version, doc-length: 1..9223372036854775807, max-size: 128..4294967295,
+               doc-sha256: sha256, digests: bytes .size (32..4294967200)] .feature "stream"
+data-chunk = #6.55799(#6.52083(data-v1))
+data-v1 = [version, stream-id: sha256, index: 1..134217725,
+           payload: bytes .size (1..4294967243)] .feature "stream"
 sha256 = bytes .size 32
 """
 
 
 def cddl() -> str:
-    return CDDL_HEAD + "\n" + cddl_tensor_fields() + "\n" + cddl_extended() + "\n" + CDDL_STREAM
+    codes = " / ".join(str(d.code) for d in dtypes.TABLE)
+    return CDDL_HEAD.replace("DTYPE_CODES", codes) + "\n" + cddl_tensors() + "\n" + cddl_extended() + "\n" + CDDL_STREAM
 
 
 # ------------------------------------------------------------------ diagnostic notation and annotated hex
@@ -222,7 +260,7 @@ def _examples() -> list[tuple[str, str, bytes]]:
         ("float16 special values",
          "NaN, -0.0, +Inf, -Inf, the smallest subnormal and the largest finite half, bit-exact.",
          tensorcbor.encode(specials)),
-        ("uint8 and int64 extremes",
+        ("uint8 extremes",
          "uint8 uses tag 64; no padding for 1-byte elements.",
          tensorcbor.encode(np.array([0, 1, 254, 255], np.uint8))),
         ("int64 minimum and maximum",
@@ -234,7 +272,7 @@ def _examples() -> list[tuple[str, str, bytes]]:
         ("bfloat16 (extension type)",
          "A bare byte string of little-endian bfloat16 values: 1.0, -2.0, 0.5.",
          tensorcbor.encode(np.array([1.0, -2.0, 0.5], ml_dtypes.bfloat16))),
-        ("float8_e4m3fn and a two-byte dtype head",
+        ("float8_e8m0fnu and a two-byte dtype head",
          "float8_e8m0fnu has dtype code 24, which needs the head 18 18.",
          tensorcbor.encode(np.array([1.0, 2.0, 0.5], ml_dtypes.float8_e8m0fnu))),
         ("int4, odd element count, packed low nibble first",
@@ -250,15 +288,10 @@ def _examples() -> list[tuple[str, str, bytes]]:
          "Complex values are (real, imaginary) pairs of float64; alignment is that of float64.",
          tensorcbor.encode(np.array([1 + 2j], np.complex128))),
         ("empty bundle",
-         "No tensors, no metadata: 9 bytes.",
+         "No tensors, no metadata: an empty directory, then a pad of 5 zero bytes so that the (empty) tensors "
+         "array starts at B = 16.",
          tensorcbor.encode_bundle({})),
-        ("bundle with two tensors and metadata",
-         "Tensors are keyed by name in bytewise order of the encoded names; each tensor's padding is "
-         "computed from its offset in the whole document. Metadata shows every allowed value type.",
-         tensorcbor.encode_bundle(
-             {"layer.weight": np.array([[1, 2], [3, 4]], np.float32), "bias": np.array([0.5], np.float16)},
-             {"model": "demo", "step": 1200, "lr": 0.25, "loss": float("nan"), "neg": -1, "ok": True,
-              "none": None, "raw": b"\x00\xff", "dims": [2, [2]], "cfg": {"b": False, "a": -0.0}})),
+        _bundle_example(),
         ("compressed float32 (Extended profile)",
          "A 16 x 16 float32 tensor of 0.5, byte-shuffled and compressed with zstd (§13): "
          "52090([codec 1 = zstd, filter 1 = shuffle, length 1024, frame]); no padding item. The frame bytes "
@@ -266,6 +299,23 @@ def _examples() -> list[tuple[str, str, bytes]]:
          tensorcbor.encode(np.full((16, 16), 0.5, np.float32), compression="zstd", shuffle=True)),
         *_stream_examples(),
     ]
+
+
+def _bundle_example() -> tuple[str, str, bytes]:
+    blob = tensorcbor.encode_bundle(
+        {"layer.weight": np.array([[1, 2], [3, 4]], np.float32), "bias": np.array([0.5], np.float16)},
+        {"model": "demo", "step": 1200, "lr": 0.25, "loss": float("nan"), "neg": -1, "ok": True,
+         "none": None, "raw": b"\x00\xff", "dims": [2, [2]], "cfg": {"b": False, "a": -0.0}})
+    bias, weight = tensorcbor.read_layout(blob)
+    base = len(blob) - 28  # after B: 82, [h'', 84(h'0038')] (7 bytes), [85(16 bytes)] (20 bytes)
+    assert base % 8 == 0 and bias.offset == base + 6 and weight.offset == base + 12
+    return ("bundle with two tensors and metadata",
+            "The directory lists the tensors in bytewise order of their encoded names, each as [name, dtype, "
+            f"shape, offset, length]; offsets count from B = {base}, the offset of the tensors array, which the "
+            f"pad (here one zero byte) makes a multiple of 8: bias's element bytes are at {base} + 6 = "
+            f"{bias.offset}, layer.weight's at {base} + 12 = {weight.offset}. Each item is [?pad, data] with the "
+            "padding of §4.3 (bias needs one byte, the empty pad item `40`). Metadata shows every allowed value "
+            "type.", blob)
 
 
 def _stream_examples() -> list[tuple[str, str, bytes]]:
