@@ -159,6 +159,7 @@ def growth(results: dict[int, list[tuple[str, float, float, str]]]) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="short runs, print only")
+    ap.add_argument("--print-only", action="store_true", help="full runs, but write no files")
     args = ap.parse_args()
     budget, repeat = (0.05, 2) if args.quick else (0.3, 5)
     results: dict[int, list[tuple[str, float, float, str]]] = {}
@@ -171,7 +172,7 @@ def main() -> None:
     body = table(results) + "\n\n" + growth(results)
     print()
     print(body)
-    if args.quick:
+    if args.quick or args.print_only:
         return
     env = (f"Python {sys.version.split()[0]}, numpy {np.__version__}, safetensors {safetensors.__version__}, "
            f"{platform.machine()}, {os.cpu_count()} cores")

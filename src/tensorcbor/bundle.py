@@ -13,7 +13,7 @@ import mmap
 import os
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, BinaryIO, cast
+from typing import Any, BinaryIO, NamedTuple, cast
 
 import numpy as np
 
@@ -49,13 +49,13 @@ _TAG_HEAD = head(6, COMPRESSED_TAG)
 Tensors = Mapping[str, Any] | Iterable[tuple[str, Any]]
 
 
-@dataclass(frozen=True)
-class LayoutEntry:
+class LayoutEntry(NamedTuple):
     """One directory entry: where a range reader finds a tensor's bytes.
 
     ``offset`` is absolute (from the document start). ``nbytes`` counts the element
     bytes; for ``string`` tensors the encoded string array; for compressed tensors the
-    zstd bytes, whose ``compression`` is ``(codec, filter)``.
+    zstd bytes, whose ``compression`` is ``(codec, filter)``. A named tuple: a
+    20,000-tensor layout is built in milliseconds.
     """
 
     name: str
