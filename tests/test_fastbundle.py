@@ -1,4 +1,4 @@
-"""The bulk bundle reader (fastbundle.py) never accepts what the reference parser rejects, and agrees on what both accept.
+"""The bulk bundle reader (fastbundle.py) accepts nothing the reference parser rejects, with the same result.
 
 Errors always come from the reference parser (the fast path returns None on any doubt),
 so the one property to prove is soundness: whenever the fast path accepts a document,
@@ -39,7 +39,7 @@ def _fast(data: bytes) -> tuple[dict, dict, list] | None:
         return None
     table, metadata = found
     infos = {n: (d.code, s, table.base + o, ln) for n, d, s, o, ln in
-             zip(table.names, table.dtypes, table.shapes, table.offsets, table.nbytes)}
+             zip(table.names, table.dtypes, table.shapes, table.offsets, table.nbytes, strict=True)}
     return infos, metadata, table.layout()
 
 

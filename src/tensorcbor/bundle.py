@@ -434,7 +434,7 @@ def parse_bundle(data: Any, *, strict: bool = True, check_elements: bool = False
     infos = LazyInfos(table)
     cache: dict[str, np.ndarray] = {}
     if check_elements:  # only bool and packed dtypes have element checks (SPEC.md §7.2); in wire order (D5)
-        for name, dt in zip(table.names, table.dtypes):
+        for name, dt in zip(table.names, table.dtypes, strict=True):
             if dt.packed or dt.kind == "bool":
                 cache[name] = materialize(data, infos[name], copy=False)
     return Bundle(data, infos, metadata, cache)
@@ -514,7 +514,7 @@ def _fast_layout(data: Any, prefix: BundlePrefix, keep: bool) -> list[LayoutEntr
     prefix.pos = prefix.base
     if keep:
         prefix.entries = [_Entry(*e) for e in zip(table.names, table.dtypes, table.shapes, table.counts, table.offsets,
-                                                  table.nbytes, [None] * len(table.names))]
+                                                  table.nbytes, [None] * len(table.names), strict=True)]
     return table.layout()
 
 
