@@ -101,21 +101,26 @@ dim = uint                                  ; the non-zero dimensions multiply t
 ; zero bytes: the padding item is 0..6 zero bytes (SPEC.md section 4.3)
 pad = bytes .size (0..6)
 
-metadata = { * tstr => meta-value }
-meta-value = int / float / tstr / bytes / bool / null / [* meta-value] / metadata
+; The document rules check only that metadata is a text-keyed map: cddl-rs (pycddl) cannot match a map
+; against a type choice in a map value, and both validators must agree. Its data model (section 6.1):
+metadata = { * tstr => any }
+metadata-model = { * tstr => meta-value }
+meta-value = int / float / tstr / bytes / bool / null / [* meta-value] / metadata-model
 """
 
 
 CDDL_EXTENDED = """\
-; Extended profile (SPEC.md section 13): 52090([codec, filter, length, zstd data])
+; Extended profile (SPEC.md section 13): 52090([codec, filter, length, zstd data]). The profile rules are not
+; marked with RFC 9165 .feature: cddl-rs (pycddl) treats a .feature control as always satisfied, which would
+; make the two validators disagree on every document.
 t-compressed = t-compressed-wide / t-compressed-narrow
-t-compressed-wide = [version, wide-dtype, shape, compressed] .feature "extended"
-t-compressed-narrow = [version, narrow-dtype, shape, compressed-unfiltered] .feature "extended"
+t-compressed-wide = [version, wide-dtype, shape, compressed]
+t-compressed-narrow = [version, narrow-dtype, shape, compressed-unfiltered]
 compressed-entry = compressed-entry-wide / compressed-entry-narrow
 compressed-entry-wide = [name: name, dtype: wide-dtype, shape: shape, offset: uint, length: uint,
-                         codec: 1, filter: 0 / 1] .feature "extended"
+                         codec: 1, filter: 0 / 1]
 compressed-entry-narrow = [name: name, dtype: narrow-dtype, shape: shape, offset: uint, length: uint,
-                           codec: 1, filter: 0] .feature "extended"
+                           codec: 1, filter: 0]
 compressed = #6.52090([codec: 1, filter: 0 / 1, length: uint, zstd: bytes])
 compressed-unfiltered = #6.52090([codec: 1, filter: 0, length: uint, zstd: bytes])
 """
@@ -126,10 +131,10 @@ tensorcbor-stream-chunk = manifest-chunk / data-chunk
 
 manifest-chunk = #6.55799(#6.52083(manifest-v1))
 manifest-v1 = [version, doc-length: 1..9223372036854775807, max-size: 128..4294967295,
-               doc-sha256: sha256, digests: bytes .size (32..4294967200)] .feature "stream"
+               doc-sha256: sha256, digests: bytes .size (32..4294967200)]
 data-chunk = #6.55799(#6.52083(data-v1))
 data-v1 = [version, stream-id: sha256, index: 1..134217725,
-           payload: bytes .size (1..4294967243)] .feature "stream"
+           payload: bytes .size (1..4294967243)]
 sha256 = bytes .size 32
 """
 

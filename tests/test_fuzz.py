@@ -82,7 +82,8 @@ def test_random_bytes_after_tensor_magic(tail) -> None:
 @settings(max_examples=300)
 @given(st.binary(max_size=48))
 def test_random_bytes_after_bundle_magic(tail) -> None:
-    check_bundle(BUNDLE_MAGIC + b"\x83\x01" + tail)
+    check_bundle(BUNDLE_MAGIC + b"\x85\x01" + tail)
+    check_bundle(BUNDLE_MAGIC + b"\x85\x01\xa0\x81\x85" + tail)  # inside a directory entry
 
 
 @settings(max_examples=300)
@@ -119,9 +120,13 @@ def test_valid_bundle_blobs_round_trip(blob) -> None:
     TENSOR_MAGIC + bytes.fromhex("840108 9b7fffffffffffffff"),  # rank claims 2^63: bounded by input
     TENSOR_MAGIC + bytes.fromhex("840108 811b7fffffffffffffff 9b7fffffffffffffff"),  # 2^63-1 strings
     TENSOR_MAGIC + bytes.fromhex("840102 811b7fffffffffffffff d840 5b7fffffffffffffff"),  # huge data
-    BUNDLE_MAGIC + bytes.fromhex("8301 bb7fffffffffffffff"),  # huge metadata map
-    BUNDLE_MAGIC + bytes.fromhex("8301 a1 6161 9b7fffffffffffffff"),  # huge metadata array
-    BUNDLE_MAGIC + bytes.fromhex("8301 a0 bb7fffffffffffffff"),  # huge tensor map
+    BUNDLE_MAGIC + bytes.fromhex("8501 bb7fffffffffffffff"),  # huge metadata map
+    BUNDLE_MAGIC + bytes.fromhex("8501 a1 6161 9b7fffffffffffffff"),  # huge metadata array
+    BUNDLE_MAGIC + bytes.fromhex("8501 a1 6161 7b7fffffffffffffff"),  # huge metadata text: METADATA_TOO_LARGE
+    BUNDLE_MAGIC + bytes.fromhex("8501 a0 9b7fffffffffffffff"),  # huge directory
+    BUNDLE_MAGIC + bytes.fromhex("8501 a0 81 85 6161 01 81 1a00100000 1b7fffffffffffffff 1b7fffffffffffffff"),
+    BUNDLE_MAGIC + bytes.fromhex("8501 a0 80 5b7fffffffffffffff"),  # huge pad
+    BUNDLE_MAGIC + bytes.fromhex("8501 a0 80 45 0000000000 9b7fffffffffffffff"),  # huge tensors array
 ])
 def test_huge_claims_fail_fast(blob) -> None:
     with no_hang():

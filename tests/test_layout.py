@@ -131,3 +131,21 @@ def test_inspect_reads_only_the_prefix(tmp_path) -> None:
     assert [t["name"] for t in listing["tensors"]] == sorted(tensors, key=lambda n: (len(n), n))
     assert listing["metadata"] == {"k": 1}
     assert [t["offset"] for t in listing["tensors"]] == [e.offset for e in read_layout(blob)]
+
+
+def test_stream_assembler_reads_a_prefix_spanning_many_chunks() -> None:
+    from tensorcbor import stream
+
+    tensors = {f"t{i:04d}": np.full(3, i, np.int32) for i in range(150)}
+    blob = encode_bundle(tensors, {"k": "v" * 300})
+    assert data_base(blob) > 4 * 548  # the prefix alone spans more than 4 chunks (payloads of 548 bytes)
+    asm = stream.Assembler()
+    got = {}
+    peak = 0
+    for chunk in stream.chunks(blob, 600):
+        got.update(asm.feed(chunk))
+        peak = max(peak, asm.buffered)
+    asm.finish()
+    assert asm.metadata == {"k": "v" * 300}
+    assert list(got) == sorted(tensors) and all(got[n].tolist() == tensors[n].tolist() for n in tensors)
+    assert peak < 2 * 600 + 400  # only the bytes from the last complete directory entry (or metadata) are kept

@@ -279,6 +279,17 @@ def nested(depth: int, leaf: object) -> object:
     return v
 
 
+def meta_bytes(meta: M) -> bytes:
+    from .builder import enc_value
+    return enc_value(meta)
+
+
+def _one_entry(name: str) -> bytes:
+    """The directory of one float64 [1] tensor: array head, then [name, 11, [1], offset, 8]."""
+    from .builder import array, text, uint
+    return b"\x81" + array([text(name), uint(11), array([uint(1)]), uint(0), uint(8)])
+
+
 def bundle_vectors() -> Iterator[Vector]:
     f32, i8 = BY_NAME["float32"], BY_NAME["int8"]
     yield bundle_vector("bundle-empty", "bundle with no metadata and no tensors", M(), [], ["bundle"])
@@ -286,6 +297,25 @@ def bundle_vectors() -> Iterator[Vector]:
                         ["bundle"])
     yield bundle_vector("bundle-metadata-only", "bundle with metadata and no tensors",
                         M([("name", "empty model")]), [], ["bundle", "metadata"])
+    # Every length 0..7 of the pad before the tensors (SPEC.md §5.2): metadata {"m": "x" * j} moves B.
+    seen = set()
+    for j in range(16):
+        meta = M([("m", "x" * j)])
+        prefix_len = 6 + 2 + len(meta_bytes(meta)) + len(_one_entry("w"))
+        k = (-(prefix_len + 1)) % 8
+        if k in seen:
+            continue
+        seen.add(k)
+        yield bundle_vector(f"bundle-pad-{k}", f"bundle whose pad before the tensors is {k} zero bytes "
+                            f"(metadata {{\"m\": {j} x}})", meta, [("w", sample(BY_NAME["float64"], (1,)))],
+                            ["bundle", "padding", "alignment"])
+    assert seen == set(range(8)), seen
+    yield bundle_vector("bundle-mixed-layout", "bundle of a string tensor between aligned tensors: the layout "
+                        "rule for strings (offset = item start + 1) and the padding after them",
+                        M(), [("a", sample(BY_NAME["float64"], (3,))), ("b", TensorSpec(BY_NAME["string"], (2,),
+                                                                                       strings=["é", "xyz"])),
+                              ("c", sample(BY_NAME["complex128"], (1,))), ("d", sample(BY_NAME["bool"], (5,)))],
+                        ["bundle", "string", "alignment"])
     yield bundle_vector("bundle-every-dtype", "bundle with one tensor of every dtype (names sort bytewise)",
                         M([("dtypes", len(DTYPES))]), [(dt.name, sample(dt, (3,), dt.code)) for dt in DTYPES],
                         ["bundle", "many-tensors", "dtype"])

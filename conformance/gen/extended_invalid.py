@@ -10,9 +10,21 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from .builder import BY_NAME, MAGIC_TENSOR, TensorSpec, array, bstr, head, text, uint
+from .builder import (
+    BY_NAME,
+    MAGIC_TENSOR,
+    CItem,
+    TensorSpec,
+    array,
+    assemble_bundle,
+    bstr,
+    head,
+    layout,
+    text,
+    uint,
+)
 from .common import Vector
-from .extended_valid import BOOL, F32, I4, U8, cdoc, citem, f32
+from .extended_valid import BOOL, F32, I4, U8, cdoc, centry, citem, f32
 from .zstd_frames import frame, raw_frame
 
 PROFILE = "extended"
@@ -99,3 +111,37 @@ def vectors() -> Iterator[Vector]:
     yield T("ext-int4-tail", "decompressed int4 data with non-zero unused high bits",
             cdoc(i4, citem(raw_frame(i4.data), 2)), "INVALID_ELEMENT", ["element", "packed"])
 
+
+    # Bundles: the directory entry and the item must agree (SPEC.md §5.2, §7.1 bundle step 9).
+    yield from bundle_vectors()
+
+
+def _bundle(entries: list[bytes], items: list[bytes]) -> bytes:
+    return assemble_bundle(b"\xa0", entries, items)
+
+
+def bundle_vectors() -> Iterator[Vector]:
+    def B(vid: str, desc: str, data: bytes, error: str) -> Vector:
+        return Vector(vid, desc, "bundle", data, ["compressed", "bundle", "directory-mismatch"], error=error)
+
+    c = centry(GOOD, 24)
+    (entry,), (item,) = layout([(text("w"), W, c)])
+    (core_ok,), (core_item,) = layout([(text("w"), W, None)])
+    yield B("ext-bundle-core-entry-compressed-item", "a 5-element (Core) entry whose item is compressed: the entry's "
+            "offset is that of the Core layout, the item is compressed",
+            _bundle([core_ok], [item]), "DIRECTORY_MISMATCH")
+    yield B("ext-bundle-compressed-entry-core-item", "a 7-element (compressed) entry whose item is Core",
+            _bundle([entry], [core_item]), "DIRECTORY_MISMATCH")
+    shuffled = centry(GOOD, 24, filt=1)
+    (_,), (shuffled_item,) = layout([(text("w"), W, shuffled)])
+    yield B("ext-bundle-filter-differs", "the entry says filter 0, the item filter 1",
+            _bundle([entry], [shuffled_item]), "DIRECTORY_MISMATCH")
+    longer = CItem(c.item, c.codec, c.filt, c.zlen + 1)
+    (long_entry,), _ = layout([(text("w"), W, longer)])
+    yield B("ext-bundle-zstd-length-differs", "the entry's length is one more than the zstd bytes",
+            _bundle([long_entry], [item]), "DIRECTORY_MISMATCH")
+    u8 = TensorSpec(U8, (4,), bytes(4))
+    bad = CItem(citem(raw_frame(bytes(4)), 4, filt=1), 1, 1, len(raw_frame(bytes(4))))
+    entries, items = layout([(text("u"), u8, bad)])
+    yield B("ext-bundle-entry-shuffle-u8", "a directory entry with the shuffle filter for uint8 (alignment 1)",
+            _bundle(entries, items), "INVALID_COMPRESSION")

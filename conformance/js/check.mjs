@@ -58,12 +58,20 @@ for (const v of manifest.vectors) {
     if (v.kind === "tensor") {
       checkTensor(v.id, top, v.expected);
     } else {
-      const tensors = top[2];
-      if (!(tensors instanceof Map)) throw new Error("tensor map is not a map");
-      const names = [...tensors.keys()];
+      // [1, metadata, directory, pad, tensors] (SPEC.md §5.2)
+      const [, , directory, pad, items] = top;
+      if (top.length !== 5 || !Array.isArray(directory) || !Array.isArray(items)) throw new Error("not a 1.0 bundle");
+      if (!(pad instanceof Uint8Array) || pad.length > 7 || pad.some((b) => b !== 0)) throw new Error("bad pad");
+      if (items.length !== directory.length) throw new Error("directory and items differ in length");
+      const names = directory.map((e) => e[0]);
       const want = v.expected.tensors.map((t) => t.name);
       if (JSON.stringify(names) !== JSON.stringify(want)) throw new Error(`names ${names} != ${want}`);
-      for (const t of v.expected.tensors) checkTensor(v.id, tensors.get(t.name), t);
+      v.expected.tensors.forEach((t, i) => {
+        const [, code, shape] = directory[i];
+        if (Number(code) !== t.dtype_code || JSON.stringify(shape.map(Number)) !== JSON.stringify(t.shape))
+          throw new Error(`directory entry ${t.name}: dtype or shape differs`);
+        checkTensor(v.id, items[i], t);
+      });
     }
     checked++;
   } catch (e) {
