@@ -45,6 +45,8 @@ MIN_PREFIX = 16
 MIN_ENTRY = 7
 """The shortest directory entry: array head, a 1-byte name, dtype, rank 0, offset, length."""
 _TAG_HEAD = head(6, COMPRESSED_TAG)
+_ITEM_HEADS: dict[tuple[int, int, int], bytes] = {}
+"""Item heads of plain tensors by (dtype code, data length, item start modulo the alignment): many tensors share one."""
 
 Tensors = Mapping[str, Any] | Iterable[tuple[str, Any]]
 
@@ -104,13 +106,16 @@ def bundle_parts(tensors: Tensors, metadata: Mapping[str, Any] | None = None, *,
     for name, array in items:
         if not isinstance(name, str):
             raise EncodeError(f"tensor name {name!r} is not text; names are non-empty str")
-        key = encode_text(name)
-        if not name or len(key) - len(head(3, len(key))) > MAX_NAME_BYTES:
+        try:
+            raw = name.encode("utf-8")
+        except UnicodeEncodeError:
+            raw = encode_text(name)  # raises the EncodeError that names the problem
+        if not raw or len(raw) > MAX_NAME_BYTES:
             raise EncodeError(f"tensor name {name[:40]!r} must be 1 to {MAX_NAME_BYTES} UTF-8 bytes")
         if name in seen:
             raise EncodeError(f"tensor name {name!r} appears twice; names in a bundle are unique")
         seen.add(name)
-        named.append((key, name, array))
+        named.append((head(3, len(raw)) + raw, name, array))
     named.sort(key=lambda e: e[0])
     meta = bytearray()
     encode_map(metadata or {}, meta)
@@ -152,10 +157,16 @@ def _item(array: Any, pos: int, compression: str | None,
     nbytes = payload.nbytes if isinstance(payload, (memoryview, np.ndarray)) else len(payload)
     if dt.kind == "string":
         return b"\x81", payload, (b"\x85", fields, b""), nbytes
-    data_heads = (head(6, dt.rfc8746_tag) if dt.rfc8746_tag is not None else b"") + head(2, nbytes)
-    s = (-(pos + 1 + len(data_heads))) % dt.align
-    pad = bytes((0x40 | (s - 1),)) + bytes(s - 1) if s else b""
-    return bytes((0x81 + (s > 0),)) + pad + data_heads, payload, (b"\x85", fields, b""), nbytes
+    cache_key = (dt.code, nbytes, pos % dt.align)
+    item_head = _ITEM_HEADS.get(cache_key)
+    if item_head is None:
+        data_heads = (head(6, dt.rfc8746_tag) if dt.rfc8746_tag is not None else b"") + head(2, nbytes)
+        s = (-(pos + 1 + len(data_heads))) % dt.align
+        pad = bytes((0x40 | (s - 1),)) + bytes(s - 1) if s else b""
+        item_head = bytes((0x81 + (s > 0),)) + pad + data_heads
+        if len(_ITEM_HEADS) < 4096:
+            _ITEM_HEADS[cache_key] = item_head
+    return item_head, payload, (b"\x85", fields, b""), nbytes
 
 
 def encode_bundle(tensors: Tensors, metadata: Mapping[str, Any] | None = None, *,

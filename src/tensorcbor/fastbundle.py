@@ -263,7 +263,7 @@ def read_bundle(data: Any, strict: bool) -> tuple[Table, dict[str, Any]] | None:
     except DecodeError:
         return None
     ends = list(map(add, table.offsets, table.nbytes))
-    starts = [table.count_head, *ends[:-1]]  # where each item starts, relative to B
+    starts = [table.count_head, *ends[:-1]] if ends else []  # where each item starts, relative to B
     heads = _ITEM_HEADS
     want = []
     for dt, ln, start in zip(table.dtypes, table.nbytes, starts, strict=True):
