@@ -95,12 +95,12 @@ class LazyInfos(Mapping[str, TensorInfo]):
 
     def view(self, buf: Any, name: str) -> Any:
         """The read-only numpy view of a plain tensor, or None when materialize must decide (packed, bool,
-        empty, a buffer not 8-byte aligned in memory, a big-endian host)."""
+        block-quantized, empty, a buffer not 8-byte aligned in memory, a big-endian host)."""
         t = self._t
         k = t.index[name]
         dt = t.dtypes[k]
         count = t.counts[k]
-        if not t.direct or dt.packed or dt.kind == "bool" or not count:
+        if not t.direct or dt.packed or dt.kind == "bool" or dt.block is not None or not count:
             return None
         arr = np.frombuffer(buf, dt.np_dtype, count, t.base + t.offsets[k]).reshape(t.shapes[k])
         if arr.flags.writeable:  # only for a writable source buffer
