@@ -124,8 +124,45 @@ module {
     let start = switch (take(c, n, what)) { case (?s) s; case null return null };
     switch (Prim.decodeUtf8(slice(c.buf, start, nat(n)))) {
       case (?t) ?t;
-      case null fail(c, #INVALID_UTF8, start, what # " is not valid UTF-8");
+      case null fail(c, #INVALID_UTF8, firstInvalid(c.buf, start, nat(n)), what # " is not valid UTF-8");
     };
+  };
+
+  /// Offset of the first byte of the first ill-formed sequence (RFC 3629) in buf[start, start + n): where the
+  /// reference decoder (and Rust's `valid_up_to`) reports INVALID_UTF8. Runs only after decodeUtf8 failed.
+  func firstInvalid(buf : Blob, start : Nat, n : Nat) : Nat {
+    let end = start + n;
+    var i = start;
+    while (i < end) {
+      let b0 = Prim.nat8ToNat(buf[i]);
+      var len = 0;
+      var lo = 0x80;
+      var hi = 0xBF;
+      if (b0 < 0x80) { len := 1 } else if (b0 >= 0xC2 and b0 <= 0xDF) { len := 2 } else if (b0 == 0xE0) {
+        len := 3;
+        lo := 0xA0;
+      } else if (b0 >= 0xE1 and b0 <= 0xEC) { len := 3 } else if (b0 == 0xED) {
+        len := 3;
+        hi := 0x9F;
+      } else if (b0 >= 0xEE and b0 <= 0xEF) { len := 3 } else if (b0 == 0xF0) {
+        len := 4;
+        lo := 0x90;
+      } else if (b0 >= 0xF1 and b0 <= 0xF3) { len := 4 } else if (b0 == 0xF4) {
+        len := 4;
+        hi := 0x8F;
+      } else { return i };
+      if (i + len > end) return i;
+      var k = 1;
+      while (k < len) {
+        let b = Prim.nat8ToNat(buf[i + k]);
+        if (k == 1) {
+          if (b < lo or b > hi) return i;
+        } else if (b < 0x80 or b > 0xBF) return i;
+        k += 1;
+      };
+      i += len;
+    };
+    start;
   };
 
   /// Bytewise comparison of buf[a, a+la) with buf[b, b+lb): -1, 0 or 1.
