@@ -94,18 +94,13 @@ mod tests {
     use std::string::{String, ToString};
     use std::vec::Vec;
 
-    /// SPEC.md's generated dtype table and this module must agree (code, name, bits, align, tag).
-    #[test]
-    fn table_matches_spec() {
-        let spec = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../SPEC.md"))
-            .expect("SPEC.md two directories up");
-        let start = spec
-            .find("<!-- BEGIN GENERATED: dtypes -->")
-            .expect("begin marker");
-        let end = spec
-            .find("<!-- END GENERATED: dtypes -->")
-            .expect("end marker");
-        let rows: Vec<Vec<String>> = spec[start..end]
+    /// The body rows (cells trimmed of spaces and backquotes) of SPEC.md's generated markdown table `name`.
+    fn generated_table(spec: &str, name: &str) -> Vec<Vec<String>> {
+        let begin = std::format!("<!-- BEGIN GENERATED: {name} -->");
+        let end = std::format!("<!-- END GENERATED: {name} -->");
+        let start = spec.find(&begin).expect("begin marker");
+        let stop = spec.find(&end).expect("end marker");
+        spec[start..stop]
             .lines()
             .filter(|l| l.starts_with('|'))
             .skip(2) // header and alignment row
@@ -115,7 +110,15 @@ mod tests {
                     .map(|c| c.trim().trim_matches('`').to_string())
                     .collect()
             })
-            .collect();
+            .collect()
+    }
+
+    /// SPEC.md's generated dtype table and this module must agree (code, name, bits, align, tag).
+    #[test]
+    fn table_matches_spec() {
+        let spec = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../SPEC.md"))
+            .expect("SPEC.md two directories up");
+        let rows = generated_table(&spec, "dtypes");
         assert_eq!(rows.len(), DType::ALL.len(), "row count");
         for (row, d) in rows.iter().zip(DType::ALL) {
             let bits = match (d.bits(), d.block()) {
@@ -137,23 +140,7 @@ mod tests {
             assert_eq!(DType::from_name(d.name()), Some(d));
         }
         // the block-type table of SPEC.md §4.6: code, name, elements, bytes, align
-        let bstart = spec
-            .find("<!-- BEGIN GENERATED: dtype-blocks -->")
-            .expect("begin marker");
-        let bend = spec
-            .find("<!-- END GENERATED: dtype-blocks -->")
-            .expect("end marker");
-        let blocks: Vec<Vec<String>> = spec[bstart..bend]
-            .lines()
-            .filter(|l| l.starts_with('|'))
-            .skip(2)
-            .map(|l| {
-                l.trim_matches('|')
-                    .split('|')
-                    .map(|c| c.trim().trim_matches('`').to_string())
-                    .collect()
-            })
-            .collect();
+        let blocks = generated_table(&spec, "dtype-blocks");
         let mine: Vec<DType> = DType::ALL
             .iter()
             .copied()
