@@ -135,7 +135,7 @@ pub fn decode_tensor(buf: &[u8]) -> Result<TensorView<'_>, Error> {
         shape,
         elements,
     };
-    check_elements(&t, at)?;
+    check_elements_at(&t, at)?;
     close_document(&r)?;
     Ok(t)
 }
@@ -143,19 +143,55 @@ pub fn decode_tensor(buf: &[u8]) -> Result<TensorView<'_>, Error> {
 /// Decode a bundle document strictly (SPEC.md §5.2, §7.1, §7.2; format 1.0 directory). Element bytes are
 /// not copied; the metadata is validated and kept as a slice.
 pub fn decode_bundle(buf: &[u8]) -> Result<BundleView<'_>, Error> {
+    let BundleIndex {
+        metadata, tensors, ..
+    } = index_bundle(buf, true)?;
+    Ok(BundleView { metadata, tensors })
+}
+
+/// A whole bundle checked by [`index_bundle`], with the data base `B` a range reader needs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BundleIndex<'a> {
+    /// The validated metadata map, kept as its encoding.
+    pub metadata: Metadata<'a>,
+    /// `B`: the offset of the tensors array head, a multiple of 8; directory offsets are relative to it.
+    pub base: usize,
+    /// The tensors in wire order; element bytes are slices of the input.
+    pub tensors: Vec<(&'a str, TensorView<'a>)>,
+}
+
+/// Every check of SPEC.md §7.1 on a whole bundle, in order; the element checks of §7.2 too when
+/// `check_elements`, else they are the caller's before it reads a tensor's values (a lazy reader, such as one
+/// over a memory-mapped file, may defer them to first access). With `check_elements` this is
+/// [`decode_bundle`] plus `B`.
+pub fn index_bundle(buf: &[u8], check_elements: bool) -> Result<BundleIndex<'_>, Error> {
     let mut r = Reader::new(buf);
     let BundlePrefix {
         metadata,
         mut tensors,
         lengths,
     } = read_bundle_prefix(&mut r)?;
+    let base = r.pos - head_len(tensors.len() as u64);
     for ((_, t), &length) in tensors.iter_mut().zip(&lengths) {
         let (elements, at) = read_item(&mut r, t.dtype, t.element_count(), length)?;
         t.elements = elements;
-        check_elements(t, at)?;
+        if check_elements {
+            check_elements_at(t, at)?;
+        }
     }
     close_document(&r)?;
-    Ok(BundleView { metadata, tensors })
+    Ok(BundleIndex {
+        metadata,
+        base,
+        tensors,
+    })
+}
+
+/// The first element that breaks SPEC.md §7.2 in a decoded (or [`index_bundle`]d) tensor, as an
+/// `INVALID_ELEMENT` error whose offset is `data_offset` (where the element bytes start in the document) plus
+/// the failing byte's index. What a lazy reader runs before handing out a tensor's values.
+pub fn check_tensor_elements(t: &TensorView<'_>, data_offset: usize) -> Result<(), Error> {
+    check_elements_at(t, data_offset)
 }
 
 /// Where a range reader finds one tensor of a bundle (from the directory alone).
@@ -259,9 +295,10 @@ fn read_directory<'a>(
     r: &mut Reader<'a>,
 ) -> Result<(Vec<(&'a str, TensorView<'a>)>, Vec<u64>), Error> {
     let dh = r.expect(MAJOR_ARRAY)?;
-    // Both grow as entries are read (each entry takes at least 7 input bytes): bounded by the input.
-    let mut entries: Vec<(&'a str, TensorView<'a>)> = Vec::new();
-    let mut lengths: Vec<u64> = Vec::new();
+    // Each entry takes at least 7 input bytes, so this reserve is bounded by the input, never by the claim.
+    let room = usize::try_from(dh.arg).map_or(0, |n| n.min(r.remaining() / 7));
+    let mut entries: Vec<(&'a str, TensorView<'a>)> = Vec::with_capacity(room);
+    let mut lengths: Vec<u64> = Vec::with_capacity(room);
     let mut prev: Option<&[u8]> = None;
     // Relative to the data base: the first item's start; None once the layout passes 2^64 - 1.
     let mut pos = Some(head_len(dh.arg) as u64);
@@ -478,7 +515,7 @@ pub(crate) fn element_error(dtype: DType, n: u64, data: &[u8]) -> Option<usize> 
 }
 
 /// §7.2 for one tensor, right after its fields (design D5).
-pub(crate) fn check_elements(t: &TensorView<'_>, at: usize) -> Result<(), Error> {
+pub(crate) fn check_elements_at(t: &TensorView<'_>, at: usize) -> Result<(), Error> {
     if let Elements::Bytes(data) = t.elements {
         if let Some(i) = element_error(t.dtype, t.element_count(), data) {
             return Err(Error::new(ErrorCode::InvalidElement, at + i));

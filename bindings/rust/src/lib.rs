@@ -46,13 +46,18 @@ pub mod stream;
 mod value;
 
 pub use decode::{
-    decode_bundle, decode_tensor, read_layout, BundleView, Elements, LayoutEntry, TensorView,
-    MAX_NAME_BYTES, MAX_RANK, MAX_SIZE,
+    check_tensor_elements, decode_bundle, decode_tensor, index_bundle, read_layout, BundleIndex,
+    BundleView, Elements, LayoutEntry, TensorView, MAX_NAME_BYTES, MAX_RANK, MAX_SIZE,
 };
 pub use dtype::DType;
 pub use encode::{encode_bundle, encode_bundle_with, encode_tensor, encode_view};
 pub use error::{Error, ErrorCode};
 pub use value::{Metadata, Value, MAX_METADATA_BYTES, MAX_NESTING};
+
+/// The version field of every document this crate reads and writes (SPEC.md §4).
+pub const FORMAT_VERSION: u64 = decode::VERSION;
+/// The SPEC.md revision this crate implements (also `[package.metadata.tensorcbor]` of its Cargo.toml).
+pub const SPEC_VERSION: &str = "1.0";
 
 /// The README's examples are compiled and run as doctests.
 #[cfg(doctest)]

@@ -6,7 +6,10 @@ mod protocol;
 
 use serde_json::Value as Json;
 use std::path::PathBuf;
-use tensorcbor::{decode_bundle, decode_tensor, DType, Elements, ErrorCode, Value};
+use tensorcbor::{
+    check_tensor_elements, decode_bundle, decode_tensor, index_bundle, DType, Elements, ErrorCode,
+    Value,
+};
 
 /// The core suite: $TENSORCBOR_CONFORMANCE_SUITE (as for the Python runner), else the checkout's.
 fn suite_dir() -> PathBuf {
@@ -218,6 +221,64 @@ fn core_conformance_suite() {
         "{} failing vectors:\n{}",
         failures.len(),
         failures.join("\n")
+    );
+}
+
+/// `index_bundle` on every core bundle vector: with element checks it is `decode_bundle` plus B; without them
+/// it differs only where the first failure is an element check, which `check_tensor_elements` then reports
+/// with the same code and offset (a lazy reader's first access), unless a later structural error comes first.
+#[test]
+fn index_bundle_agrees_with_decode_bundle_on_every_bundle_vector() {
+    let m = manifest();
+    let mut bundles = 0;
+    let mut deferred = 0;
+    for v in core_vectors(&m)
+        .into_iter()
+        .filter(|v| v["kind"] == "bundle")
+    {
+        let id = v["id"].as_str().unwrap();
+        let bytes = read_vector(v);
+        bundles += 1;
+        let whole = decode_bundle(&bytes);
+        let eager = index_bundle(&bytes, true);
+        match (&whole, &eager) {
+            (Ok(b), Ok(i)) => {
+                assert_eq!((&b.metadata, &b.tensors), (&i.metadata, &i.tensors), "{id}");
+                assert!(
+                    i.base % 8 == 0 && bytes[i.base] >> 5 == 4,
+                    "{id}: B = {}",
+                    i.base
+                );
+            }
+            (Err(a), Err(b)) => assert_eq!(a, b, "{id}"),
+            _ => panic!("{id}: decode_bundle {whole:?}, index_bundle {eager:?}"),
+        }
+        let lazy = index_bundle(&bytes, false);
+        match (&whole, lazy) {
+            (Err(e), Ok(i)) => {
+                assert_eq!(e.code, ErrorCode::InvalidElement, "{id}: lazy accepted {e}");
+                let first = i.tensors.iter().find_map(|(_, t)| {
+                    let at = t
+                        .data()
+                        .map_or(0, |d| d.as_ptr() as usize - bytes.as_ptr() as usize);
+                    check_tensor_elements(t, at).err()
+                });
+                assert_eq!(first.as_ref(), Some(e), "{id}");
+                deferred += 1;
+            }
+            (Ok(_), Ok(_)) => {}
+            // Deferring an element error lets a later structural error be the one reported.
+            (Err(a), Err(b)) if a.code == ErrorCode::InvalidElement => {
+                assert!(b.offset > a.offset, "{id}: {a} then {b}")
+            }
+            (Err(a), Err(b)) => assert_eq!(*a, b, "{id}"),
+            (Ok(_), Err(b)) => panic!("{id}: lazy rejected a valid bundle: {b}"),
+        }
+    }
+    // The suite has an element error alone in a bundle (deferred) and others followed by structural errors.
+    assert!(
+        bundles > 300 && deferred >= 1,
+        "{bundles} bundles, {deferred} deferred"
     );
 }
 
