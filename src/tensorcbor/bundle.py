@@ -18,6 +18,7 @@ from typing import Any, BinaryIO, NamedTuple, cast
 import numpy as np
 
 from .cbor import DEFAULT_MAX_DECOMPRESSED, MAX_METADATA_BYTES, NO_LIMIT, Reader, encode_map, encode_text, head
+from . import accel
 from .codec import byte_buffer, close_document, open_document, open_versioned_array
 from .compression import CompressedInfo
 from .dtypes import DType
@@ -253,14 +254,7 @@ class BundlePrefix:
         count = open_versioned_array(r, "the bundle array")
         if count != 5:
             raise r.fail("UNEXPECTED_TYPE", f"a bundle array has exactly 5 elements, found {count}", start)
-        meta_start = r.pos
-        r.limit = meta_start + MAX_METADATA_BYTES
-        major, _, arg = r.meta_head()
-        if major != 5:
-            code = "UNEXPECTED_TAG" if major == 6 else "UNEXPECTED_TYPE"
-            raise r.fail(code, "the metadata must be a map", meta_start)
-        metadata = r.map_body(arg, 1)
-        r.limit = NO_LIMIT
+        metadata = read_metadata(r)
         self.count = r.expect(4, "the directory (an array)")
         self.metadata = metadata
 
@@ -324,6 +318,19 @@ class BundlePrefix:
                 raise r.fail("BAD_PADDING", f"the pad must be {want} zero bytes, so that the tensors start at a "
                              f"multiple of 8; found {k}", start)
         self.base = r.pos
+
+
+def read_metadata(r: Reader) -> dict[str, Any]:
+    """The metadata map at ``r.pos`` (SPEC.md §7.1 bundle step 6: the size limit is judged at each head first)."""
+    meta_start = r.pos
+    r.limit = meta_start + MAX_METADATA_BYTES
+    major, _, arg = r.meta_head()
+    if major != 5:
+        code = "UNEXPECTED_TAG" if major == 6 else "UNEXPECTED_TYPE"
+        raise r.fail(code, "the metadata must be a map", meta_start)
+    metadata = r.map_body(arg, 1)
+    r.limit = NO_LIMIT
+    return metadata
 
 
 def _read_compression(r: Reader, dt: DType, name: str) -> tuple[int, int]:
@@ -460,6 +467,13 @@ def parse_bundle(data: Any, *, strict: bool = True, check_elements: bool = False
     from .fastbundle import LazyInfos, read_bundle
 
     source, buf = data, byte_buffer(data)  # views hold an export of a read-only view (pinned, see ``decode``)
+    if strict and accel.available():  # the compiled accelerator (accel.py): one native call, or the reference
+        index = accel.index_bundle(buf, check_elements)
+        if index is None:
+            return _parse(source, strict, check_elements, max_decompressed)[0]
+        metadata = {} if index.metadata_end - index.metadata_start == 1 else read_metadata(
+            Reader(buf, index.metadata_start))
+        return Bundle(buf, accel.NativeInfos(index), metadata, {}, source)
     found = read_bundle(buf, strict)
     if found is None:
         return _parse(source, strict, check_elements, max_decompressed)[0]

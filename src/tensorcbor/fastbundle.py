@@ -28,7 +28,7 @@ from .bundle import MAX_NAME_BYTES, BundlePrefix, LayoutEntry, read_tensors_head
 from .cbor import NO_LIMIT, Reader, head
 from .dtypes import BY_CODE, DType
 from .errors import DecodeError
-from .tensor import _BIG_ENDIAN_HOST, MAX_ELEMENTS, MAX_RANK, TensorInfo
+from .tensor import _BIG_ENDIAN_HOST, MAX_ELEMENTS, MAX_RANK, TensorInfo, plain_view
 
 T = TypeVar("T")
 _U64 = 1 << 64
@@ -98,14 +98,7 @@ class LazyInfos(Mapping[str, TensorInfo]):
         block-quantized, empty, a buffer not 8-byte aligned in memory, a big-endian host)."""
         t = self._t
         k = t.index[name]
-        dt = t.dtypes[k]
-        count = t.counts[k]
-        if not t.direct or dt.packed or dt.kind == "bool" or dt.block is not None or not count:
-            return None
-        arr = np.frombuffer(buf, dt.np_dtype, count, t.base + t.offsets[k]).reshape(t.shapes[k])
-        if arr.flags.writeable:  # only for a writable source buffer
-            arr.flags.writeable = False
-        return arr
+        return plain_view(buf, t.dtypes[k], t.shapes[k], t.counts[k], t.base + t.offsets[k]) if t.direct else None
 
 
 def _gc_paused(fn: Callable[..., T]) -> Callable[..., T]:
@@ -279,11 +272,18 @@ def read_bundle(data: Any, strict: bool) -> tuple[Table, dict[str, Any]] | None:
         return None
     if (base + ends[-1] if ends else r.pos) != len(data):
         return None
-    try:
-        table.direct = not _BIG_ENDIAN_HOST and np.frombuffer(data, np.uint8, 1).ctypes.data % 8 == 0
-    except (TypeError, ValueError):
-        table.direct = False
+    table.direct = _direct(data)
     return table, metadata
+
+
+def _direct(data: Any) -> bool:
+    """Whether plain tensors may be viewed in place: a little-endian host and a buffer 8-byte aligned in memory."""
+    try:
+        return not _BIG_ENDIAN_HOST and np.frombuffer(data, np.uint8, 1).ctypes.data % 8 == 0
+    except (TypeError, ValueError):
+        return False
+
+
 
 
 def _item_head(dt: DType, nbytes: int, start: int) -> bytes:

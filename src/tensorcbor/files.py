@@ -53,12 +53,15 @@ def load_file(path: PathLike, *, strict: bool = True, copy: bool = False,
     refused with FileError NOT_A_REGULAR_FILE, without blocking. `max_decompressed`
     bounds the uncompressed bytes that compressed tensors may declare (DECOMPRESSION_LIMIT).
     """
-    with open_regular(path) as f:
-        if copy:
+    if copy:
+        with open_regular(path) as f:
             data: Any = f.read()
-        else:
-            size = os.fstat(f.fileno()).st_size
-            data = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
+    else:
+        fd, size = _open_regular_fd(path)
+        try:
+            data = mmap.mmap(fd, 0, access=mmap.ACCESS_READ) if size else b""
+        finally:
+            os.close(fd)
     return parse_bundle(data, strict=strict, max_decompressed=max_decompressed)
 
 
@@ -71,16 +74,28 @@ def open_regular(path: PathLike) -> IO[bytes]:
     type is checked on the opened descriptor (fstat), so a file swapped in between a check
     and the open cannot slip through.
     """
-    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
-    fd = os.open(path, flags)
+    fd, _ = _open_regular_fd(path)
     try:
-        mode = os.fstat(fd).st_mode
-        if not stat.S_ISREG(mode):
-            raise FileError("NOT_A_REGULAR_FILE", f"{os.fspath(path)} is {_kind(mode)}, not a regular file; "
-                            "tensorcbor reads only regular files", os.fspath(path))
-        if flags & getattr(os, "O_NONBLOCK", 0) and hasattr(os, "set_blocking"):
-            os.set_blocking(fd, True)
         return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+
+
+def _open_regular_fd(path: PathLike) -> tuple[int, int]:
+    """``open_regular`` as a blocking descriptor and the file's size (the caller closes it)."""
+    fd = os.open(path, _OPEN_FLAGS)
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise FileError("NOT_A_REGULAR_FILE", f"{os.fspath(path)} is {_kind(st.st_mode)}, not a regular file; "
+                            "tensorcbor reads only regular files", os.fspath(path))
+        if _OPEN_FLAGS & getattr(os, "O_NONBLOCK", 0) and hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+        return fd, st.st_size
     except BaseException:
         os.close(fd)
         raise

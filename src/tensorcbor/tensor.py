@@ -257,6 +257,17 @@ def _read_strings(r: Reader, dt: DType, shape: tuple[int, ...], count: int) -> T
     return TensorInfo(dt, shape, start, r.pos - start, strings)
 
 
+def plain_view(buf: Any, dt: DType, shape: tuple[int, ...], count: int, offset: int) -> Any:
+    """The read-only view of a checked plain tensor in an aligned buffer on a little-endian host, or None when
+    materialize must decide (packed, bool, block-quantized, empty)."""
+    if dt.packed or dt.kind == "bool" or dt.block is not None or not count:
+        return None
+    arr = np.frombuffer(buf, dt.np_dtype, count, offset).reshape(shape)
+    if arr.flags.writeable:  # only for a writable source buffer
+        arr.flags.writeable = False
+    return arr
+
+
 def materialize(buf: Any, info: TensorInfo, copy: bool) -> Any:
     """The numpy array (a `BlockArray` for block dtypes) of a parsed tensor: a read-only view where possible."""
     if info.__class__ is not TensorInfo:

@@ -1,0 +1,128 @@
+"""The optional compiled accelerator: bundle checks in the Rust crate, errors from the reference.
+
+``pip install ./bindings/python-accel`` (needs cargo) installs ``tensorcbor_accel``, the
+no_std Rust crate of bindings/rust behind PyO3. When it is importable, states this
+package's format and SPEC.md versions, and TENSORCBOR_NO_ACCEL is unset or empty, the
+bundle readers (``decode_bundle``, ``load_file``, ``parse_bundle``) check a strict
+bundle in one native call, which returns the directory as columns. It only ever
+accepts: on any rejection the caller re-reads the input with the pure-Python reference
+parser, which alone reports error codes, offsets and messages. Without it everything
+runs in Python, with the same results (tests/test_accel.py and the differential fuzzer
+compare the two paths).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+from .dtypes import BY_CODE
+from .tensor import _BIG_ENDIAN_HOST, TensorInfo
+from .versions import FORMAT_VERSION, SPEC_VERSION
+
+__all__ = ["available", "status", "index_bundle", "use", "NativeInfos"]
+
+ENV_DISABLE = "TENSORCBOR_NO_ACCEL"
+
+
+def _load() -> tuple[ModuleType | None, str]:
+    if os.environ.get(ENV_DISABLE):
+        return None, f"off ({ENV_DISABLE} is set): pure Python"
+    try:
+        import tensorcbor_accel as native
+    except ImportError:
+        return None, "not installed: pure Python (pip install ./bindings/python-accel for the Rust reader)"
+    states = (getattr(native, "FORMAT_VERSION", None), getattr(native, "SPEC_VERSION", None))
+    if states != (FORMAT_VERSION, SPEC_VERSION):
+        return None, (f"tensorcbor-accel {getattr(native, '__version__', '?')} implements format {states[0]} / "
+                      f"SPEC.md {states[1]}, this package {FORMAT_VERSION} / {SPEC_VERSION}: not used, pure Python "
+                      "(reinstall it from this package's bindings/python-accel)")
+    return native, f"tensorcbor-accel {native.__version__} (Rust, SPEC.md {native.SPEC_VERSION})"
+
+
+_native, _status = _load()
+_on = _native is not None
+
+
+def available() -> bool:
+    """Whether bundle checks run in the compiled accelerator now."""
+    return _on
+
+
+def status() -> str:
+    """One line for ``tensorcbor --version`` and bug reports: which reader checks bundles, and why."""
+    return _status if _on or _native is None else "off (tensorcbor.accel.use(False)): pure Python"
+
+
+def use(on: bool) -> bool:
+    """Turn the accelerator on or off for this process (tests compare both paths); returns the previous setting.
+    Turning it on without it installed does nothing."""
+    global _on
+    was = _on
+    _on = on and _native is not None
+    return was
+
+
+def index_bundle(buf: Any, check_elements: bool) -> Any:
+    """The native index (``tensorcbor_accel.Index``) of a strict bundle that passed every check of SPEC.md §7.1
+    (and §7.2 when `check_elements`), or None: rejected, holding what the index cannot (a string tensor), or no
+    accelerator. None means: let the reference parser judge."""
+    if not _on:
+        return None
+    assert _native is not None
+    try:
+        return _native.index_bundle(buf, check_elements)
+    except (_native.Rejected, TypeError, BufferError):
+        return None
+
+
+class NativeInfos(Mapping[str, TensorInfo]):
+    """name -> TensorInfo over a native index: nothing is built per tensor until that tensor is asked for."""
+
+    __slots__ = ("_index", "_names", "_direct")
+
+    def __init__(self, index: Any) -> None:
+        self._index = index
+        self._names: list[str] | None = None
+        self._direct = index.aligned and not _BIG_ENDIAN_HOST
+
+    def __getitem__(self, name: str) -> TensorInfo:
+        found = self._index.get(name) if type(name) is str else None
+        if found is None:
+            raise KeyError(name)
+        code, shape, _, offset, nbytes = found
+        return TensorInfo(BY_CODE[code], shape, offset, nbytes)
+
+    def __iter__(self) -> Iterator[str]:
+        if self._names is None:
+            self._names = self._index.names()
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+    def __contains__(self, name: object) -> bool:
+        return type(name) is str and name in self._index
+
+    def view(self, buf: Any, name: str) -> Any:
+        """As ``LazyInfos.view``: a read-only view of a plain tensor, else None (materialize decides)."""
+        found = self._index.get(name) if type(name) is str else None
+        if found is None:
+            raise KeyError(name)
+        code, shape, count, offset, _ = found
+        np_dtype = _PLAIN.get(code) if self._direct else None
+        if np_dtype is None or not count:
+            return None
+        arr = np.frombuffer(buf, np_dtype, count, offset).reshape(shape)
+        if arr.flags.writeable:  # only for a writable source buffer
+            arr.flags.writeable = False
+        return arr
+
+
+_PLAIN = {d.code: d.np_dtype for d in BY_CODE.values()
+          if not (d.packed or d.kind in ("bool", "string") or d.block is not None)}
+"""The numpy dtype of every code whose elements are viewed as they are (see ``plain_view``)."""
