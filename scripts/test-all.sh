@@ -15,7 +15,11 @@ sys.exit(not os.path.exists(os.path.join(sysconfig.get_path("stdlib"), "EXTERNAL
   if [ -x .venv/bin/python3 ]; then . .venv/bin/activate; fi
 fi
 python3 -m pip install --disable-pip-version-check -q -e '.[dev]'
-echo "== ruff"; python3 -m ruff check src tests bench conformance examples
+# The optional compiled bundle reader (bindings/python-accel: the Rust crate behind PyO3, built by maturin from PyPI).
+# Both paths are tested: everything below runs with it (TENSORCBOR_REQUIRE_ACCEL makes its tests fail, not skip, if
+# it is missing), then the bundle tests run again with it off; the wheel test installs the package without it.
+echo "== tensorcbor-accel (maturin build)"; python3 -m pip install --disable-pip-version-check -q ./bindings/python-accel
+echo "== ruff"; python3 -m ruff check src tests bench conformance examples bindings/python-accel/python
 echo "== mypy"; python3 -m mypy
 # cbor-x is pinned exactly in package.json and package-lock.json; `npm install` honours the lock (npm ci rejects
 # this lock on npm 11, which leaves platform-specific optional packages of cbor-extract out of it).
@@ -25,6 +29,8 @@ echo "== npm (motoko compiler)"; npm install --prefix bindings/motoko --no-audit
 echo "== cargo test"; cargo test --quiet --manifest-path bindings/rust/Cargo.toml --all-features
 echo "== cargo fmt"; cargo fmt --manifest-path bindings/rust/Cargo.toml --all --check
 echo "== cargo clippy"; cargo clippy --quiet --manifest-path bindings/rust/Cargo.toml --all-features --all-targets -- -D warnings
+echo "== cargo fmt + clippy (python-accel)"; cargo fmt --manifest-path bindings/python-accel/Cargo.toml --check
+cargo clippy --quiet --locked --manifest-path bindings/python-accel/Cargo.toml --release -- -D warnings
 echo "== cargo build (no_std, --no-default-features)"; cargo build --quiet --manifest-path bindings/rust/Cargo.toml --no-default-features
 echo "== wasm32 (no_std crate + probe module)"; source scripts/wasm32-toolchain.sh
 cargo build --quiet --manifest-path bindings/rust/Cargo.toml -p tensorcbor --no-default-features --features stream \
@@ -33,4 +39,9 @@ cargo build --quiet --locked --manifest-path bindings/rust/Cargo.toml -p tensorc
   --target wasm32-unknown-unknown "${WASM32_CARGO_FLAGS[@]}"
 cargo clippy --quiet --manifest-path bindings/rust/Cargo.toml -p tensorcbor-wasm-probe --features stream \
   --target wasm32-unknown-unknown "${WASM32_CARGO_FLAGS[@]}" -- -D warnings
-echo "== pytest"; python3 -m pytest -q -p no:cacheprovider "$@"
+echo "== pytest"; TENSORCBOR_REQUIRE_ACCEL=1 python3 -m pytest -q -p no:cacheprovider "$@"
+if [ $# -eq 0 ]; then
+  echo "== pytest, bundle tests with the accelerator off (TENSORCBOR_NO_ACCEL=1)"
+  TENSORCBOR_NO_ACCEL=1 python3 -m pytest -q -p no:cacheprovider tests/test_bundle.py tests/test_files.py \
+    tests/test_harden.py tests/test_layout.py tests/test_strict.py tests/test_lenient.py tests/test_conformance_suite.py
+fi

@@ -35,8 +35,10 @@ def test_rust_crate_and_python_package_state_the_same_format_version() -> None:
 def test_version_flag() -> None:
     out = subprocess.run([sys.executable, "-m", "tensorcbor", "--version"], capture_output=True, text=True,
                          check=True).stdout
-    assert out.strip() == (f"tensorcbor {tensorcbor.__version__} (format version {tensorcbor.FORMAT_VERSION}, "
-                           f"SPEC.md {tensorcbor.SPEC_VERSION})")
+    first, reader = out.strip().split("\n")
+    assert first == (f"tensorcbor {tensorcbor.__version__} (format version {tensorcbor.FORMAT_VERSION}, "
+                     f"SPEC.md {tensorcbor.SPEC_VERSION})")
+    assert reader == f"bundle reader: {tensorcbor.accel.status()}"
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,10 @@
 The wire format is specified in SPEC.md; this package is its reference codec.
 """
 
-from . import stream  # noqa: F401 - tensorcbor.stream: chunked streams (SPEC.md §10)
+from . import (
+    accel,  # noqa: F401 - tensorcbor.accel: the optional compiled bundle reader
+    stream,  # noqa: F401 - tensorcbor.stream: chunked streams (SPEC.md §10)
+)
 from .blocks import BlockArray
 from .bundle import Bundle, LayoutEntry, decode_bundle, encode_bundle, read_layout
 from .codec import decode, encode

@@ -17,8 +17,8 @@ from typing import Any, BinaryIO, NamedTuple, cast
 
 import numpy as np
 
-from .cbor import DEFAULT_MAX_DECOMPRESSED, MAX_METADATA_BYTES, NO_LIMIT, Reader, encode_map, encode_text, head
 from . import accel
+from .cbor import DEFAULT_MAX_DECOMPRESSED, MAX_METADATA_BYTES, NO_LIMIT, Reader, encode_map, encode_text, head
 from .codec import byte_buffer, close_document, open_document, open_versioned_array
 from .compression import CompressedInfo
 from .dtypes import DType

@@ -21,7 +21,8 @@ from ..versions import version_line
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tensorcbor", description="Tensors as compact, deterministic CBOR.")
-    parser.add_argument("--version", action="version", version=version_line())
+    parser.add_argument("--version", action=_Version, nargs=0,
+                        help="print the package, format and SPEC.md versions and which bundle reader runs, then exit")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
         module = importlib.import_module(f"{__name__}.{info.name}")
@@ -29,6 +30,17 @@ def build_parser() -> argparse.ArgumentParser:
         if register is not None:
             register(sub)
     return parser
+
+
+class _Version(argparse.Action):
+    """Two lines: the versions, then the bundle reader (compiled accelerator or pure Python) and why."""
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: object, **kwargs: object) -> None:
+        from .. import accel
+
+        print(version_line())
+        print(f"bundle reader: {accel.status()}")
+        parser.exit()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

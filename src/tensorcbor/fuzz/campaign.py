@@ -204,7 +204,7 @@ def run_campaign(drivers: Sequence[Driver], count: int, seed: int = 0, *, batch_
     core = any(d.profile == "core" for d in drivers)
     for d in drivers:  # compare like with like: the reference acts as a Core decoder next to Core bindings
         if isinstance(d, PythonDriver) and core and d.profile != "core":
-            d.profile, d.name = "core", "python-core"
+            d.profile, d.name = "core", d.name.replace("-extended", "-core")
     report = Report(seed, [d.name for d in drivers])
     started = time.monotonic()
     corpus = build_corpus(seed, corpus_size, extended=True)

@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any, Protocol
 
-from .. import compression
+from .. import accel, compression
 from ..conformance.values import decode_json, encode_json
 from .streams import STREAM
 from .streams import request as stream_request
@@ -64,11 +64,15 @@ class PythonDriver:
     encoding is deterministic, so a valid document is the only encoding of its value), and
     an accepted compressed one must decode to the same value as its Core re-encoding: a
     failure is reported as a crash of the reference itself.
+
+    With `pure`, the compiled accelerator (tensorcbor.accel) is off while this driver
+    decodes, so ``--impl python --impl python-pure`` compares the two bundle paths.
     """
 
-    def __init__(self, profile: str = "extended", roundtrip: bool = True) -> None:
+    def __init__(self, profile: str = "extended", roundtrip: bool = True, pure: bool = False) -> None:
         self.profile = profile if compression.available() else "core"
-        self.name = f"python-{self.profile}"
+        self.pure = pure
+        self.name = f"python-{self.profile}" + ("-pure" if pure else "-accel" if accel.available() else "")
         self.roundtrip = roundtrip
         self._pending: list[tuple[str, bytes]] = []
 
@@ -98,7 +102,12 @@ class PythonDriver:
 
     def finish(self) -> list[Answer]:
         batch, self._pending = self._pending, []
-        return [self.answer(kind, data) for kind, data in batch]
+        was = accel.use(False) if self.pure else None
+        try:
+            return [self.answer(kind, data) for kind, data in batch]
+        finally:
+            if was is not None:
+                accel.use(was)
 
     def close(self) -> None:
         pass
@@ -279,14 +288,13 @@ def motoko_adapter() -> str | None:
 def resolve(spec: str, *, build: bool = True, timeout: float = 30.0) -> Driver:
     """An implementation from a command-line spec.
 
-    ``python`` (Extended when zstandard is installed), ``python-core``, ``rust`` (built with
+    ``python`` (Extended when zstandard is installed; through the compiled accelerator when installed),
+    ``python-core``, either with ``-pure`` (the accelerator off), ``rust`` (built with
     cargo; Core profile), ``motoko`` (bindings/motoko/adapter, Core), or
     ``cmd:COMMAND[@core|@extended]`` for any adapter program.
     """
-    if spec == "python":
-        return PythonDriver("extended")
-    if spec == "python-core":
-        return PythonDriver("core")
+    if spec in ("python", "python-pure", "python-core", "python-core-pure"):
+        return PythonDriver("core" if "core" in spec else "extended", pure=spec.endswith("-pure"))
     if spec == "rust":
         return AdapterDriver(rust_adapter(build), "core", "rust", timeout)
     if spec == "motoko":
@@ -299,4 +307,5 @@ def resolve(spec: str, *, build: bool = True, timeout: float = 30.0) -> Driver:
         if profile not in ("core", "extended"):
             raise ValueError(f"profile must be core or extended, not {profile!r}")
         return AdapterDriver(command, profile, None, timeout)
-    raise ValueError(f"unknown implementation {spec!r}: use python, python-core, rust, motoko or cmd:COMMAND")
+    raise ValueError(f"unknown implementation {spec!r}: use python, python-core (either with -pure), rust, motoko or "
+                     "cmd:COMMAND")
