@@ -7,12 +7,17 @@ work dominates. Bundles of 100, 1,000 and 20,000 float32 [4, 4] tensors, four op
 - decode + read every tensor: ``decode_bundle`` then ``b[name]`` for every name, against
   ``safetensors.numpy.load`` (which builds every array); shown per tensor.
 - open + read one tensor: ``load_file`` + one ``b[name]``, against ``safe_open`` + ``get_tensor``.
-- encode: ``encode_bundle`` / ``save_file`` against safetensors' ``save`` / ``save_file``.
+- encode: ``encode_bundle`` / ``save_file`` against safetensors' ``save`` / ``save_file``. ``save_file``
+  fsyncs the file and its directory by default, which safetensors does not do, so it is timed both
+  ways; the target is judged like for like (``durable=False``).
 - layout only (20,000 tensors): ``read_layout(path)`` against reading safetensors' header
   from its file (8-byte length + ``json.loads``).
 
-Each cell is the minimum over repeats of the mean time per call. The ratio is
-safetensors' time divided by tensorcbor's (above 1: tensorcbor is faster).
+tensorcbor's readers run twice where they differ: with the compiled accelerator
+(bindings/python-accel, when installed; the column the targets are judged on) and as
+pure Python (``tensorcbor.accel.use(False)``). Each cell is the minimum over repeats of
+the mean time per call. A ratio is safetensors' time divided by tensorcbor's (above 1:
+tensorcbor is faster).
 
     PYTHONPATH=src python3 bench/bench_bundles.py            # writes bench/RESULTS-bundles.md and README.md
     PYTHONPATH=src python3 bench/bench_bundles.py --quick    # prints only
@@ -38,21 +43,32 @@ import safetensors.numpy
 from safetensors import safe_open
 
 import tensorcbor
+from tensorcbor import accel
 
 COUNTS = (100, 1_000, 20_000)
 ROOT = Path(__file__).resolve().parent.parent
 BEGIN, END = "<!-- BEGIN bench-bundles -->", "<!-- END bench-bundles -->"
-NOTES = """## How the time is spent (cProfile, 20,000 tensors)
+NOTES = """## How it works, and where the time goes
 
-The bundle reader takes a bulk fast path (src/tensorcbor/fastbundle.py): the directory is
-decoded in one cbor2 (C) call, proven deterministic by re-encoding it with cbor2 and comparing
-bytes, its entries are checked column by column (types, sorted unique names, dtype, shape,
-length, the layout rule), and every item's heads are compared with the only heads the layout
-rule allows. Anything unproven falls back to the pure-Python reference parser, which alone
-reports errors. Of the remaining time, about a fifth is cbor2.loads, a quarter cbor2.dumps
-(the proof), a third the column checks and the rest the item-head comparison. safetensors
-parses its JSON header in Rust, so the pure-Python path stays behind it on opening and
-listing; closing that gap needs a compiled accelerator (issue #11 option), not done here.
+With the accelerator (bindings/python-accel, `pip install ./bindings/python-accel`), `load_file` and
+`decode_bundle` hand the buffer to the Rust crate's `index_bundle` in one call: every check of SPEC.md
+§7.1 (and §7.2 for `decode_bundle`) runs in Rust, and the result stays in Rust as a flat index (names,
+dimensions, offsets); the Python mapping asks it for one tensor at a time, by binary search over the
+wire order, so opening a 20,000-tensor file builds no Python object per tensor. A rejection is never
+reported by the accelerator: the input goes to the pure-Python reference parser, which reports the
+code, offset and message (tests/test_accel.py checks that the two agree on every vector, and the
+fuzzer compares `--impl python` with `--impl python-pure`). Opening one tensor then costs a file open,
+an mmap, the Rust walk over every directory entry and item head (about 0.25 µs per tensor) and one
+numpy view.
+
+Without it, the pure-Python path is the bulk reader of src/tensorcbor/fastbundle.py: the directory
+is decoded in one cbor2 (C) call, proven deterministic by re-encoding it and comparing bytes, and
+checked column by column; anything unproven goes to the reference parser. It stays behind
+safetensors (which parses its header in Rust) on opening and listing; the pure-Python column shows
+by how much.
+
+`read_layout` always runs the pure-Python prefix reader: the accelerator checks whole documents,
+and a layout read must not touch the bytes after B.
 """
 
 
@@ -90,8 +106,24 @@ def st_header(path: str) -> dict[str, Any]:
         return json.loads(f.read(n))
 
 
-def measure(n: int, tmp: Path, budget: float, repeat: int) -> list[tuple[str, float, float, str]]:
-    """Rows (operation, tensorcbor seconds, safetensors seconds, target) for a bundle of n tensors."""
+Row = tuple[str, float, float | None, float, str]
+"""(operation, tensorcbor seconds, pure-Python seconds or None where the code is the same, safetensors, target)"""
+
+
+def both(fn: Callable[[], Any], budget: float, repeat: int) -> tuple[float, float | None]:
+    """`fn` timed with the accelerator (when installed) and as pure Python."""
+    if not accel.available():
+        return timed(fn, budget, repeat), None
+    fast = timed(fn, budget, repeat)
+    was = accel.use(False)
+    try:
+        return fast, timed(fn, budget, repeat)
+    finally:
+        accel.use(was)
+
+
+def measure(n: int, tmp: Path, budget: float, repeat: int) -> list[Row]:
+    """The rows for a bundle of n tensors."""
     ts = tensors(n)
     ours = tensorcbor.encode_bundle(ts)
     theirs = safetensors.numpy.save(ts)
@@ -114,25 +146,31 @@ def measure(n: int, tmp: Path, budget: float, repeat: int) -> list[tuple[str, fl
         with safe_open(sft, framework="np") as f:
             f.get_tensor(one)
 
-    rows = [
-        ("decode + read every tensor, per tensor", timed(decode_all, budget, repeat) / n,
+    dec, dec_pure = both(decode_all, budget, repeat)
+    st_save = timed(lambda: safetensors.numpy.save_file(ts, sft), budget, repeat)
+    opened, opened_pure = both(open_one, budget, repeat)
+    rows: list[Row] = [
+        ("decode + read every tensor, per tensor", dec / n, None if dec_pure is None else dec_pure / n,
          timed(lambda: safetensors.numpy.load(theirs), budget, repeat) / n, "≤ safetensors (1,000 and 20,000)"),
-        ("open file + read one tensor", timed(open_one, budget, repeat), timed(st_open_one, budget, repeat),
-         "< safetensors"),
-        ("encode to bytes (encode_bundle / save)", timed(lambda: tensorcbor.encode_bundle(ts), budget, repeat),
+        ("open file + read one tensor", opened, opened_pure, timed(st_open_one, budget, repeat), "< safetensors"),
+        ("encode to bytes (encode_bundle / save)", timed(lambda: tensorcbor.encode_bundle(ts), budget, repeat), None,
          timed(lambda: safetensors.numpy.save(ts), budget, repeat), "< safetensors"),
-        ("write a file (save_file)", timed(lambda: tensorcbor.save_file(ts, tcb), budget, repeat),
-         timed(lambda: safetensors.numpy.save_file(ts, sft), budget, repeat), "< safetensors"),
+        ("write a file, not fsynced (save_file(durable=False) / save_file)",
+         timed(lambda: tensorcbor.save_file(ts, tcb, durable=False), budget, repeat), None, st_save, "< safetensors"),
+        ("write a file, fsynced (save_file, the default)", timed(lambda: tensorcbor.save_file(ts, tcb), budget, repeat),
+         None, st_save, "none: safetensors does not fsync"),
     ]
     if n == COUNTS[-1]:
         assert len(tensorcbor.read_layout(tcb)) == len(st_header(sft)) - ("__metadata__" in st_header(sft))
         rows.append(("layout only (read_layout / JSON header)", timed(lambda: tensorcbor.read_layout(tcb), budget,
-                                                                      repeat),
+                                                                      repeat), None,
                      timed(lambda: st_header(sft), budget, repeat), "within 2× (ratio ≥ 0.5)"))
     return rows
 
 
 def met(op: str, n: int, ratio: float, target: str) -> str:
+    if target.startswith("none"):
+        return "-"
     if target.startswith("≤"):
         if n == COUNTS[0]:
             return "-"
@@ -142,9 +180,12 @@ def met(op: str, n: int, ratio: float, target: str) -> str:
     return "yes" if ratio > 1 else "NO"
 
 
-def table(results: dict[int, list[tuple[str, float, float, str]]]) -> str:
-    lines = ["| operation | tensors | tensorcbor | safetensors | ratio (safetensors / tensorcbor) | target | met |",
-             "|---|---:|---:|---:|---:|---|---|"]
+def table(results: dict[int, list[Row]]) -> str:
+    fast = accel.available()
+    lines = ["| operation | tensors | tensorcbor | pure Python | safetensors | ratio | ratio, pure Python | target | "
+             "met |" if fast else
+             "| operation | tensors | tensorcbor (pure Python) | safetensors | ratio | target | met |",
+             "|---|---:|---:|---:|---:|---:|---:|---|---|" if fast else "|---|---:|---:|---:|---:|---|---|"]
     order: list[str] = []
     for rows in results.values():
         for op, *_ in rows:
@@ -152,19 +193,26 @@ def table(results: dict[int, list[tuple[str, float, float, str]]]) -> str:
                 order.append(op)
     for op in order:
         for n, rows in results.items():
-            for op2, ours, theirs, target in rows:
-                if op2 == op:
-                    ratio = theirs / ours
-                    lines.append(f"| {op} | {n:,} | {fmt(ours)} | {fmt(theirs)} | {ratio:.2f} | {target} | "
-                                 f"{met(op, n, ratio, target)} |")
+            for op2, ours, pure, theirs, target in rows:
+                if op2 != op:
+                    continue
+                ratio = theirs / ours
+                cells = [op, f"{n:,}", fmt(ours)]
+                if fast:
+                    cells.append(fmt(pure) if pure is not None else "(same code)")
+                cells += [fmt(theirs), f"{ratio:.2f}"]
+                if fast:
+                    cells.append(f"{theirs / pure:.2f}" if pure is not None else "")
+                cells += [target, met(op, n, ratio, target)]
+                lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
-def growth(results: dict[int, list[tuple[str, float, float, str]]]) -> str:
+def growth(results: dict[int, list[Row]]) -> str:
     """How open + read one tensor grows from the smallest to the largest bundle, for both."""
     op = "open file + read one tensor"
     lo, hi = (next(r for r in results[n] if r[0] == op) for n in (COUNTS[0], COUNTS[-1]))
-    return (f"Open + read one tensor grows ×{hi[1] / lo[1]:.0f} for tensorcbor and ×{hi[2] / lo[2]:.0f} for "
+    return (f"Open + read one tensor grows ×{hi[1] / lo[1]:.0f} for tensorcbor and ×{hi[3] / lo[3]:.0f} for "
             f"safetensors from {COUNTS[0]:,} to {COUNTS[-1]:,} tensors.")
 
 
@@ -174,12 +222,13 @@ def main() -> None:
     ap.add_argument("--print-only", action="store_true", help="full runs, but write no files")
     args = ap.parse_args()
     budget, repeat = (0.05, 2) if args.quick else (0.3, 5)
-    results: dict[int, list[tuple[str, float, float, str]]] = {}
+    results: dict[int, list[Row]] = {}
     with tempfile.TemporaryDirectory() as d:
         for n in COUNTS:
             results[n] = measure(n, Path(d), budget, repeat)
-            for op, ours, theirs, _ in results[n]:
-                print(f"{n:>6} {op:<42} tensorcbor {fmt(ours):>9}  safetensors {fmt(theirs):>9}  "
+            for op, ours, pure, theirs, _ in results[n]:
+                also = f"  pure Python {fmt(pure):>9}" if pure is not None else ""
+                print(f"{n:>6} {op:<42} tensorcbor {fmt(ours):>9}{also}  safetensors {fmt(theirs):>9}  "
                       f"ratio {theirs / ours:.2f}", flush=True)
     body = table(results) + "\n\n" + growth(results)
     print()
@@ -187,7 +236,7 @@ def main() -> None:
     if args.quick or args.print_only:
         return
     env = (f"Python {sys.version.split()[0]}, numpy {np.__version__}, safetensors {safetensors.__version__}, "
-           f"{platform.machine()}, {os.cpu_count()} cores")
+           f"{platform.machine()}, {os.cpu_count()} cores; bundle reader: {accel.status()}")
     (ROOT / "bench" / "RESULTS-bundles.md").write_text(
         "# Bundles of many small tensors: tensorcbor vs safetensors\n\n"
         "`PYTHONPATH=src python3 bench/bench_bundles.py` (" + env + "). float32 [4, 4] tensors; each cell is the\n"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import mmap
 import os
+import stat
 import sys
 import threading
 import tracemalloc
@@ -283,6 +284,27 @@ def test_a_failed_save_keeps_the_old_file_and_leaves_no_temp(tmp_path: Path, mon
     monkeypatch.undo()
     assert out.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.tcb"]
+
+
+def test_save_file_fsyncs_file_and_directory_unless_told_not_to(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    synced: list[bool] = []
+    real = os.fsync
+
+    def counting(fd: int) -> None:
+        synced.append(stat.S_ISDIR(os.fstat(fd).st_mode))
+        real(fd)
+
+    monkeypatch.setattr(os, "fsync", counting)
+    tensors = {"w": np.arange(6, dtype=np.float32)}
+    save_file(tensors, tmp_path / "a.tcb")
+    assert synced == [False, True]  # the file, then the directory that holds the new entry
+    synced.clear()
+    save_file(tensors, tmp_path / "b.tcb", durable=False)
+    assert synced == []
+    assert (tmp_path / "a.tcb").read_bytes() == (tmp_path / "b.tcb").read_bytes() == encode_bundle(tensors)
+    assert (os.stat(tmp_path / "b.tcb").st_mode & 0o777) == 0o666 & ~_umask()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.tcb", "b.tcb"]
 
 
 def test_concurrent_saves_to_one_path_do_not_fail_each_other(tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import mmap
 import os
+import secrets
 import stat
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -29,13 +30,14 @@ PathLike = str | os.PathLike[str]
 
 
 def save_file(tensors: Tensors, path: PathLike, metadata: Mapping[str, Any] | None = None, *,
-              compression: str | None = None, shuffle: bool = False) -> None:
+              compression: str | None = None, shuffle: bool = False, durable: bool = True) -> None:
     """Write a bundle without building it in memory: each tensor's bytes are copied once, to the file.
 
-    The file appears whole or not at all (see ``atomic_write``).
+    The file appears whole or not at all; with `durable` (the default) it is also on disk when this
+    returns, which costs two fsyncs; ``durable=False`` skips them (see ``atomic_write``).
     """
     parts = bundle_parts(tensors, metadata, compression=compression, shuffle=shuffle)
-    with atomic_write(path) as f:
+    with atomic_write(path, durable=durable) as f:
         for part in parts:
             f.write(cast(Any, part))
 
@@ -138,26 +140,30 @@ def _umask() -> int:
 
 
 @contextlib.contextmanager
-def atomic_write(path: PathLike) -> Iterator[IO[bytes]]:
+def atomic_write(path: PathLike, *, durable: bool = True) -> Iterator[IO[bytes]]:
     """A binary file object whose content replaces `path` only if the block completes.
 
-    The temp file is created by ``tempfile.mkstemp`` in the target's directory
-    (O_CREAT | O_EXCL | O_NOFOLLOW, unpredictable name, so no symlink or other
-    process's file is written through), fsynced, renamed over `path` with ``os.replace``
-    (a symlink at `path` is replaced, not followed), then the directory is fsynced. On
-    any failure the temp file is removed and `path` is untouched.
+    The temp file is created in the target's directory under an unpredictable name with
+    O_CREAT | O_EXCL | O_NOFOLLOW (so no symlink or other process's file is written
+    through) and mode 0o666 less the umask, as open() would give; then it is renamed over
+    `path` with ``os.replace`` (a symlink at `path` is replaced, not followed). On any
+    failure the temp file is removed and `path` is untouched. With `durable` (the default)
+    the file is fsynced before the rename and the directory after it, so the new content
+    survives a power loss once this returns; ``durable=False`` skips both (as
+    safetensors, numpy and torch.save do): still never a partial file, but after a crash
+    the old content, or on some filesystems an empty file, may be found instead.
     """
     target = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(target))
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(target)}.", suffix=".tmp", dir=directory)
+    fd, tmp = _create_temp(directory, os.path.basename(target))
     try:
-        os.fchmod(fd, 0o666 & ~_umask())  # the mode open() would give, not mkstemp's 0600
         with os.fdopen(fd, "wb") as f:
             fd = -1
             f.raw.name = tmp  # type: ignore[attr-defined]  # f.name: the temp path (a reader may check it)
             yield f
             f.flush()
-            os.fsync(f.fileno())
+            if durable:
+                os.fsync(f.fileno())
         os.replace(tmp, target)
     except BaseException:
         if fd >= 0:
@@ -165,7 +171,24 @@ def atomic_write(path: PathLike) -> Iterator[IO[bytes]]:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
-    _fsync_dir(directory)
+    if durable:
+        _fsync_dir(directory)
+
+
+_CREATE_FLAGS = (os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+                 | getattr(os, "O_BINARY", 0))
+
+
+def _create_temp(directory: str, base: str) -> tuple[int, str]:
+    """A new file `.<base>.<random>.tmp` in `directory`, as tempfile.mkstemp makes it but with mode 0o666 less the
+    umask (the kernel applies it), so the published file has the mode open() would give."""
+    for _ in range(100):
+        tmp = os.path.join(directory, f".{base}.{secrets.token_hex(8)}.tmp")
+        try:
+            return os.open(tmp, _CREATE_FLAGS, 0o666), tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no unused temporary name in {directory}")
 
 
 def write_bytes(path: PathLike, data: Any) -> None:
