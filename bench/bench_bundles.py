@@ -67,23 +67,29 @@ checked column by column; anything unproven goes to the reference parser. It sta
 safetensors (which parses its header in Rust) on opening and listing; the pure-Python column shows
 by how much.
 
-`read_layout` always runs the pure-Python prefix reader: the accelerator checks whole documents,
-and a layout read must not touch the bytes after B.
+`read_layout` with the accelerator runs the crate's prefix reader (every check up to the tensors
+array head, nothing after it read) and builds the `LayoutEntry` rows in Rust; a prefix it rejects
+(too short included) goes to the pure-Python prefix reader, which reports the error and how many
+bytes to read next.
 """
 
 
-def timed(fn: Callable[[], Any], budget: float, repeat: int) -> float:
-    """Minimum over `repeat` runs of the mean time per call, each run lasting about `budget` seconds."""
-    t0 = time.perf_counter()
-    fn()
-    once = max(time.perf_counter() - t0, 1e-7)
-    loops = max(1, int(budget / once))
-    best = float("inf")
-    for _ in range(repeat):
+def timed(fns: list[Callable[[], Any]], budget: float, repeat: int) -> list[float]:
+    """For each of `fns`, the minimum over `repeat` rounds of the mean time per call, each run lasting about
+    `budget` seconds. The functions take turns within every round, so a machine that slows down or speeds up
+    during the run affects them alike (this machine is shared)."""
+    loops = []
+    for fn in fns:
         t0 = time.perf_counter()
-        for _ in range(loops):
-            fn()
-        best = min(best, (time.perf_counter() - t0) / loops)
+        fn()
+        loops.append(max(1, int(budget / max(time.perf_counter() - t0, 1e-7))))
+    best = [float("inf")] * len(fns)
+    for _ in range(repeat):
+        for k, fn in enumerate(fns):
+            t0 = time.perf_counter()
+            for _ in range(loops[k]):
+                fn()
+            best[k] = min(best[k], (time.perf_counter() - t0) / loops[k])
     return best
 
 
@@ -110,16 +116,25 @@ Row = tuple[str, float, float | None, float, str]
 """(operation, tensorcbor seconds, pure-Python seconds or None where the code is the same, safetensors, target)"""
 
 
-def both(fn: Callable[[], Any], budget: float, repeat: int) -> tuple[float, float | None]:
-    """`fn` timed with the accelerator (when installed) and as pure Python."""
+def pure(fn: Callable[[], Any]) -> Callable[[], Any]:
+    """`fn` run with the accelerator off (the pure-Python readers)."""
+    def run() -> Any:
+        was = accel.use(False)
+        try:
+            return fn()
+        finally:
+            accel.use(was)
+    return run
+
+
+def readers(fn: Callable[[], Any], peer: Callable[[], Any], budget: float,
+            repeat: int) -> tuple[float, float | None, float]:
+    """A reader timed with the accelerator (when installed), as pure Python, and its safetensors peer."""
     if not accel.available():
-        return timed(fn, budget, repeat), None
-    fast = timed(fn, budget, repeat)
-    was = accel.use(False)
-    try:
-        return fast, timed(fn, budget, repeat)
-    finally:
-        accel.use(was)
+        ours, theirs = timed([fn, peer], budget, repeat)
+        return ours, None, theirs
+    ours, slow, theirs = timed([fn, pure(fn), peer], budget, repeat)
+    return ours, slow, theirs
 
 
 def measure(n: int, tmp: Path, budget: float, repeat: int) -> list[Row]:
@@ -146,25 +161,26 @@ def measure(n: int, tmp: Path, budget: float, repeat: int) -> list[Row]:
         with safe_open(sft, framework="np") as f:
             f.get_tensor(one)
 
-    dec, dec_pure = both(decode_all, budget, repeat)
-    st_save = timed(lambda: safetensors.numpy.save_file(ts, sft), budget, repeat)
-    opened, opened_pure = both(open_one, budget, repeat)
+    dec = readers(decode_all, lambda: safetensors.numpy.load(theirs), budget, repeat)
+    opened = readers(open_one, st_open_one, budget, repeat)
+    enc, st_enc = timed([lambda: tensorcbor.encode_bundle(ts), lambda: safetensors.numpy.save(ts)], budget, repeat)
+    fast_save, durable_save, st_save = timed([lambda: tensorcbor.save_file(ts, tcb, durable=False),
+                                              lambda: tensorcbor.save_file(ts, tcb),
+                                              lambda: safetensors.numpy.save_file(ts, sft)], budget, repeat)
     rows: list[Row] = [
-        ("decode + read every tensor, per tensor", dec / n, None if dec_pure is None else dec_pure / n,
-         timed(lambda: safetensors.numpy.load(theirs), budget, repeat) / n, "≤ safetensors (1,000 and 20,000)"),
-        ("open file + read one tensor", opened, opened_pure, timed(st_open_one, budget, repeat), "< safetensors"),
-        ("encode to bytes (encode_bundle / save)", timed(lambda: tensorcbor.encode_bundle(ts), budget, repeat), None,
-         timed(lambda: safetensors.numpy.save(ts), budget, repeat), "< safetensors"),
-        ("write a file, not fsynced (save_file(durable=False) / save_file)",
-         timed(lambda: tensorcbor.save_file(ts, tcb, durable=False), budget, repeat), None, st_save, "< safetensors"),
-        ("write a file, fsynced (save_file, the default)", timed(lambda: tensorcbor.save_file(ts, tcb), budget, repeat),
-         None, st_save, "none: safetensors does not fsync"),
+        ("decode + read every tensor, per tensor", dec[0] / n, None if dec[1] is None else dec[1] / n, dec[2] / n,
+         "≤ safetensors (1,000 and 20,000)"),
+        ("open file + read one tensor", *opened, "< safetensors"),
+        ("encode to bytes (encode_bundle / save)", enc, None, st_enc, "< safetensors"),
+        ("write a file, not fsynced (save_file(durable=False) / save_file)", fast_save, None, st_save,
+         "< safetensors"),
+        ("write a file, fsynced (save_file, the default)", durable_save, None, st_save,
+         "none: safetensors does not fsync"),
     ]
     if n == COUNTS[-1]:
         assert len(tensorcbor.read_layout(tcb)) == len(st_header(sft)) - ("__metadata__" in st_header(sft))
-        rows.append(("layout only (read_layout / JSON header)", timed(lambda: tensorcbor.read_layout(tcb), budget,
-                                                                      repeat), None,
-                     timed(lambda: st_header(sft), budget, repeat), "within 2× (ratio ≥ 0.5)"))
+        layout = readers(lambda: tensorcbor.read_layout(tcb), lambda: st_header(sft), budget, repeat)
+        rows.append(("layout only (read_layout / JSON header)", *layout, "within 2× (ratio ≥ 0.5)"))
     return rows
 
 

@@ -27,7 +27,17 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import tensorcbor
-from tensorcbor import BlockArray, DecodeError, accel, decode_bundle, encode_bundle, load_file, save_file
+from tensorcbor import (
+    BlockArray,
+    DecodeError,
+    LayoutEntry,
+    accel,
+    decode_bundle,
+    encode_bundle,
+    load_file,
+    read_layout,
+    save_file,
+)
 from tensorcbor.bundle import _parse, parse_bundle
 from tensorcbor.conformance import load_suite
 from tensorcbor.testing import bundle_blobs
@@ -141,6 +151,42 @@ def test_both_paths_give_the_same_result_for_every_bundle_vector(vector: Any) ->
     for check_elements in (True, False):
         fast, ref = _both(data, check_elements)
         assert fast == ref
+
+
+def _layout(data: Any) -> Any:
+    try:
+        return [tuple(e) for e in read_layout(data)]
+    except DecodeError as exc:
+        return exc.code, exc.offset, exc.needed, str(exc)
+
+
+@pytest.mark.parametrize("vector", BUNDLES, ids=lambda v: v.id)
+def test_read_layout_is_the_same_on_both_paths_for_every_bundle_vector_and_its_prefixes(vector: Any) -> None:
+    data = vector.data()
+    cuts = sorted({len(data), len(data) - 1, len(data) // 2, 64, 16, 5} - {-1})
+    for cut in cuts:
+        prefix = data[:cut]
+        fast = _layout(prefix)
+        was = accel.use(False)
+        try:
+            ref = _layout(prefix)
+        finally:
+            accel.use(was)
+        assert fast == ref, cut
+
+
+def test_read_layout_of_a_file_uses_the_accelerator(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tensors = {f"layer.{i}": np.full((2, 3), i, np.float32) for i in range(50)}
+    path = tmp_path / "m.tcb"
+    save_file(tensors, path)
+    calls: list[int] = []
+    real = native.read_layout
+    monkeypatch.setattr(native, "read_layout", lambda *a: calls.append(1) or real(*a))
+    rows = read_layout(path)
+    assert calls == [1] and all(type(r) is LayoutEntry for r in rows)
+    data = path.read_bytes()
+    for r in rows:
+        assert data[r.offset:r.offset + r.nbytes] == tensors[r.name].tobytes()
 
 
 def test_only_element_errors_are_deferred_by_the_lazy_index() -> None:

@@ -13,6 +13,7 @@ compare the two paths).
 
 from __future__ import annotations
 
+import gc
 import os
 from collections.abc import Iterator, Mapping
 from types import ModuleType
@@ -24,7 +25,7 @@ from .dtypes import BY_CODE
 from .tensor import _BIG_ENDIAN_HOST, TensorInfo
 from .versions import FORMAT_VERSION, SPEC_VERSION
 
-__all__ = ["available", "status", "index_bundle", "use", "NativeInfos"]
+__all__ = ["available", "status", "index_bundle", "read_layout", "use", "NativeInfos"]
 
 ENV_DISABLE = "TENSORCBOR_NO_ACCEL"
 
@@ -78,6 +79,23 @@ def index_bundle(buf: Any, check_elements: bool) -> Any:
         return _native.index_bundle(buf, check_elements)
     except (_native.Rejected, TypeError, BufferError):
         return None
+
+
+def read_layout(buf: Any) -> list[Any] | None:
+    """A strict bundle's layout from a prefix of it, as ``LayoutEntry`` rows built in Rust, or None: rejected
+    (TRUNCATED included) or no accelerator; the reference prefix reader then judges."""
+    if not _on:
+        return None
+    assert _native is not None
+    was = gc.isenabled()
+    gc.disable()  # tens of thousands of small acyclic tuples: collections triggered by them cost half the time
+    try:
+        return _native.read_layout(buf, BY_CODE)
+    except (_native.Rejected, TypeError, BufferError):
+        return None
+    finally:
+        if was:
+            gc.enable()
 
 
 class NativeInfos(Mapping[str, TensorInfo]):

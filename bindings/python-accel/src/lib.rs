@@ -10,10 +10,10 @@
 
 use pyo3::buffer::PyBuffer;
 use pyo3::create_exception;
-use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::exceptions::{PyKeyError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyList, PyString, PyTuple};
-use tensorcbor::{index_bundle as check_bundle, DType, Elements};
+use pyo3::types::{PyDict, PyList, PyString, PyTuple};
+use tensorcbor::{index_bundle as check_bundle, read_layout as layout_of, DType, Elements};
 
 create_exception!(
     _native,
@@ -173,9 +173,55 @@ fn index_bundle(data: &Bound<'_, PyAny>, check_elements: bool) -> PyResult<Optio
     }))
 }
 
+/// The layout of a bundle from a prefix of it (the crate's `read_layout`: every check up to the tensors array
+/// head, nothing after it read): `[(name, dtype, shape, offset, length, None)]`, offsets absolute, `dtype` the
+/// value of `dtypes[code]` (so the rows are the fields of the Python `LayoutEntry`). Raises
+/// `Rejected(code, offset)` (`TRUNCATED` for a prefix that is too short) and `TypeError` as `index_bundle`.
+#[pyfunction]
+fn read_layout<'py>(
+    py: Python<'py>,
+    data: &Bound<'py, PyAny>,
+    dtypes: &Bound<'py, PyDict>,
+) -> PyResult<Bound<'py, PyList>> {
+    let buffer = PyBuffer::<u8>::get(data)?;
+    if !buffer.is_c_contiguous() {
+        return Err(PyTypeError::new_err("a contiguous byte buffer is required"));
+    }
+    // SAFETY: as in `index_bundle`; nothing borrowed from the buffer outlives this call (names are copied
+    // into Python strings before it returns).
+    let bytes: &[u8] =
+        unsafe { std::slice::from_raw_parts(buffer.buf_ptr() as *const u8, buffer.len_bytes()) };
+    let entries = layout_of(bytes).map_err(|e| Rejected::new_err((e.code.as_str(), e.offset)))?;
+    let mut rows = Vec::with_capacity(entries.len());
+    let mut last: Option<(u16, Bound<'py, PyAny>)> = None;
+    for e in &entries {
+        let code = e.dtype.code();
+        let dtype = match &last {
+            Some((c, d)) if *c == code => d.clone(),
+            _ => {
+                let d = dtypes
+                    .get_item(code)?
+                    .ok_or_else(|| PyKeyError::new_err(code))?;
+                last = Some((code, d.clone()));
+                d
+            }
+        };
+        rows.push((
+            e.name,
+            dtype,
+            PyTuple::new(py, &e.shape)?,
+            e.offset,
+            e.length,
+            py.None(),
+        ));
+    }
+    PyList::new(py, rows)
+}
+
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(index_bundle, m)?)?;
+    m.add_function(wrap_pyfunction!(read_layout, m)?)?;
     m.add_class::<Index>()?;
     m.add("Rejected", m.py().get_type::<Rejected>())?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
