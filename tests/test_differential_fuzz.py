@@ -1,4 +1,4 @@
-"""Differential fuzzing, Python against Rust, as part of CI (tensorcbor.fuzz); and checks that the harness
+"""Differential fuzzing, Python (pure and accelerated) against Rust, as part of CI (tensorcbor.fuzz); and checks that the harness
 itself finds, isolates and minimises what it is built to find.
 
 The long campaign is a documented command (README "Fuzzing"): python3 -m tensorcbor.fuzz --count 1000000.
@@ -33,7 +33,10 @@ def rust() -> Any:
 
 
 def test_short_campaign_python_vs_rust_agrees(rust: Any, tmp_path: Path) -> None:
-    report = run_campaign([PythonDriver(), rust], CI_INPUTS, SEED, corpus_size=150, findings_dir=tmp_path)
+    # The pure-Python reference, the package as installed (through the compiled bundle reader when it is
+    # installed: tensorcbor.accel) and the Rust binding.
+    drivers = [PythonDriver(pure=True), PythonDriver(), rust]
+    report = run_campaign(drivers, CI_INPUTS, SEED, corpus_size=150, findings_dir=tmp_path)
     assert report.inputs == CI_INPUTS
     found = [f"{' '.join(f.signature)}: {f.kind} {f.data.hex()}" for f in report.findings]
     assert report.crashes == 0 and report.disagreements == 0, found

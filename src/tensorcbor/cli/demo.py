@@ -21,7 +21,7 @@ from typing import Any
 import ml_dtypes
 import numpy as np
 
-from .. import decode, decode_bundle, encode, encode_bundle, load_file, save_file, stream
+from .. import accel, decode, decode_bundle, encode, encode_bundle, load_file, save_file, stream
 from ..errors import DecodeError
 
 LAYER = "encoder.layer.3.attention.self.query.weight"
@@ -184,6 +184,7 @@ def _lazy(path: Path) -> None:
     print(f"load_file + bundle[{LAYER!r}]: {_ms(took)}")
     print(f"  {info.dtype.name} {list(info.shape)}, {_size(info.nbytes)} at byte offset {info.offset} of a "
           f"{_size(path.stat().st_size)} file; only those pages are read (mean |w| = {mean:.4f})")
+    print(f"  bundle reader: {accel.status()}")
 
 
 def _upload_plan(path: Path) -> None:
