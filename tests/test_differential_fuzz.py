@@ -1,5 +1,5 @@
-"""Differential fuzzing, Python (pure and accelerated) against Rust, as part of CI (tensorcbor.fuzz); and checks that the harness
-itself finds, isolates and minimises what it is built to find.
+"""Differential fuzzing, Python (pure and accelerated) against Rust, as part of CI (tensorcbor.fuzz); and checks
+that the harness itself finds, isolates and minimises what it is built to find.
 
 The long campaign is a documented command (README "Fuzzing"): python3 -m tensorcbor.fuzz --count 1000000.
 """
