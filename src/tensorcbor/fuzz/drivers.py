@@ -72,7 +72,7 @@ class PythonDriver:
     def __init__(self, profile: str = "extended", roundtrip: bool = True, pure: bool = False) -> None:
         self.profile = profile if compression.available() else "core"
         self.pure = pure
-        self.name = f"python-{self.profile}" + ("-pure" if pure else "-accel" if accel.available() else "")
+        self.name = f"python-{self.profile}" + ("-pure" if pure else "")
         self.roundtrip = roundtrip
         self._pending: list[tuple[str, bytes]] = []
 
