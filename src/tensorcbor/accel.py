@@ -4,7 +4,8 @@
 no_std Rust crate of bindings/rust behind PyO3. When it is importable, states this
 package's format and SPEC.md versions, and TENSORCBOR_NO_ACCEL is unset or empty, the
 bundle readers (``decode_bundle``, ``load_file``, ``parse_bundle``) check a strict
-bundle in one native call, which returns the directory as columns. It only ever
+bundle in one native call, which keeps the directory in Rust (``NativeInfos`` asks it
+for one tensor at a time), and ``read_layout`` reads a prefix the same way. It only ever
 accepts: on any rejection the caller re-reads the input with the pure-Python reference
 parser, which alone reports error codes, offsets and messages. Without it everything
 runs in Python, with the same results (tests/test_accel.py and the differential fuzzer
