@@ -263,7 +263,9 @@ def main() -> None:
     text = readme.read_text(encoding="utf-8")
     block = (f"{BEGIN}\nBundles of many float32 [4, 4] tensors against safetensors, in one process "
              "(`PYTHONPATH=src python3 bench/bench_bundles.py`, details in\n"
-             "[bench/RESULTS-bundles.md](bench/RESULTS-bundles.md)); ratio above 1: tensorcbor is faster.\n\n"
+             "[bench/RESULTS-bundles.md](bench/RESULTS-bundles.md)); ratio above 1: tensorcbor is faster. "
+             "\"tensorcbor\" reads with the\ncompiled bundle reader (bindings/python-accel), \"pure Python\" "
+             "without it; the targets are those of issue #11.\n\n"
              + body + f"\n{END}")
     if BEGIN in text:
         text = text[:text.index(BEGIN)] + block + text[text.index(END) + len(END):]
