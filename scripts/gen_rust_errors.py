@@ -29,6 +29,12 @@ def _rust_str(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+def _str_match(doc: str, name: str, arms: list[tuple[str, str]]) -> list[str]:
+    """A `const fn NAME(self) -> &'static str` of ErrorCode: one match arm per (code, Rust string literal)."""
+    return ["", f"    {doc}", f"    pub const fn {name}(self) -> &'static str {{", "        match self {",
+            *[f"            ErrorCode::{_variant(code)} => {value}," for code, value in arms], "        }", "    }"]
+
+
 def render(registry: tuple[tuple[str, str], ...]) -> str:
     """The Rust source of the registry: enum, ALL, as_str, message."""
     out = [
@@ -51,24 +57,12 @@ def render(registry: tuple[tuple[str, str], ...]) -> str:
         f"    pub const ALL: [ErrorCode; {len(registry)}] = [",
     ]
     out += [f"        ErrorCode::{_variant(code)}," for code, _ in registry]
-    out += [
-        "    ];",
-        "",
-        '    /// The registry name (`"BAD_MAGIC"`).',
-        "    pub const fn as_str(self) -> &'static str {",
-        "        match self {",
-    ]
-    out += [f'            ErrorCode::{_variant(code)} => "{code}",' for code, _ in registry]
-    out += [
-        "        }",
-        "    }",
-        "",
-        "    /// The registry's sentence saying when this code applies.",
-        "    pub const fn message(self) -> &'static str {",
-        "        match self {",
-    ]
-    out += [f"            ErrorCode::{_variant(code)} => {_rust_str(text)}," for code, text in registry]
-    out += ["        }", "    }", "}", ""]
+    out += ["    ];"]
+    out += _str_match('/// The registry name (`"BAD_MAGIC"`).', "as_str",
+                      [(code, f'"{code}"') for code, _ in registry])
+    out += _str_match("/// The registry's sentence saying when this code applies.", "message",
+                      [(code, _rust_str(text)) for code, text in registry])
+    out += ["}", ""]
     return "\n".join(out)
 
 

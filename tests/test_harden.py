@@ -10,6 +10,7 @@ import sys
 import threading
 import tracemalloc
 import types
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -108,19 +109,25 @@ def _compressed_doc(shape: tuple[int, ...], frame: bytes, dtype_code: int = 1) -
             + b"".join(head(0, d) for d in shape) + item)
 
 
+def _rejected_with_peak(fn: Callable[[], object]) -> tuple[DecodeError, int]:
+    """The DecodeError `fn` raises and the peak of Python allocations (tracemalloc) while it ran."""
+    tracemalloc.start()
+    try:
+        with pytest.raises(DecodeError) as exc:
+            fn()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    return exc.value, peak
+
+
 def test_a_131_kb_document_claiming_4_gib_fails_fast_with_the_limit() -> None:
     frame = zstandard.ZstdCompressor(write_content_size=False).compress(bytes(32 << 20))  # a real bomb's start
     blob = _compressed_doc((1 << 30,), frame)  # 4 GiB of float32
     assert len(blob) < 131_000
-    tracemalloc.start()
-    try:
-        with pytest.raises(DecodeError) as exc:
-            decode(blob)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-    assert exc.value.code == "DECOMPRESSION_LIMIT"
-    assert exc.value.offset == blob.index(b"\x1b\x00\x00\x00\x01\x00\x00\x00\x00")  # at C5, the length field
+    error, peak = _rejected_with_peak(lambda: decode(blob))
+    assert error.code == "DECOMPRESSION_LIMIT"
+    assert error.offset == blob.index(b"\x1b\x00\x00\x00\x01\x00\x00\x00\x00")  # at C5, the length field
     assert peak < 8 << 20
 
 
@@ -157,14 +164,8 @@ def test_a_bundle_of_many_large_claims_fails_before_decompressing(tmp_path: Path
     # decode_bundle checks each tensor's elements right after its item (SPEC.md §7.1, element checks before the
     # next item), so it decompresses tensor 0 first: its frame falls short of the 256 MiB it declares, and
     # decoding stops there with at most that one tensor's output ever allocated.
-    tracemalloc.start()
-    try:
-        with pytest.raises(DecodeError) as exc:
-            decode_bundle(blob)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-    assert exc.value.code == "DECOMPRESSED_SIZE_MISMATCH" and peak < 64 << 20
+    error, peak = _rejected_with_peak(lambda: decode_bundle(blob))
+    assert error.code == "DECOMPRESSED_SIZE_MISMATCH" and peak < 64 << 20
     path = tmp_path / "bomb.tcb"
     path.write_bytes(blob)
     for copy in (False, True):

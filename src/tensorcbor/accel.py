@@ -16,14 +16,12 @@ from __future__ import annotations
 
 import gc
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from types import ModuleType
 from typing import Any
 
-import numpy as np
-
 from .dtypes import BY_CODE
-from .tensor import _BIG_ENDIAN_HOST, TensorInfo
+from .tensor import _BIG_ENDIAN_HOST, TensorInfo, plain_view
 from .versions import FORMAT_VERSION, SPEC_VERSION
 
 __all__ = ["available", "status", "index_bundle", "read_layout", "use", "NativeInfos"]
@@ -73,30 +71,30 @@ def index_bundle(buf: Any, check_elements: bool) -> Any:
     """The native index (``tensorcbor_accel.Index``) of a strict bundle that passed every check of SPEC.md §7.1
     (and §7.2 when `check_elements`), or None: rejected, holding what the index cannot (a string tensor), or no
     accelerator. None means: let the reference parser judge."""
-    if not _on:
-        return None
-    assert _native is not None
-    try:
-        return _native.index_bundle(buf, check_elements)
-    except (_native.Rejected, TypeError, BufferError):
-        return None
+    return _accepted(lambda native: native.index_bundle(buf, check_elements))
 
 
 def read_layout(buf: Any) -> list[Any] | None:
     """A strict bundle's layout from a prefix of it, as ``LayoutEntry`` rows built in Rust, or None: rejected
     (TRUNCATED included) or no accelerator; the reference prefix reader then judges."""
-    if not _on:
-        return None
-    assert _native is not None
     was = gc.isenabled()
     gc.disable()  # tens of thousands of small acyclic tuples: collections triggered by them cost half the time
     try:
-        return _native.read_layout(buf, BY_CODE)
-    except (_native.Rejected, TypeError, BufferError):
-        return None
+        return _accepted(lambda native: native.read_layout(buf, BY_CODE))
     finally:
         if was:
             gc.enable()
+
+
+def _accepted(call: Callable[[ModuleType], Any]) -> Any:
+    """`call(native)`'s result, or None when the accelerator is off or rejects the input (the reference judges)."""
+    if not _on:
+        return None
+    assert _native is not None
+    try:
+        return call(_native)
+    except (_native.Rejected, TypeError, BufferError):
+        return None
 
 
 class NativeInfos(Mapping[str, TensorInfo]):
@@ -110,10 +108,7 @@ class NativeInfos(Mapping[str, TensorInfo]):
         self._direct = index.aligned and not _BIG_ENDIAN_HOST
 
     def __getitem__(self, name: str) -> TensorInfo:
-        found = self._index.get(name) if type(name) is str else None
-        if found is None:
-            raise KeyError(name)
-        code, shape, _, offset, nbytes = found
+        code, shape, _, offset, nbytes = self._find(name)
         return TensorInfo(BY_CODE[code], shape, offset, nbytes)
 
     def __iter__(self) -> Iterator[str]:
@@ -129,19 +124,12 @@ class NativeInfos(Mapping[str, TensorInfo]):
 
     def view(self, buf: Any, name: str) -> Any:
         """As ``LazyInfos.view``: a read-only view of a plain tensor, else None (materialize decides)."""
+        code, shape, count, offset, _ = self._find(name)
+        return plain_view(buf, code, shape, count, offset) if self._direct else None
+
+    def _find(self, name: str) -> tuple[int, tuple[int, ...], int, int, int]:
+        """(dtype code, shape, count, offset, length) of `name`; KeyError for any other key, as a dict."""
         found = self._index.get(name) if type(name) is str else None
         if found is None:
             raise KeyError(name)
-        code, shape, count, offset, _ = found
-        np_dtype = _PLAIN.get(code) if self._direct else None
-        if np_dtype is None or not count:
-            return None
-        arr = np.frombuffer(buf, np_dtype, count, offset).reshape(shape)
-        if arr.flags.writeable:  # only for a writable source buffer
-            arr.flags.writeable = False
-        return arr
-
-
-_PLAIN = {d.code: d.np_dtype for d in BY_CODE.values()
-          if not (d.packed or d.kind in ("bool", "string") or d.block is not None)}
-"""The numpy dtype of every code whose elements are viewed as they are (see ``plain_view``)."""
+        return found

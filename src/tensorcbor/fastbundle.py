@@ -98,7 +98,7 @@ class LazyInfos(Mapping[str, TensorInfo]):
         block-quantized, empty, a buffer not 8-byte aligned in memory, a big-endian host)."""
         t = self._t
         k = t.index[name]
-        return plain_view(buf, t.dtypes[k], t.shapes[k], t.counts[k], t.base + t.offsets[k]) if t.direct else None
+        return plain_view(buf, t.dtypes[k].code, t.shapes[k], t.counts[k], t.base + t.offsets[k]) if t.direct else None
 
 
 def _gc_paused(fn: Callable[..., T]) -> Callable[..., T]:

@@ -257,15 +257,21 @@ def _read_strings(r: Reader, dt: DType, shape: tuple[int, ...], count: int) -> T
     return TensorInfo(dt, shape, start, r.pos - start, strings)
 
 
-def plain_view(buf: Any, dt: DType, shape: tuple[int, ...], count: int, offset: int) -> Any:
-    """The read-only view of a checked plain tensor in an aligned buffer on a little-endian host, or None when
-    materialize must decide (packed, bool, block-quantized, empty)."""
-    if dt.packed or dt.kind == "bool" or dt.block is not None or not count:
+def plain_view(buf: Any, code: int, shape: tuple[int, ...], count: int, offset: int) -> Any:
+    """The read-only view of a checked plain tensor (dtype `code`) in an aligned buffer on a little-endian host, or
+    None when materialize must decide (packed, bool, block-quantized, string, empty)."""
+    np_dtype = _VIEWABLE.get(code)
+    if np_dtype is None or not count:
         return None
-    arr = np.frombuffer(buf, dt.np_dtype, count, offset).reshape(shape)
+    arr = np.frombuffer(buf, np_dtype, count, offset).reshape(shape)
     if arr.flags.writeable:  # only for a writable source buffer
         arr.flags.writeable = False
     return arr
+
+
+_VIEWABLE = {d.code: d.np_dtype for d in BY_CODE.values()
+             if not (d.packed or d.kind in ("bool", "string") or d.block is not None)}
+"""The numpy dtype of every code whose element bytes are viewed as they are."""
 
 
 def materialize(buf: Any, info: TensorInfo, copy: bool) -> Any:

@@ -120,21 +120,11 @@ impl Index {
 /// `Rejected(code, offset)` for an invalid one and `TypeError` for a buffer that is not contiguous bytes.
 #[pyfunction]
 fn index_bundle(data: &Bound<'_, PyAny>, check_elements: bool) -> PyResult<Option<Index>> {
-    let buffer = PyBuffer::<u8>::get(data)?;
-    if !buffer.is_c_contiguous() {
-        return Err(PyTypeError::new_err("a contiguous byte buffer is required"));
-    }
-    // SAFETY: `buffer` holds an export of `data` for this whole call, so the memory stays allocated and a
-    // bytearray cannot be resized (nor an mmap closed) meanwhile; the GIL is held throughout and no Python
-    // code runs, so nothing in this process writes to it. Another process writing a shared file mapping is
-    // outside any reader's control, as for every mmap reader (tensorcbor.load_file documents the hazard).
-    // Nothing borrowed from it outlives this call: the index copies names and keeps offsets.
-    let bytes: &[u8] =
-        unsafe { std::slice::from_raw_parts(buffer.buf_ptr() as *const u8, buffer.len_bytes()) };
-    let found = match check_bundle(bytes, check_elements) {
-        Ok(found) => found,
-        Err(e) => return Err(Rejected::new_err((e.code.as_str(), e.offset))),
-    };
+    with_bytes(data, |bytes| index_of(bytes, check_elements))
+}
+
+fn index_of(bytes: &[u8], check_elements: bool) -> PyResult<Option<Index>> {
+    let found = check_bundle(bytes, check_elements).map_err(rejected)?;
     let start = bytes.as_ptr() as usize;
     let n = found.tensors.len();
     let mut names = Vec::with_capacity(found.tensors.iter().map(|(s, _)| s.len()).sum());
@@ -183,15 +173,15 @@ fn read_layout<'py>(
     data: &Bound<'py, PyAny>,
     dtypes: &Bound<'py, PyDict>,
 ) -> PyResult<Bound<'py, PyList>> {
-    let buffer = PyBuffer::<u8>::get(data)?;
-    if !buffer.is_c_contiguous() {
-        return Err(PyTypeError::new_err("a contiguous byte buffer is required"));
-    }
-    // SAFETY: as in `index_bundle`; nothing borrowed from the buffer outlives this call (names are copied
-    // into Python strings before it returns).
-    let bytes: &[u8] =
-        unsafe { std::slice::from_raw_parts(buffer.buf_ptr() as *const u8, buffer.len_bytes()) };
-    let entries = layout_of(bytes).map_err(|e| Rejected::new_err((e.code.as_str(), e.offset)))?;
+    with_bytes(data, |bytes| rows_of(py, bytes, dtypes))
+}
+
+fn rows_of<'py>(
+    py: Python<'py>,
+    bytes: &[u8],
+    dtypes: &Bound<'py, PyDict>,
+) -> PyResult<Bound<'py, PyList>> {
+    let entries = layout_of(bytes).map_err(rejected)?;
     let mut rows = Vec::with_capacity(entries.len());
     let mut last: Option<(u16, Bound<'py, PyAny>)> = None;
     for e in &entries {
@@ -216,6 +206,29 @@ fn read_layout<'py>(
         ));
     }
     PyList::new(py, rows)
+}
+
+/// Run `f` on the bytes of a contiguous Python buffer (bytes, bytearray, memoryview, mmap).
+fn with_bytes<R>(data: &Bound<'_, PyAny>, f: impl FnOnce(&[u8]) -> PyResult<R>) -> PyResult<R> {
+    let buffer = PyBuffer::<u8>::get(data)?;
+    if !buffer.is_c_contiguous() {
+        return Err(PyTypeError::new_err("a contiguous byte buffer is required"));
+    }
+    // SAFETY: `buffer` holds an export of `data` until this function returns, so the memory stays allocated
+    // and a bytearray cannot be resized (nor an mmap closed) meanwhile. The GIL is held throughout and the
+    // crate's checks allocate no Python object, so no Python code (not even a finalizer run by the collector)
+    // can write to the buffer while they read it; `read_layout` copies names into Python strings only after
+    // them, with the collector paused by its caller. Another process writing a shared file mapping is outside
+    // any reader's control, as for every mmap reader (tensorcbor.load_file documents the hazard). The slice
+    // cannot escape `f`: its lifetime is that call's.
+    let bytes: &[u8] =
+        unsafe { std::slice::from_raw_parts(buffer.buf_ptr() as *const u8, buffer.len_bytes()) };
+    f(bytes)
+}
+
+/// The crate's error as `Rejected(code, offset)`.
+fn rejected(e: tensorcbor::Error) -> PyErr {
+    Rejected::new_err((e.code.as_str(), e.offset))
 }
 
 #[pymodule]

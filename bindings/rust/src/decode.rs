@@ -135,7 +135,7 @@ pub fn decode_tensor(buf: &[u8]) -> Result<TensorView<'_>, Error> {
         shape,
         elements,
     };
-    check_elements_at(&t, at)?;
+    check_tensor_elements(&t, at)?;
     close_document(&r)?;
     Ok(t)
 }
@@ -176,7 +176,7 @@ pub fn index_bundle(buf: &[u8], check_elements: bool) -> Result<BundleIndex<'_>,
         let (elements, at) = read_item(&mut r, t.dtype, t.element_count(), length)?;
         t.elements = elements;
         if check_elements {
-            check_elements_at(t, at)?;
+            check_tensor_elements(t, at)?;
         }
     }
     close_document(&r)?;
@@ -185,13 +185,6 @@ pub fn index_bundle(buf: &[u8], check_elements: bool) -> Result<BundleIndex<'_>,
         base,
         tensors,
     })
-}
-
-/// The first element that breaks SPEC.md §7.2 in a decoded (or [`index_bundle`]d) tensor, as an
-/// `INVALID_ELEMENT` error whose offset is `data_offset` (where the element bytes start in the document) plus
-/// the failing byte's index. What a lazy reader runs before handing out a tensor's values.
-pub fn check_tensor_elements(t: &TensorView<'_>, data_offset: usize) -> Result<(), Error> {
-    check_elements_at(t, data_offset)
 }
 
 /// Where a range reader finds one tensor of a bundle (from the directory alone).
@@ -514,11 +507,14 @@ pub(crate) fn element_error(dtype: DType, n: u64, data: &[u8]) -> Option<usize> 
     None
 }
 
-/// §7.2 for one tensor, right after its fields (design D5).
-pub(crate) fn check_elements_at(t: &TensorView<'_>, at: usize) -> Result<(), Error> {
+/// The first element that breaks SPEC.md §7.2 in a decoded (or [`index_bundle`]d) tensor, as an
+/// `INVALID_ELEMENT` error whose offset is `data_offset` (where the element bytes start in the document) plus
+/// the failing byte's index. Whole-document decoders run it right after each tensor's fields (design D5); a
+/// lazy reader runs it before handing out a tensor's values.
+pub fn check_tensor_elements(t: &TensorView<'_>, data_offset: usize) -> Result<(), Error> {
     if let Elements::Bytes(data) = t.elements {
         if let Some(i) = element_error(t.dtype, t.element_count(), data) {
-            return Err(Error::new(ErrorCode::InvalidElement, at + i));
+            return Err(Error::new(ErrorCode::InvalidElement, data_offset + i));
         }
     }
     Ok(())

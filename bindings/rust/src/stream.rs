@@ -37,7 +37,7 @@
 
 use crate::cbor::{Reader, MAJOR_BYTES, MAJOR_UINT};
 use crate::decode::{
-    check_elements_at, close_document, decode_tensor, open_array, open_document,
+    check_tensor_elements, close_document, decode_tensor, open_array, open_document,
     read_bundle_prefix, read_item, TensorView, BUNDLE_TAG, SELF_DESCRIBE,
 };
 use crate::dtype::DType;
@@ -478,7 +478,8 @@ impl StreamDecoder {
                                 shape: e.shape.clone(),
                                 elements,
                             };
-                            check_elements_at(&t, pos).map_err(|x| Self::shift(x, self.start))?;
+                            check_tensor_elements(&t, pos)
+                                .map_err(|x| Self::shift(x, self.start))?;
                             on(Event::Tensor {
                                 index: self.next_entry,
                                 name: &e.name,

@@ -15,6 +15,25 @@ fn suite_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../conformance/stream-v1")
 }
 
+fn manifest() -> Json {
+    serde_json::from_slice(&std::fs::read(suite_dir().join("manifest.json")).unwrap()).unwrap()
+}
+
+/// The chunks of the vector called `id`.
+fn vector_chunks(id: &str) -> Vec<Vec<u8>> {
+    let m = manifest();
+    let v = m["vectors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["id"] == id);
+    chunks_of(
+        v.unwrap_or_else(|| panic!("no vector {id}"))["file"]
+            .as_str()
+            .unwrap(),
+    )
+}
+
 /// The chunks of a vector file: one CBOR array of byte strings, one element per chunk (D8).
 fn chunks_of(file: &str) -> Vec<Vec<u8>> {
     let bytes = std::fs::read(suite_dir().join(file)).unwrap();
@@ -79,8 +98,7 @@ fn stream_decode(
 /// `stream_answer`, once per receiver kind the vector names.
 #[test]
 fn stream_vectors() {
-    let m: Json =
-        serde_json::from_slice(&std::fs::read(suite_dir().join("manifest.json")).unwrap()).unwrap();
+    let m = manifest();
     let vectors = m["vectors"].as_array().unwrap();
     assert!(vectors.len() >= 50);
     let mut failures = Vec::new();
@@ -125,15 +143,7 @@ fn stream_vectors() {
 
 #[test]
 fn a_rejected_chunk_changes_nothing() {
-    let m: Json =
-        serde_json::from_slice(&std::fs::read(suite_dir().join("manifest.json")).unwrap()).unwrap();
-    let v = m["vectors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|v| v["id"] == "stream.tensor.128")
-        .unwrap();
-    let chunks = chunks_of(v["file"].as_str().unwrap());
+    let chunks = vector_chunks("stream.tensor.128");
     assert!(chunks.len() >= 3);
     let mut rx = SequentialReceiver::new(None, None);
     let mut dec = StreamDecoder::new();
@@ -177,15 +187,7 @@ fn a_rejected_chunk_changes_nothing() {
 
 #[test]
 fn quota_is_checked_after_the_manifest() {
-    let m: Json =
-        serde_json::from_slice(&std::fs::read(suite_dir().join("manifest.json")).unwrap()).unwrap();
-    let v = m["vectors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|v| v["id"] == "stream.tensor.128")
-        .unwrap();
-    let chunks = chunks_of(v["file"].as_str().unwrap());
+    let chunks = vector_chunks("stream.tensor.128");
     let mut rx = SequentialReceiver::new(None, Some(10));
     let e = rx.accept(&chunks[0]).unwrap_err();
     assert_eq!(e.code, ErrorCode::QuotaExceeded);
