@@ -153,3 +153,83 @@ def test_npz_object_member_and_garbage(tmp_path: Path) -> None:
     assert _code(npy.load_npz, path) == "UNKNOWN_DTYPE"
     (tmp_path / "junk.npz").write_bytes(b"PK\x03\x04" + zlib.compress(b"x" * 100))
     assert _code(read, tmp_path / "junk.npz") == "MALFORMED"
+
+
+# ------------------------------------------------------------------ GGUF (issue 17)
+
+def _gguf(kvs: bytes = b"", n_kv: int = 0, tensors: bytes = b"", n_tensors: int = 0, data: bytes = b"") -> bytes:
+    head = b"GGUF" + struct.pack("<IQQ", 3, n_tensors, n_kv) + kvs + tensors
+    return head + bytes(-len(head) % 32) + data
+
+
+def _kv_array(key: bytes, item_type: int, count: int, items: bytes = b"") -> bytes:
+    return struct.pack("<Q", len(key)) + key + struct.pack("<IIQ", 9, item_type, count) + items
+
+
+def _tensor(name: bytes, dims: tuple[int, ...], ggml_type: int, offset: int) -> bytes:
+    return (struct.pack("<Q", len(name)) + name + struct.pack("<I", len(dims)) + struct.pack(f"<{len(dims)}Q", *dims)
+            + struct.pack("<IQ", ggml_type, offset))
+
+
+def _nested_arrays(depth: int) -> bytes:
+    """KV "k" = an array of one array of one array ... `depth` levels deep."""
+    return _kv_array(b"k", 9, 1, struct.pack("<IQ", 9, 1) * (depth - 2) + struct.pack("<IQ", 0, 0))
+
+
+_HOSTILE_GGUF = {
+    # The issue's 49-byte file: a UINT8 array claiming 2^62 items.
+    "array-claims-2^62-items": (bytes.fromhex("47475546030000000000000000000000010000000000000001000000000000006b09"
+                                              "000000000000000000000000000040"), "TRUNCATED"),
+    "string-claims-2^63-bytes": (_gguf(struct.pack("<Q", 1) + b"k" + struct.pack("<IQ", 8, 1 << 63), 1), "TRUNCATED"),
+    "kv-count-2^64-1": (b"GGUF" + struct.pack("<IQQ", 3, 0, 2**64 - 1), "TRUNCATED"),
+    "tensor-count-2^64-1": (b"GGUF" + struct.pack("<IQQ", 3, 2**64 - 1, 0), "TRUNCATED"),
+    "arrays-nested-20000-deep": (_gguf(_nested_arrays(20_000), 1), "UNSUPPORTED_VALUE"),
+    "4M-empty-arrays": (_gguf(_kv_array(b"k", 9, 4_000_000, struct.pack("<IQ", 0, 0) * 4_000_000), 1),
+                        "UNSUPPORTED_VALUE"),
+    "overlapping-tensors": (_gguf(tensors=_tensor(b"a", (16,), 0, 0) + _tensor(b"b", (16,), 0, 32), n_tensors=2,
+                                  data=bytes(128)), "MALFORMED"),
+    "misaligned-tensor": (_gguf(tensors=_tensor(b"a", (4,), 0, 8), n_tensors=1, data=bytes(64)), "MALFORMED"),
+    "tensor-past-the-end": (_gguf(tensors=_tensor(b"a", (64,), 0, 0), n_tensors=1, data=bytes(32)), "TRUNCATED"),
+    "dims-overflow": (_gguf(tensors=_tensor(b"a", (2**40, 2**40), 0, 0), n_tensors=1), "SIZE_OVERFLOW"),
+    "five-dims": (_gguf(tensors=_tensor(b"a", (1,) * 5, 0, 0), n_tensors=1), "MALFORMED"),
+    "big-endian": (b"GGUF" + struct.pack(">IQQ", 3, 0, 0), "MALFORMED"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(_HOSTILE_GGUF))
+def test_gguf_hostile_files_end_with_a_code_in_bounded_time_and_memory(case: str, tmp_path: Path) -> None:
+    """`tensorcbor convert m.gguf m.tcb` in a child process capped at 1 GiB of address space beyond Python's own:
+    every case ends with its registry code (no hang, MemoryError or RecursionError)."""
+    import subprocess
+    import sys
+
+    blob, code = _HOSTILE_GGUF[case]
+    src = tmp_path / "m.gguf"
+    src.write_bytes(blob)
+    child = ("import resource, sys; resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30)); "
+             "from tensorcbor.cli import main; sys.exit(main(sys.argv[1:]))")
+    done = subprocess.run([sys.executable, "-c", child, "convert", str(src), str(tmp_path / "m.tcb")],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.startswith(f"tensorcbor: error: {code}") and "Traceback" not in done.stderr, done.stderr
+    assert not (tmp_path / "m.tcb").exists()
+
+
+def test_gguf_scan_accepts_what_gguf_py_writes(tmp_path: Path) -> None:
+    """The bounds check refuses nothing a real writer produces: gguf-py's GGUFWriter, arrays and all."""
+    gguf = pytest.importorskip("gguf")
+    from tensorcbor.convert.gguf_scan import scan
+
+    path = tmp_path / "ok.gguf"
+    w = gguf.GGUFWriter(str(path), "llama")
+    w.add_array("tokenizer.ggml.tokens", ["a", "bc", ""])
+    w.add_array("some.ints", [1, 2, 3])
+    w.add_tensor("w", np.arange(64, dtype=np.float32).reshape(8, 8))
+    w.add_tensor("b", np.ones(3, np.float32))
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    version, infos = scan(memoryview(path.read_bytes()), str(path))
+    assert version == 3 and [(t.name, t.nbytes) for t in infos] == [("w", 256), ("b", 12)]
+    assert sorted(read(path).arrays) == ["b", "w"]

@@ -31,7 +31,7 @@ from .tensor import (
 # Fast paths for the common case: a native-order numeric dtype that numpy can hand out as a
 # buffer. They produce and accept exactly what the general code does (the header is built
 # by body_parts, the decoder checks every strict rule) and defer to it for anything else.
-_PLAIN = [d for d in TABLE if d.np_dtype.char in "bBhHiIlLqQefdFD" and d.np_dtype.kind != "V"]
+_PLAIN = [d for d in TABLE if not d.from_ml_dtypes and d.np_dtype.char in "bBhHiIlLqQefdFD" and d.np_dtype.kind != "V"]
 _HEADERS: dict[np.dtype, dict[tuple[int, ...], bytes]] = {d.np_dtype: {} for d in _PLAIN}
 _MAX_CACHED_SHAPES = 1024
 # dtype code -> (numpy dtype, element size, alignment, RFC 8746 tag or -1)

@@ -13,10 +13,10 @@ the byte layout of the GGUF type of the same name (SPEC.md §4.6).
 
 from __future__ import annotations
 
+import importlib
 import sys
 from dataclasses import dataclass
 
-import ml_dtypes
 import numpy as np
 
 __all__ = ["DType", "TABLE", "BY_CODE", "BY_NAME", "COMPLEX32", "GGUF_TYPE_NUMBERS", "from_numpy", "markdown_table",
@@ -63,7 +63,16 @@ class DType:
 
     @property
     def np_dtype(self) -> np.dtype:
-        return _NP_DTYPES[self.code]
+        """The numpy dtype; ml_dtypes is imported on first use of one of its types (it costs ~0.8 s)."""
+        found = _NP_DTYPES.get(self.code)
+        if found is None:
+            found = _NP_DTYPES[self.code] = _resolve_numpy(self.numpy)
+        return found
+
+    @property
+    def from_ml_dtypes(self) -> bool:
+        """True when the numpy type comes from the ml_dtypes package (bfloat16, float8, int4, ...)."""
+        return self.numpy.startswith("ml_dtypes.")
 
     def nbytes(self, count: int) -> int:
         """Wire length of `count` elements (not meaningful for strings).
@@ -156,20 +165,36 @@ def _resolve_numpy(spelling: str) -> np.dtype:
     if spelling == "StringDType":
         return np.dtype(np.dtypes.StringDType())
     if spelling.startswith("ml_dtypes."):
-        return np.dtype(getattr(ml_dtypes, spelling.split(".", 1)[1]))
+        return np.dtype(getattr(importlib.import_module("ml_dtypes"), spelling.split(".", 1)[1]))
     return np.dtype(spelling)
 
 
-_NP_DTYPES: dict[int, np.dtype] = {d.code: _resolve_numpy(d.numpy) for d in TABLE}
+# code -> numpy dtype, filled on first use: the plain numpy types now, ml_dtypes ones when first asked for, so
+# that `tensorcbor --version`, `inspect` and float32 work never import ml_dtypes.
+_NP_DTYPES: dict[int, np.dtype] = {d.code: _resolve_numpy(d.numpy) for d in TABLE if not d.from_ml_dtypes}
 
 # numpy dtype -> DType for encoding. Keys are native-order dtypes; numpy dtype
-# equality ignores the instance, so lookups by any equal dtype hit.
-_FROM_NUMPY: dict[np.dtype, DType] = {_NP_DTYPES[d.code]: d for d in TABLE if d.kind not in ("string", "block")}
+# equality ignores the instance, so lookups by any equal dtype hit. The ml_dtypes rows join once ml_dtypes has been
+# imported (an array of one of its types cannot exist before).
+_FROM_NUMPY: dict[np.dtype, DType] = {_NP_DTYPES[d.code]: d for d in TABLE
+                                      if d.kind not in ("string", "block") and not d.from_ml_dtypes}
+_ML_ROWS_ADDED = False
+
+
+def _add_ml_rows() -> bool:
+    global _ML_ROWS_ADDED
+    if _ML_ROWS_ADDED or "ml_dtypes" not in sys.modules:
+        return False
+    _FROM_NUMPY.update({d.np_dtype: d for d in TABLE if d.from_ml_dtypes})
+    _ML_ROWS_ADDED = True
+    return True
 
 
 def from_numpy(dt: np.dtype) -> DType | None:
     """The table row for a numpy dtype (any byte order), or None."""
     found = _FROM_NUMPY.get(dt)
+    if found is None and _add_ml_rows():
+        found = _FROM_NUMPY.get(dt)
     if found is None and dt.byteorder not in ("=", "|"):
         found = _FROM_NUMPY.get(dt.newbyteorder("="))
     if found is None and dt.kind in ("U", "T"):

@@ -260,8 +260,12 @@ def _read_strings(r: Reader, dt: DType, shape: tuple[int, ...], count: int) -> T
 def plain_view(buf: Any, code: int, shape: tuple[int, ...], count: int, offset: int) -> Any:
     """The read-only view of a checked plain tensor (dtype `code`) in an aligned buffer on a little-endian host, or
     None when materialize must decide (packed, bool, block-quantized, string, empty)."""
-    np_dtype = _VIEWABLE.get(code)
-    if np_dtype is None or not count:
+    np_dtype = _VIEW_DTYPES.get(code)
+    if np_dtype is None:
+        if code not in _VIEWABLE:
+            return None
+        np_dtype = _VIEW_DTYPES[code] = BY_CODE[code].np_dtype  # imports ml_dtypes on first use of its types
+    if not count:
         return None
     arr = np.frombuffer(buf, np_dtype, count, offset).reshape(shape)
     if arr.flags.writeable:  # only for a writable source buffer
@@ -269,9 +273,10 @@ def plain_view(buf: Any, code: int, shape: tuple[int, ...], count: int, offset: 
     return arr
 
 
-_VIEWABLE = {d.code: d.np_dtype for d in BY_CODE.values()
-             if not (d.packed or d.kind in ("bool", "string") or d.block is not None)}
-"""The numpy dtype of every code whose element bytes are viewed as they are."""
+_VIEWABLE = frozenset(d.code for d in BY_CODE.values()
+                      if not (d.packed or d.kind in ("bool", "string") or d.block is not None))
+"""Every code whose element bytes are viewed as they are."""
+_VIEW_DTYPES: dict[int, Any] = {}
 
 
 def materialize(buf: Any, info: TensorInfo, copy: bool) -> Any:

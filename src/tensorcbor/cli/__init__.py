@@ -19,13 +19,27 @@ from ..errors import TensorCBORError
 from ..versions import version_line
 
 
-def build_parser() -> argparse.ArgumentParser:
+# command -> the module of this package that registers it. Only that module is imported to run a command, so a
+# command's start-up does not pay for the others' imports; `--version` none, `--help` and unknown commands all, and a test
+# checks this table against what the modules register.
+COMMANDS: dict[str, str] = {"chunk": "stream", "conformance": "conformance", "convert": "convert", "demo": "demo",
+                            "inspect": "inspect", "join": "stream"}
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser; with a known `command`, only the module that registers it is imported."""
     parser = argparse.ArgumentParser(prog="tensorcbor", description="Tensors as compact, deterministic CBOR.")
     parser.add_argument("--version", action=_Version, nargs=0,
                         help="print the package, format and SPEC.md versions and which bundle reader runs, then exit")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
-        module = importlib.import_module(f"{__name__}.{info.name}")
+    if command == "--version":  # answered by the action itself, before any command is looked at
+        names = []
+    elif command in COMMANDS:
+        names = [COMMANDS[command]]
+    else:
+        names = sorted(m.name for m in pkgutil.iter_modules(__path__))
+    for name in names:
+        module = importlib.import_module(f"{__name__}.{name}")
         register = getattr(module, "register", None)
         if register is not None:
             register(sub)
@@ -45,7 +59,8 @@ class _Version(argparse.Action):
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; every input or environment problem becomes one line on stderr, never a traceback."""
-    args = build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser(argv[0] if argv else None).parse_args(argv)
     try:
         return int(args.func(args) or 0)
     except BrokenPipeError:

@@ -34,7 +34,8 @@ import numpy as np
 from ..blocks import BlockArray
 from ..dtypes import BY_NAME, GGUF_TYPE_NUMBERS, TABLE, DType
 from ..errors import DecodeError, EncodeError
-from ._common import Tensors, require, write_parts
+from ._common import Tensors, map_file, require, write_parts
+from .gguf_scan import scan
 
 __all__ = ["load", "save", "SUPPORTED_TYPES"]
 
@@ -62,6 +63,16 @@ def _gguf() -> Any:
 def load(path: str | os.PathLike[str]) -> Tensors:
     """Every tensor of a .gguf file (views into a memory map) plus its KV metadata under ``"gguf"``."""
     gguf = _gguf()
+    mapped = map_file(path)
+    try:
+        view = memoryview(mapped)
+        try:
+            scan(view, os.fspath(path))  # every count checked against the file's size before gguf-py trusts it
+        finally:
+            view.release()
+    finally:
+        if not isinstance(mapped, bytes):
+            mapped.close()
     try:
         reader = gguf.GGUFReader(path, "r")
     except (ValueError, KeyError, IndexError, struct.error, OverflowError, TypeError) as exc:
