@@ -15,6 +15,14 @@ sys.exit(not os.path.exists(os.path.join(sysconfig.get_path("stdlib"), "EXTERNAL
   if [ -x .venv/bin/python3 ]; then . .venv/bin/activate; fi
 fi
 python3 -m pip install --disable-pip-version-check -q -e '.[dev]'
+# PyTorch is a first-class path (tensorcbor.torch, the torch converter): installed from PyPI (about 150 s and 5 GB
+# the first time) and its tests must run. Only when the registry refuses it are they skipped, and this says so.
+echo "== torch (PyPI)"
+if python3 -c 'import torch' 2>/dev/null || python3 -m pip install --disable-pip-version-check -q torch; then
+  export TENSORCBOR_REQUIRE_TORCH=1
+else
+  echo "!! pip could not install torch from the registry: the torch tests will be skipped (pytest -rs lists them)"
+fi
 # The optional compiled bundle reader (bindings/python-accel: the Rust crate behind PyO3, built by maturin from PyPI).
 # Both paths are tested: everything below runs with it (TENSORCBOR_REQUIRE_ACCEL makes its tests fail, not skip, if
 # it is missing), then the bundle tests run again with it off; the wheel test installs the package without it.

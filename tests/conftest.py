@@ -1,8 +1,13 @@
-"""Shared test configuration: a hypothesis profile that keeps the whole suite fast."""
+"""Shared test configuration: a hypothesis profile that keeps the whole suite fast; torch required when asked."""
 
 from __future__ import annotations
 
+import os
+
 from hypothesis import HealthCheck, settings
+
+if os.environ.get("TENSORCBOR_REQUIRE_TORCH"):  # scripts/test-all.sh installed torch: its tests must run, not skip
+    import torch  # noqa: F401
 
 settings.register_profile(
     "tensorcbor",

@@ -160,6 +160,43 @@ def test_sharded_checkpoint_to_one_bundle_and_back(tmp_path: Path) -> None:
     assert sorted(again) == [f"l{i}" for i in range(5)] and again["l4"].tolist() == [1.0] * 1000
 
 
+def test_converting_a_finetuned_bundle_next_to_its_checkpoint_never_touches_the_original(tmp_path: Path) -> None:
+    """Issue 17: a bundle that came from a sharded checkpoint, written as another index in the same folder, gets
+    shards named after OUT; the original shards and index stay byte for byte, every written file is listed, and
+    existing shards are replaced only with --force."""
+    hf = tmp_path / "hf"
+    hf.mkdir()
+    rng = np.random.default_rng(2)
+    weight_map = {}
+    for file, names in {"model-00001-of-00002.safetensors": ["a.weight"],
+                        "model-00002-of-00002.safetensors": ["b.weight"]}.items():
+        st_save_file({n: rng.standard_normal((4, 4), np.float32) for n in names}, str(hf / file))
+        weight_map.update(dict.fromkeys(names, file))
+    (hf / "model.safetensors.index.json").write_text(json.dumps({"metadata": {}, "weight_map": weight_map}))
+    original = {f.name: f.read_bytes() for f in hf.iterdir()}
+
+    ok("convert", hf / "model.safetensors.index.json", hf / "model.tcb")
+    model = load_file(hf / "model.tcb", copy=True)
+    tuned = {n: np.asarray(model[n]) + 1 for n in model}
+    save_file(tuned, hf / "finetuned.tcb", metadata=model.metadata)
+    out = ok("convert", hf / "finetuned.tcb", hf / "finetuned.safetensors.index.json")
+
+    new = ["finetuned-00001-of-00002.safetensors", "finetuned-00002-of-00002.safetensors",
+           "finetuned.safetensors.index.json"]
+    assert [line.split(" (")[0] for line in out.splitlines()] == [f"wrote {hf / n}" for n in new]
+    for name, data in original.items():
+        assert (hf / name).read_bytes() == data, f"{name} was changed"
+    assert json.loads((hf / new[2]).read_text())["weight_map"] == {"a.weight": new[0], "b.weight": new[1]}
+    ok("convert", hf / new[2], tmp_path / "back.tcb")
+    back = load_file(tmp_path / "back.tcb")
+    assert all(np.array_equal(back[n], tuned[n]) for n in tuned)
+
+    before = {n: (hf / n).read_bytes() for n in new}
+    assert "OUTPUT_EXISTS" in fails("convert", tmp_path / "back.tcb", hf / new[2])
+    assert {n: (hf / n).read_bytes() for n in new} == before  # refused before anything was written
+    ok("convert", tmp_path / "back.tcb", hf / new[2], "--force")
+
+
 def test_index_cannot_point_outside_its_directory(tmp_path: Path) -> None:
     st_save_file({"a": np.ones(2, np.float32)}, str(tmp_path / "x.safetensors"))
     sub = tmp_path / "sub"

@@ -106,6 +106,8 @@ FILE_REGISTRY: tuple[tuple[str, str], ...] = (
                              "or is not a regular file."),
     ("UNSAFE_TORCH", "The installed torch has known bypasses of torch.load(weights_only=True); reading .pt "
                      "files needs a fixed version."),
+    ("OUTPUT_EXISTS", "A converter would replace an existing file other than its output path: a shard or external "
+                      "data file named after the output. Nothing was written; allow it with --force (force=True)."),
 )
 
 FILE_CODES: frozenset[str] = frozenset(code for code, _ in FILE_REGISTRY)

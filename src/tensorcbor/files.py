@@ -197,6 +197,20 @@ def write_bytes(path: PathLike, data: Any) -> None:
         f.write(data)
 
 
+def check_companions(path: PathLike, names: Iterable[str], force: bool) -> list[str]:
+    """The paths of `names` (files a writer creates next to `path`); without `force`, FileError OUTPUT_EXISTS if any
+    of them exists already, before anything is written."""
+    directory = os.path.dirname(os.path.abspath(os.fspath(path)))
+    paths = [os.path.join(directory, n) for n in names]
+    existing = [p for p in paths if os.path.lexists(p)]
+    if existing and not force:
+        shown = ", ".join(existing[:3]) + (f" and {len(existing) - 3} more" if len(existing) > 3 else "")
+        raise FileError("OUTPUT_EXISTS", f"writing {os.fspath(path)} would replace {shown}, which this command was "
+                        "not asked to write; nothing was written. Choose another output name, or pass --force "
+                        "(force=True) to replace them")
+    return paths
+
+
 def write_with(path: PathLike, produce: Callable[[str], None], companions: Iterable[str] = ()) -> None:
     """Run `produce(staged_path)` for a library that insists on writing by path, then publish atomically.
 

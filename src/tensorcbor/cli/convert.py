@@ -74,6 +74,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--max-shard-size", type=_size, metavar="BYTES", default=None,
                    help="for OUT ending in .safetensors.index.json: largest shard (default 5GB; suffixes KB MB GB "
                    "KiB MiB GiB); without it, a bundle read from an index gets its recorded shards back")
+    p.add_argument("--force", action="store_true",
+                   help="let the files written next to OUT (shards of an index, an ONNX model's .data) replace existing "
+                   "ones; OUT itself is always replaced")
     bar = p.add_mutually_exclusive_group()
     bar.add_argument("--progress", dest="progress", action="store_true", default=None,
                      help="always show a progress bar on stderr")
@@ -111,9 +114,12 @@ def _convert(args: argparse.Namespace) -> int:
         tensors.metadata = {}
     show = args.progress if args.progress is not None else size >= PROGRESS_THRESHOLD and sys.stderr.isatty()
     bar = ProgressBar(sum(a.nbytes for a in tensors.arrays.values()), "converting") if show else None
-    write(tensors, args.output, args.dst_format, model=args.model, progress=bar, max_shard_size=args.max_shard_size)
+    written = write(tensors, args.output, args.dst_format, model=args.model, progress=bar,
+                    max_shard_size=args.max_shard_size, force=args.force)
     if bar is not None:
         bar.close()
+    for path in written:  # every file this command wrote, so nothing changes unseen
+        print(f"wrote {path} ({os.path.getsize(path):,} bytes)")
     return 0
 
 

@@ -150,26 +150,30 @@ def read(path: str | os.PathLike[str], fmt: str | None = None) -> Tensors:
 
 
 def write(t: Tensors, path: str | os.PathLike[str], fmt: str | None = None, *, model: str | None = None,
-          progress: Callable[[int], None] | None = None, max_shard_size: int | None = None) -> None:
-    """Write `Tensors` as any supported format; ``.onnx`` needs `model`, the graph to put them in."""
+          progress: Callable[[int], None] | None = None, max_shard_size: int | None = None,
+          force: bool = False) -> list[str]:
+    """Write `Tensors` as any supported format; ``.onnx`` needs `model`, the graph to put them in.
+
+    Returns every path written: `path`, and for a sharded index or a large ONNX model the files named after it
+    (shards, external data), which replace existing files only with `force` (FileError OUTPUT_EXISTS)."""
     from . import gguf, msgpack_numpy, npy, onnx, safetensors, sharded, tcb, torch
     name = format_for(path, fmt)
     check_not_same(path, [*t.sources, model])  # the output is replaced whole, but never over an input
     check_metadata(t, name)
     if name not in _BLOCK_FORMATS:
         _refuse_blocks(t, name)
+    if name == "safetensors-index":
+        return sharded.save(t, path, max_shard_size=max_shard_size, progress=progress, force=force)
+    if name == "onnx":
+        if model is None:
+            raise ValueError("writing .onnx needs the model whose initializers these are (--model in.onnx)")
+        return onnx.save_model(t, model, path, force=force)
     if name == "gguf":
         gguf.save(t, path)
-    elif name == "safetensors-index":
-        sharded.save(t, path, max_shard_size=max_shard_size, progress=progress)
     elif name == "tcb":
         tcb.save(t, path, progress=progress)
     elif name == "safetensors":
         safetensors.save(t.arrays, path, t.metadata, progress=progress, maps=t.maps)
-    elif name == "onnx":
-        if model is None:
-            raise ValueError("writing .onnx needs the model whose initializers these are (--model in.onnx)")
-        onnx.save_model(t, model, path)
     elif name == "onnx-tensor":
         onnx.save_tensor(t, path)
     elif name == "msgpack":
@@ -180,3 +184,4 @@ def write(t: Tensors, path: str | os.PathLike[str], fmt: str | None = None, *, m
         npy.save_npz(t, path)
     else:
         torch.save(t, path)
+    return [os.fspath(path)]

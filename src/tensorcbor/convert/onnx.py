@@ -29,7 +29,7 @@ import numpy as np
 from .. import packing
 from ..dtypes import BY_CODE, DType
 from ..errors import DecodeError, EncodeError, FileError
-from ..files import open_regular, write_bytes, write_with
+from ..files import check_companions, open_regular, write_bytes, write_with
 from ..tensor import MAX_ELEMENTS, MAX_RANK, prepare
 from ._common import Tensors, check_name, require
 
@@ -265,12 +265,14 @@ def load_model(path: str | os.PathLike[str]) -> Tensors:
     return Tensors(arrays, _tensor_metadata(inits), maps=maps)
 
 
-def save_model(t: Tensors, template: str | os.PathLike[str], path: str | os.PathLike[str]) -> None:
+def save_model(t: Tensors, template: str | os.PathLike[str], path: str | os.PathLike[str], *,
+               force: bool = False) -> list[str]:
     """Write `template`'s model with its initializers replaced by the tensors of `t`.
 
     Names must match the template's initializers exactly (same set); the graph,
     initializer order, doc_strings and metadata_props follow the template and the
-    bundle metadata. Large models get their data in ``<path>.data`` next to it.
+    bundle metadata. Large models get their data in ``<path>.data`` next to it (an existing one is replaced only
+    with `force`). Returns the paths written.
     """
     onnx = _onnx()
     model = onnx.load(os.fspath(template), load_external_data=False)
@@ -297,8 +299,10 @@ def save_model(t: Tensors, template: str | os.PathLike[str], path: str | os.Path
     graph.initializer.extend(protos)
     if total > EXTERNAL_THRESHOLD:
         location = Path(path).name + ".data"
+        companions = check_companions(path, [location], force)
         write_with(path, lambda staged: onnx.save_model(
             model, staged, save_as_external_data=True, all_tensors_to_one_file=True, location=location,
             size_threshold=1024), companions=[location])
-    else:
-        write_bytes(path, model.SerializeToString())
+        return [*companions, os.fspath(path)]
+    write_bytes(path, model.SerializeToString())
+    return [os.fspath(path)]

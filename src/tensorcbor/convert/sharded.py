@@ -6,8 +6,14 @@ the bundle metadata, mapped as for a single safetensors file; the index itself i
 entry ``"safetensors.index"`` = ``{"metadata": <the index's "metadata">, "weight_map": {name: shard file}}``, so
 writing the bundle back to an index gives the same shard files and the same index bytes. A bundle without that
 entry (or whose tensors differ from the recorded weight map, or when a shard size is given) is split in name
-order into shards of at most `max_shard_size` bytes (default 5 GB), named as transformers names them
-(``model-00001-of-00003.safetensors``).
+order into shards of at most `max_shard_size` bytes (default 5 GB).
+
+Shard files are always named after the output index, as transformers names them: ``NAME.safetensors.index.json``
+gets ``NAME-00001-of-00003.safetensors`` and so on. A recorded weight map keeps its grouping of tensors into shards
+(in the order of its shard names), never its file names: writing ``finetuned.safetensors.index.json`` from a bundle
+that came from ``model.safetensors.index.json`` must not replace the original ``model-*`` shards. So the original
+index's bytes come back exactly when the output has the original name. Existing shard files are not replaced unless
+`force` is given (FileError OUTPUT_EXISTS).
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import DecodeError, EncodeError
+from ..files import check_companions
 from . import safetensors
 from ._common import Progress, Tensors, check_name, load_json, write_parts
 
@@ -86,46 +93,53 @@ def load(path: str | os.PathLike[str]) -> Tensors:
 
 
 def _plan(t: Tensors, base: str, max_shard_size: int | None) -> tuple[dict[str, str], dict[str, Any] | None]:
-    """(weight map, recorded index metadata or None): the recorded layout if it still fits the tensors and no
-    shard size was asked for, else a split in name order."""
+    """(weight map, recorded index metadata or None): the recorded grouping if it still fits the tensors and no
+    shard size was asked for, else a split in name order; shard files named after `base` either way."""
     recorded = t.metadata.get(INDEX_KEY)
+    groups: list[list[str]] = [[]]
+    meta = None
     if max_shard_size is None and isinstance(recorded, Mapping) and isinstance(recorded.get("weight_map"), Mapping):
         wm = recorded["weight_map"]
         if set(wm) == set(t.arrays) and all(isinstance(f, str) and _SHARD_FILE.fullmatch(f) for f in wm.values()):
-            meta = recorded.get("metadata")
-            return dict(wm), dict(meta) if isinstance(meta, Mapping) else None
-    limit = max_shard_size or DEFAULT_MAX_SHARD_SIZE
-    groups: list[list[str]] = [[]]
-    size = 0
-    for name in sorted(t.arrays):
-        n = int(t.arrays[name].nbytes)
-        if groups[-1] and size + n > limit:
-            groups.append([])
-            size = 0
-        groups[-1].append(name)
-        size += n
+            files = sorted(set(wm.values()))
+            groups = [[n for n in wm if wm[n] == f] for f in files]
+            recorded_meta = recorded.get("metadata")
+            meta = dict(recorded_meta) if isinstance(recorded_meta, Mapping) else None
+    if meta is None:
+        limit = max_shard_size or DEFAULT_MAX_SHARD_SIZE
+        size = 0
+        for name in sorted(t.arrays):
+            n = int(t.arrays[name].nbytes)
+            if groups[-1] and size + n > limit:
+                groups.append([])
+                size = 0
+            groups[-1].append(name)
+            size += n
     total = len(groups)
-    return {name: f"{base}-{i + 1:05d}-of-{total:05d}.safetensors" for i, g in enumerate(groups) for name in g}, None
+    return {name: f"{base}-{i + 1:05d}-of-{total:05d}.safetensors" for i, g in enumerate(groups) for name in g}, meta
 
 
 def save(t: Tensors, path: str | os.PathLike[str], *, max_shard_size: int | None = None,
-         progress: Progress | None = None) -> None:
-    """Write shards next to `path` and then the index; every file is written whole or not at all.
+         progress: Progress | None = None, force: bool = False) -> list[str]:
+    """Write shards next to `path` and then the index; every file is written whole or not at all. Returns the
+    paths written, shards first.
 
-    Without `max_shard_size`, a bundle read from an index gets its recorded shards back; others are split into
-    shards of at most 5 GB."""
+    Without `max_shard_size`, a bundle read from an index gets its recorded grouping back; others are split into
+    shards of at most 5 GB. Shards are named after `path`; existing ones are replaced only with `force`."""
     name = Path(path).name
     if not name.endswith(INDEX_SUFFIX) or name == INDEX_SUFFIX:
         raise EncodeError(f"a sharded checkpoint's index is named NAME{INDEX_SUFFIX}, not {name}")
     base = name[: -len(INDEX_SUFFIX)]
     weight_map, index_meta = _plan(t, base, max_shard_size)
     metadata = {k: v for k, v in t.metadata.items() if k != INDEX_KEY}
-    folder = Path(path).parent
-    for file in sorted(set(weight_map.values())):
+    files = sorted(set(weight_map.values()))
+    written = check_companions(path, files, force)
+    for file, target in zip(files, written):
         part = {n: a for n, a in t.arrays.items() if weight_map[n] == file}
-        safetensors.save(part, folder / file, metadata, progress=progress, maps=t.maps)
+        safetensors.save(part, target, metadata, progress=progress, maps=t.maps)
     if index_meta is None:
         index_meta = {"total_size": sum(int(a.nbytes) for a in t.arrays.values())}
     text = json.dumps({"metadata": index_meta, "weight_map": dict(sorted(weight_map.items()))}, indent=2,
                       sort_keys=True, ensure_ascii=False) + "\n"
     write_parts(path, [text.encode("utf-8")])
+    return [*written, os.fspath(path)]
