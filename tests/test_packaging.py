@@ -110,7 +110,8 @@ def test_installed_wheel_runs_the_suite_outside_the_checkout(wheel: Path, tmp_pa
     # What the README shows, with no extras: files, lazy layout, chunked streams, the extra-free converters.
     made = subprocess.run([py, "-c", "import numpy as np, ml_dtypes, tensorcbor as t; "
                            "t.save_file({'w': np.ones((4, 4), ml_dtypes.bfloat16), 'b': np.arange(3.0)}, 'm.tcb', "
-                           "metadata={'step': 1}); t.save_file({'b': np.arange(3.0)}, 'f.tcb'); b = t.load_file('m.tcb'); print(b['w'].dtype, b.metadata); "
+                           "metadata={'step': 1}); t.save_file({'b': np.arange(3.0)}, 'f.tcb'); "
+                           "b = t.load_file('m.tcb'); print(b['w'].dtype, b.metadata); "
                            "print([e.name for e in t.read_layout('m.tcb')])"],
                           cwd=elsewhere, env=env, capture_output=True, text=True)
     assert made.returncode == 0 and "bfloat16 {'step': 1}" in made.stdout, made.stdout + made.stderr

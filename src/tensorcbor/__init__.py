@@ -15,7 +15,8 @@ from .errors import CODES, DecodeError, EncodeError, FileError, TensorCBORError
 from .versions import FORMAT_VERSION, PACKAGE_VERSION, SPEC_VERSION
 
 if TYPE_CHECKING:  # what the lazy table below provides, for type checkers and editors
-    from . import accel, stream
+    from . import accel as accel
+    from . import stream as stream
     from .blocks import BlockArray
     from .bundle import Bundle, LayoutEntry, decode_bundle, encode_bundle, read_layout
     from .codec import decode, encode

@@ -18,10 +18,9 @@ from collections.abc import Sequence
 from ..errors import TensorCBORError
 from ..versions import version_line
 
-
 # command -> the module of this package that registers it. Only that module is imported to run a command, so a
-# command's start-up does not pay for the others' imports; `--version` none, `--help` and unknown commands all, and a test
-# checks this table against what the modules register.
+# command's start-up does not pay for the others' imports (`--version` imports none; `--help` and unknown commands
+# all); a test checks this table against what the modules register.
 COMMANDS: dict[str, str] = {"chunk": "stream", "conformance": "conformance", "convert": "convert", "demo": "demo",
                             "inspect": "inspect", "join": "stream"}
 

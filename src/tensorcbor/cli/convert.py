@@ -75,8 +75,8 @@ def register(subparsers: Any) -> None:
                    help="for OUT ending in .safetensors.index.json: largest shard (default 5GB; suffixes KB MB GB "
                    "KiB MiB GiB); without it, a bundle read from an index gets its recorded shards back")
     p.add_argument("--force", action="store_true",
-                   help="let the files written next to OUT (shards of an index, an ONNX model's .data) replace existing "
-                   "ones; OUT itself is always replaced")
+                   help="let the files written next to OUT (shards of an index, an ONNX model's .data) replace "
+                   "existing ones; OUT itself is always replaced")
     bar = p.add_mutually_exclusive_group()
     bar.add_argument("--progress", dest="progress", action="store_true", default=None,
                      help="always show a progress bar on stderr")

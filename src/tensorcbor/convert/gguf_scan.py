@@ -158,8 +158,9 @@ def _tensor_info(c: _Cursor) -> GGUFTensorInfo:
     offset = c.unpack("<Q", f"tensor {name!r}'s data offset")
     sizes = _GGML_SIZES.get(ggml_type)
     if sizes is None:
-        raise DecodeError("UNKNOWN_DTYPE", f"{c.where}: tensor {name!r} has GGML type {_ggml_name(ggml_type)} ({ggml_type}), which tensorcbor "
-                          f"has no dtype for; supported: {', '.join(GGUF_TYPE_NUMBERS)}", c.pos - 12)
+        raise DecodeError("UNKNOWN_DTYPE", f"{c.where}: tensor {name!r} has GGML type {_ggml_name(ggml_type)} "
+                          f"({ggml_type}), which tensorcbor has no dtype for; supported: "
+                          f"{', '.join(GGUF_TYPE_NUMBERS)}", c.pos - 12)
     count = 1
     for d in dims:
         count *= d

@@ -134,7 +134,7 @@ def save(t: Tensors, path: str | os.PathLike[str], *, max_shard_size: int | None
     metadata = {k: v for k, v in t.metadata.items() if k != INDEX_KEY}
     files = sorted(set(weight_map.values()))
     written = check_companions(path, files, force)
-    for file, target in zip(files, written):
+    for file, target in zip(files, written, strict=True):
         part = {n: a for n, a in t.arrays.items() if weight_map[n] == file}
         safetensors.save(part, target, metadata, progress=progress, maps=t.maps)
     if index_meta is None:
