@@ -11,7 +11,14 @@ would duplicate the memory and loading them would untie them. Clone the ones you
 drop the duplicate names and re-tie them after loading. Zero-size tensors never count as shared.
 
 ``to_state_dict(bundle)`` and ``from_state_dict(state_dict)`` are the one way between a `Bundle` (or any mapping
-of numpy arrays) and a state dict. Loaded tensors own their memory: nothing keeps the file mapped.
+of numpy arrays) and a state dict. ``load`` gives tensors that own their memory.
+
+``load_file`` works as safetensors' does: the file becomes one private (copy-on-write) file-backed torch storage
+(``UntypedStorage.from_file(shared=False)``), the strict decoder checks exactly those bytes, and each tensor whose
+elements torch can use as they lie (every dtype but strings, sub-byte, block-quantized and complex32) is a view of
+its own slice of that storage: nothing is copied or read until used, writes stay private, and tensors do not
+count as sharing memory. The same hazard as any mmap reader follows: truncating the file while its tensors live
+kills the process with SIGBUS.
 """
 
 from __future__ import annotations
@@ -24,9 +31,10 @@ import numpy as np
 
 from .bundle import decode_bundle, encode_bundle
 from .convert import torch as _convert
-from .errors import EncodeError
-from .files import load_file as _load_file
+from .errors import DecodeError, EncodeError
+from .files import open_regular
 from .files import save_file as _save_file
+from .tensor import _BIG_ENDIAN_HOST, _VIEWABLE, TensorInfo
 
 __all__ = ["save_file", "load_file", "save", "load", "to_state_dict", "from_state_dict"]
 
@@ -81,9 +89,10 @@ def save(tensors: Mapping[str, Any], metadata: Mapping[str, Any] | None = None) 
 
 
 def save_file(tensors: Mapping[str, Any], filename: str | os.PathLike[str],
-              metadata: Mapping[str, Any] | None = None) -> None:
-    """Write a state dict as a .tcb bundle file."""
-    _save_file(from_state_dict(tensors), filename, metadata)
+              metadata: Mapping[str, Any] | None = None, *, durable: bool = True) -> None:
+    """Write a state dict as a .tcb bundle file (atomically; ``durable=False`` skips the fsyncs, as
+    ``tensorcbor.save_file`` and ``torch.save`` do)."""
+    _save_file(from_state_dict(tensors), filename, metadata, durable=durable)
 
 
 def load(data: bytes, device: str = "cpu") -> dict[str, Any]:
@@ -92,7 +101,35 @@ def load(data: bytes, device: str = "cpu") -> dict[str, Any]:
 
 
 def load_file(filename: str | os.PathLike[str], device: str = "cpu") -> dict[str, Any]:
-    """The state dict of a .tcb file on `device` (any torch device string); the file is not kept mapped."""
-    _torch()  # fail before touching the file when torch is missing
-    with _load_file(filename) as bundle:
-        return to_state_dict(bundle, device)
+    """The state dict of a .tcb file on `device` (any torch device string), as views of a private file-backed
+    storage that the strict decoder has checked (see the module docstring)."""
+    torch = _torch()  # fail before touching the file when torch is missing
+    with open_regular(filename) as f:  # FIFOs, devices and directories refused without blocking
+        size = os.fstat(f.fileno()).st_size
+    if size == 0:
+        raise DecodeError("TRUNCATED", f"{os.fspath(filename)} is empty", 0)
+    storage = torch.UntypedStorage.from_file(os.fspath(filename), shared=False, nbytes=size)
+    data = torch.empty(0, dtype=torch.uint8).set_(storage).numpy()  # the mapped bytes, no copy
+    bundle = decode_bundle(data)  # every check runs on the very bytes the tensors will view
+    target = torch.device(device)
+    out = {}
+    for name in bundle:
+        t = _view(torch, storage, bundle.info(name))
+        if t is None:  # strings, sub-byte, block and complex32 tensors are unpacked into memory of their own
+            t = _convert.to_torch(np.array(bundle[name]))
+        out[name] = t.to(target) if target.type != "cpu" else t
+    return out
+
+
+def _view(torch: Any, storage: Any, info: TensorInfo) -> Any:
+    """A tensor over the slice of `storage` holding a plain tensor's elements, or None when torch cannot use them
+    as they lie."""
+    if info.__class__ is not TensorInfo or _BIG_ENDIAN_HOST or info.dtype.code not in _VIEWABLE:
+        return None  # compressed (the subclass decompresses), or elements that need unpacking or checks
+    dtype = getattr(torch, info.dtype.torch or "", None)
+    if dtype is None or info.dtype.np_dtype.kind == "V":
+        return None
+    if info.nbytes == 0:
+        return torch.empty(info.shape, dtype=dtype)
+    piece = storage[info.offset:info.offset + info.nbytes]  # a storage of its own over the same pages
+    return torch.empty(0, dtype=torch.uint8).set_(piece).view(dtype).reshape(info.shape)
