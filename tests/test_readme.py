@@ -31,4 +31,6 @@ def test_readme_leads_with_the_two_commands() -> None:
     commands = [line.split("#")[0].strip() for line in first_block.splitlines() if line.strip()]
     assert commands == ["python3 -m venv .venv && . .venv/bin/activate && pip install -e '.[all]' && tensorcbor demo",
                         "bash scripts/test-all.sh"]
-    assert "scripts/test-all.sh" in (Path(__file__).resolve().parent.parent / ".ci" / "run").read_text()
+    ci = (Path(__file__).resolve().parent.parent / ".ci" / "run").read_text()
+    # CI runs exactly these: it reads them from this block and runs command 1, then command 2 in the same shell
+    assert 'open("README.md"' in ci and 'eval "${commands[0]}"' in ci and 'eval "${commands[1]}"' in ci
