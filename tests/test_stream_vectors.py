@@ -108,14 +108,19 @@ def test_runner_passes_the_reference_and_catches_a_wrong_answer() -> None:
                 got["verdicts"][2] = OK
             if vid == "stream.tensor.128":
                 got["document_sha256"] = "00" * 32
+            if vid == "stream.chunk.trailing":
+                got["offsets"][1] -= 1  # the right code at the wrong byte
             return got
 
         def close(self) -> None:
             pass
 
     results = run(Wrong(), suite.vectors)  # type: ignore[arg-type]
-    failed = {r.vector.id for r in results if not r.ok}
-    assert failed == {"stream.resend.altered", "stream.tensor.128"}
+    failed = {r.vector.id: r.failures for r in results if not r.ok}
+    assert set(failed) == {"stream.resend.altered", "stream.tensor.128", "stream.chunk.trailing"}
+    assert "chunk 1: TRAILING_BYTES expected at byte" in failed["stream.chunk.trailing"][0]
+    results = run(Wrong(), suite.vectors, offsets=False)  # type: ignore[arg-type]
+    assert {r.vector.id for r in results if not r.ok} == {"stream.resend.altered", "stream.tensor.128"}
 
 
 # ------------------------------------------------------------------ the order vectors tell wrong orders apart

@@ -35,8 +35,8 @@ from tensorcbor import stream
 from .builder import head
 
 PROFILE = "stream"
-SUITE_VERSION = "2.0.0"
-SPEC_VERSION = "1.0"
+SUITE_VERSION = "2.1.0"
+SPEC_VERSION = "1.0.1"
 DEFAULT_OUT = Path(__file__).resolve().parent.parent / "stream-v1"
 MAGIC = bytes.fromhex("d9d9f7d9cb73")
 OK = "ok"
@@ -61,6 +61,28 @@ class StreamVector:
         assert len(self.verdicts) == len(self.chunks), self.id
         assert (self.end == OK) == (self.document is not None), self.id
 
+    def reference_offsets(self) -> list[int | None]:
+        """The byte offset (SPEC.md §8.1) of each rejected chunk, null for an accepted one, as the reference
+        receivers report them; their verdicts must be the hand-written ones, and every receiver kind the
+        vector applies to must report the same offsets (the Rust receivers are checked against them)."""
+        from tensorcbor.conformance.streams import stream_answer
+
+        found: list[int | None] | None = None
+        for kind in ("sequential", "storing") if self.receiver == "both" else (self.receiver,):
+            got = stream_answer({"receiver": kind, "expected_digest": self.expected_digest.hex() if
+                                 self.expected_digest else None, "quota": self.quota,
+                                 "chunks": [c.hex() for c in self.chunks]})
+            if got["verdicts"] != self.verdicts or got["end"] != self.end:
+                raise SystemExit(f"stream vector {self.id}: the reference {kind} receiver answers "
+                                 f"{got['verdicts']} / {got['end']}, the generator says {self.verdicts} / {self.end}")
+            if any((o is None) != (v == OK) for o, v in zip(got["offsets"], self.verdicts, strict=True)):
+                raise SystemExit(f"stream vector {self.id}: a rejection without an offset: {got['offsets']}")
+            if found is not None and got["offsets"] != found:
+                raise SystemExit(f"stream vector {self.id}: the receivers report different offsets")
+            found = got["offsets"]
+        assert found is not None
+        return found
+
     def file_bytes(self) -> bytes:
         return head(4, len(self.chunks)) + b"".join(head(2, len(c)) + c for c in self.chunks)
 
@@ -75,7 +97,7 @@ class StreamVector:
             "chunks": len(self.chunks),
             "expected_digest": self.expected_digest.hex() if self.expected_digest else None,
             "quota": self.quota,
-            "verdicts": self.verdicts, "end": self.end,
+            "verdicts": self.verdicts, "offsets": self.reference_offsets(), "end": self.end,
             "document_sha256": hashlib.sha256(self.document).hexdigest() if self.document is not None else None,
             "error": first[1], "error_chunk": first[0],
         }
