@@ -464,6 +464,42 @@ def data_vectors() -> Iterator[Vector]:
         yield T(f"shape-mismatch-strings-{label}", f"string shape {list(shape)} with {count} strings",
                 raw_tensor(uint(8), dims(*shape), head(4, count), text("s") * count, 1), "SHAPE_MISMATCH",
                 ["shape-mismatch", "string"])
+    yield from string_order_vectors()
+
+
+def string_order_vectors() -> Iterator[Vector]:
+    """F4's order (SPEC.md §7.1): a padding item, then the string count, then each element.
+
+    A decoder that reads the elements before judging their count, or the count before the padding item,
+    reports another code. The offsets are stated here (SPEC.md §8.1): the padding item's head, or the string
+    array's head when there is none, is at 11 (magic 6 bytes, array head, version, dtype, shape 81 0n).
+    """
+    def string_doc(ndims: int, count: int, body: bytes, pad: bytes = b"") -> bytes:
+        return raw_tensor(uint(8), dims(ndims), head(4, count), body, 1, pad=pad)
+
+    v = T("string-pad-before-count", "string [2] with an empty padding item and 3 strings: BAD_PADDING (F4 judges "
+          "the padding item before the count)", string_doc(2, 3, text("a") * 3, pad=b"\x40"), "BAD_PADDING",
+          ["string", "padding", "check-order"])
+    v.offset = 11
+    yield v
+    v = T("string-count-before-utf8", "string [1] with 2 strings, the first not UTF-8: SHAPE_MISMATCH (the count "
+          "is judged before any element)", string_doc(1, 2, b"\x61\xff" + text("b")), "SHAPE_MISMATCH",
+          ["string", "utf8", "check-order"])
+    v.offset = 11
+    yield v
+    v = T("string-count-before-element-type", "string [1] with 2 elements, the first an integer: SHAPE_MISMATCH",
+          string_doc(1, 2, b"\x01" + text("b")), "SHAPE_MISMATCH", ["string", "check-order"])
+    v.offset = 11
+    yield v
+    v = T("string-count-before-truncation", "string [3] with an array of 2 whose second string is cut short: "
+          "SHAPE_MISMATCH before TRUNCATED", string_doc(3, 2, text("a") + b"\x65ab"), "SHAPE_MISMATCH",
+          ["string", "truncated", "check-order"])
+    v.offset = 11
+    yield v
+    v = T("string-element-utf8-after-count", "string [2] with 2 strings, the second not UTF-8: INVALID_UTF8 at "
+          "the bad byte", string_doc(2, 2, text("ab") + b"\x63x\xc0\x80"), "INVALID_UTF8", ["string", "utf8"])
+    v.offset = 11 + 1 + 3 + 1 + 1
+    yield v
 
 
 def element_vectors() -> Iterator[Vector]:

@@ -143,13 +143,21 @@ def vectors() -> Iterator[StreamVector]:  # noqa: PLR0915 - one flat list reads 
     # ---- valid streams, in order
     yield V("stream.tensor.128", "80-byte tensor document cut at max-size 128 (the smallest allowed): manifest "
             "+ 2 chunks", "both",
-            t, oks(3), OK, dt, document=tensor)
+            t, oks(3), OK, dt, document=tensor, flags=["cut"])
     yield V("stream.tensor.no-digest", "the same stream, receiver given no digest", "both", t, oks(3), OK,
             document=tensor)
     yield V("stream.bundle.700", f"{len(bundle)}-byte bundle cut at max-size 700: {nb - 1} data chunks, tensor "
-            "headers never split", "both", b, oks(nb), OK, db, document=bundle)
+            "headers never split", "both", b, oks(nb), OK, db, document=bundle, flags=["cut"])
     yield V("stream.bundle.one-chunk", "the bundle in a single data chunk (default limit)", "both",
-            list(stream.chunks(bundle)), oks(2), OK, document=bundle)
+            list(stream.chunks(bundle)), oks(2), OK, document=bundle, flags=["cut"])
+    # The cut of §10.3 moves: at max-size 153 (capacity 101) the first chunk would end at 101, inside the item
+    # header [100, 104) of tensor t1, so it ends at 100. A cutter without that rule makes another stream digest.
+    small = tensorcbor.encode_bundle({f"t{i}": np.arange(3 + i, dtype=np.float32) for i in range(6)})
+    moved = list(stream.chunks(small, 153))
+    assert [len(c) - 45 for c in moved[1:]] == [100, 101, 51]  # 45: magic, array, version, id, index, bstr head
+    yield V("stream.cut.header-start", f"{len(small)}-byte bundle of six float32 tensors cut at max-size 153: "
+            "chunk 1 ends at 100, where tensor t1's item header starts, not at the capacity 101 inside it (§10.3)",
+            "both", moved, oks(4), OK, stream.stream_digest(moved[0]), document=small, flags=["cut"])
 
     # ---- order: storing receivers take any order, sequential ones only index order
     rev = [b[0], *reversed(b[1:])]
@@ -213,6 +221,10 @@ def vectors() -> Iterator[StreamVector]:  # noqa: PLR0915 - one flat list reads 
     yield V("stream.manifest.short-sha", "doc-sha256 of 31 bytes", "both",
             [MAGIC + b"\x85\x01\x18\x50\x18\x80\x58\x1f" + bytes(31) + b"\x58\x20" + bytes(32)],
             ["UNEXPECTED_TYPE"], "MISSING_CHUNK")
+    yield V("stream.manifest.sha-truncated-before-length", "doc-sha256 head claims 33 bytes and the chunk ends 10 "
+            "bytes later: TRUNCATED, because M7 reads the bytes before it judges their length", "both",
+            [MAGIC + b"\x85\x01\x18\x50\x18\x80\x58\x21" + bytes(10)], ["TRUNCATED"], "MISSING_CHUNK",
+            flags=["check-order"])
     yield V("stream.manifest.digests-not-multiple", "digests of 33 bytes", "both",
             [manifest(80, 128, bytes(32), bytes(33))], ["UNEXPECTED_TYPE"], "MISSING_CHUNK")
     yield V("stream.manifest.trailing", "a byte after the manifest", "both", [t[0] + b"\x00"], ["TRAILING_BYTES"],
@@ -256,6 +268,10 @@ def vectors() -> Iterator[StreamVector]:  # noqa: PLR0915 - one flat list reads 
             oks(2, c1="UNEXPECTED_TYPE"), "MISSING_CHUNK", dt)
     yield V("stream.chunk.trailing", "a byte after a data chunk", "both", [t[0], t[1] + b"\x00"],
             oks(2, c1="TRAILING_BYTES"), "MISSING_CHUNK", dt)
+    yield V("stream.chunk.id-truncated-before-length", "stream-id head claims 33 bytes and the chunk ends 10 bytes "
+            "later: TRUNCATED, because D5 reads the bytes before it judges their length", "both",
+            [t[0], MAGIC + b"\x84\x01\x58\x21" + bytes(10)], oks(2, c1="TRUNCATED"), "MISSING_CHUNK", dt,
+            flags=["check-order"])
     yield V("stream.chunk.version", "data chunk 1 with version 2", "both",
             [t[0], data_chunk(dt, 1, tensor[:76], version=2), t[1], t[2]], oks(4, c1="UNSUPPORTED_VERSION"), OK,
             dt, document=tensor, flags=["future-version"])
