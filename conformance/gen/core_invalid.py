@@ -10,6 +10,7 @@ padding error that the longer head would cause, structure before elements
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 from .builder import (
     BY_NAME,
@@ -127,7 +128,7 @@ def non_shortest_heads() -> Iterator[Vector]:
                 yield Vector(f"nonshortest-{name}-at{h.pos}-w{size}",
                              f"{name} sample: head at offset {h.pos} (major {h.major}, argument {h.arg}) "
                              f"with a {size}-byte argument", kind, mutated, ["non-shortest-head", "determinism"],
-                             error="NON_SHORTEST_HEAD")
+                             error="NON_SHORTEST_HEAD", offset=h.pos)  # §8.1: the head's first byte
 
 
 def indefinite_lengths() -> Iterator[Vector]:
@@ -144,7 +145,7 @@ def indefinite_lengths() -> Iterator[Vector]:
                 new = bytes([h.major << 5 | 31]) + body + b"\xff"
             yield Vector(f"indefinite-{name}-at{h.pos}", f"{name} sample: item at offset {h.pos} (major {h.major}) "
                          "with indefinite length", kind, doc[:h.pos] + new + doc[end:], ["indefinite-length"],
-                         error="INDEFINITE_LENGTH")
+                         error="INDEFINITE_LENGTH", offset=h.pos)
 
 
 def truncations() -> Iterator[Vector]:
@@ -157,14 +158,29 @@ def truncations() -> Iterator[Vector]:
         for cut in range(len(doc)):
             where = "boundary" if cut in starts else "mid-head" if cut in inside else "in-content"
             yield Vector(f"truncated-{name}-{cut:03d}", f"{name} sample cut to its first {cut} bytes ({where})",
-                         kind, doc[:cut], ["truncated", f"truncated-{where}"], error="TRUNCATED")
+                         kind, doc[:cut], ["truncated", f"truncated-{where}"], error="TRUNCATED",
+                         offset=truncation_offset(heads, cut))
+
+
+def truncation_offset(heads: list[Any], cut: int) -> int:
+    """SPEC.md §8.1 for a document cut after `cut` bytes: a prefix of d9d9f7 at 0; a cut inside a head at the
+    head's first byte (at a head boundary, the head that would start there); inside a string's content at the
+    content's first byte."""
+    if cut < 3:
+        return 0
+    for h in heads:
+        if h.pos <= cut < h.end:
+            return int(h.pos)
+        if h.major in (2, 3) and h.end <= cut < h.end + h.arg:
+            return int(h.end)
+    raise AssertionError(f"cut {cut} is in no head or string")
 
 
 def trailing() -> Iterator[Vector]:
     for name, (kind, doc) in SAMPLES.items():
         for label, extra in (("zero", b"\x00"), ("break", b"\xff"), ("null", b"\xf6"), ("copy", doc)):
             yield Vector(f"trailing-{name}-{label}", f"{name} sample followed by {label} bytes", kind,
-                         doc + extra, ["trailing-bytes"], error="TRAILING_BYTES")
+                         doc + extra, ["trailing-bytes"], error="TRAILING_BYTES", offset=len(doc))
 
 
 # ---------------------------------------------------------------- magic and document structure
