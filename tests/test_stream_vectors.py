@@ -200,6 +200,17 @@ def test_order_vectors_reject_the_wrong_order(vid: str, wrong: type[stream.Seque
     assert _verdicts(wrong(v.expected_digest), v.chunks) != v.verdicts
 
 
+def test_manifest_matches_schema() -> None:
+    jsonschema = pytest.importorskip("jsonschema")  # a dev dependency
+    schema = json.loads((ROOT / "conformance" / "stream-manifest.schema.json").read_text(encoding="utf-8"))
+    jsonschema.Draft202012Validator.check_schema(schema)
+    manifest = json.loads((SUITE / "manifest.json").read_text(encoding="utf-8"))
+    jsonschema.validate(manifest, schema, cls=jsonschema.Draft202012Validator)
+    for v in manifest["vectors"]:  # what a schema cannot say: one offset per verdict, null exactly for "ok"
+        assert len(v["offsets"]) == len(v["verdicts"]) == v["chunks"], v["id"]
+        assert all((o is None) == (c == "ok") for o, c in zip(v["offsets"], v["verdicts"], strict=True)), v["id"]
+
+
 def test_manifest_json_documents_every_field() -> None:
     readme = (ROOT / "conformance" / "README.md").read_text(encoding="utf-8")
     manifest = json.loads((SUITE / "manifest.json").read_text())
