@@ -32,8 +32,8 @@ from .gen.common import Vector
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_OUT = HERE / "v1"
-SUITE_VERSION = "2.0.0"
-SPEC_VERSION = "1.0"
+SUITE_VERSION = "2.1.0"
+SPEC_VERSION = "1.0.1"
 ID_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 
 
@@ -78,6 +78,24 @@ def check_with_codec(v: Vector) -> None:
                          f"  generator: {v.data.hex()}\n  tensorcbor: {got.hex()}")
 
 
+def reference_offset(v: Vector) -> int:
+    """The offset tensorcbor reports for an invalid vector (SPEC.md §8.1); its code must be the vector's.
+
+    Where the generator states the offset itself (`Vector.offset`), the two must agree. The Rust and Motoko
+    bindings, written apart from this decoder, are checked against the recorded offsets
+    (tests/test_binding_rust.py, tests/test_motoko.py).
+    """
+    got = decode_json(v.data, v.kind)
+    if got.get("error") != v.error:
+        raise SystemExit(f"tensorcbor rejects vector {v.id} with {got.get('error')}, the generator says {v.error}")
+    offset = got.get("offset")
+    if not isinstance(offset, int):
+        raise SystemExit(f"tensorcbor reports no offset for vector {v.id}")
+    if v.offset is not None and v.offset != offset:
+        raise SystemExit(f"vector {v.id}: the generator states offset {v.offset}, tensorcbor reports {offset}")
+    return offset
+
+
 def record(v: Vector) -> dict[str, Any]:
     rec: dict[str, Any] = {
         "id": v.id, "description": v.description, "profile": v.profile, "kind": v.kind,
@@ -86,6 +104,7 @@ def record(v: Vector) -> dict[str, Any]:
     }
     if v.error:
         rec["error"] = v.error
+        rec["offset"] = reference_offset(v)
     else:
         rec["expected"] = v.expected
         rec["reencode_identical"] = v.source is not None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -55,6 +56,29 @@ def test_wrong_answers_crashes_and_timeouts_fail_with_a_message() -> None:
             "print(json.dumps({'id': r['id'], 'error': 'TRUNCATED'}), flush=True); sys.exit(3)\"")
     results = run(BatchImpl(once, timeout=10), v, encode=False)  # answered once, then crashed: that vector fails
     assert "exited with status 3" in results[1].failures[0] and "crash" in results[1].failures[0]
+
+
+class _OffByOne(PythonImpl):
+    """The reference codec, except that every rejection is reported one byte late."""
+
+    def decode(self, vid: str, data: bytes, kind: str) -> dict[str, Any]:
+        got = super().decode(vid, data, kind)
+        if "offset" in got:
+            got["offset"] += 1
+        return got
+
+
+def test_offsets_are_checked_unless_switched_off() -> None:
+    invalid = [v for v in SUITE.vectors if not v.valid]
+    assert invalid and all(isinstance(v.offset, int) for v in invalid)
+    results = run(_OffByOne(), invalid)
+    assert all(not r.ok for r in results)
+    assert f"expected at byte {invalid[0].offset}, reported at {invalid[0].offset + 1}" in results[0].failures[0]
+    assert all(r.ok for r in run(_OffByOne(), invalid, offsets=False))
+    codes_only = f"{sys.executable} -c \"print('{{\\\"error\\\": \\\"BAD_PADDING\\\"}}')\""
+    assert main(["conformance", "run", "--impl", codes_only, "--id", "pad-nonzero", "--decode-only"]) == 1
+    assert main(["conformance", "run", "--impl", codes_only, "--id", "pad-nonzero", "--decode-only",
+                 "--no-offsets"]) == 0
 
 
 def test_cli_run_exit_status(capsys: pytest.CaptureFixture[str]) -> None:

@@ -170,3 +170,29 @@ def test_registry_codes_are_in_spec() -> None:
     # and every code named in the decoding rules is registered
     named = set(re.findall(r"`([A-Z][A-Z0-9_]{3,})`", SPEC))
     assert named <= errors.CODES | {"STRING"}, named - errors.CODES
+
+
+def test_status_changelog_and_suites_name_one_spec_version() -> None:
+    """SPEC.md's status line, its newest changelog entry and both suites' spec_version are the package's."""
+    import json
+
+    version = tensorcbor.SPEC_VERSION
+    assert f"Status: {version} ·" in SPEC
+    assert f"### {version} (this document)" in SPEC
+    assert SPEC.count("(this document)") == 1
+    for suite in ("v1", "stream-v1"):
+        manifest = json.loads((ROOT / "conformance" / suite / "manifest.json").read_text(encoding="utf-8"))
+        assert manifest["spec_version"] == version, suite
+
+
+def test_every_error_offset_rule_names_a_registered_code() -> None:
+    """§8.1's table speaks only of registered codes, and names every code a document or chunk check can report."""
+    section = SPEC.split("### 8.1 Error offsets", 1)[1].split("## 9.", 1)[0]
+    named = set(re.findall(r"`([A-Z][A-Z0-9_]+)`", section))
+    assert named <= errors.CODES, named - errors.CODES
+    # Codes whose offset the general rule settles without a row of their own (the head judged).
+    by_rule = {"UNSUPPORTED_VERSION", "UNKNOWN_DTYPE", "CHUNK_OUT_OF_RANGE", "DUPLICATE_CHUNK", "CHUNK_OUT_OF_ORDER",
+               "INVALID_CHUNK_SIZE", "SIZE_OVERFLOW", "STREAM_DIGEST_MISMATCH", "CHUNK_TOO_LARGE",
+               "STREAM_LENGTH_MISMATCH", "QUOTA_EXCEEDED", "CHUNK_DIGEST_MISMATCH", "MISSING_CHUNK",
+               "DOCUMENT_DIGEST_MISMATCH"}
+    assert errors.CODES - named - by_rule == set(), errors.CODES - named - by_rule

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sys
 from pathlib import Path
@@ -108,14 +109,46 @@ def test_runner_passes_the_reference_and_catches_a_wrong_answer() -> None:
                 got["verdicts"][2] = OK
             if vid == "stream.tensor.128":
                 got["document_sha256"] = "00" * 32
+            if vid == "stream.chunk.trailing":
+                got["offsets"][1] -= 1  # the right code at the wrong byte
             return got
 
         def close(self) -> None:
             pass
 
     results = run(Wrong(), suite.vectors)  # type: ignore[arg-type]
-    failed = {r.vector.id for r in results if not r.ok}
-    assert failed == {"stream.resend.altered", "stream.tensor.128"}
+    failed = {r.vector.id: r.failures for r in results if not r.ok}
+    assert set(failed) == {"stream.resend.altered", "stream.tensor.128", "stream.chunk.trailing"}
+    assert "chunk 1: TRAILING_BYTES expected at byte" in failed["stream.chunk.trailing"][0]
+    results = run(Wrong(), suite.vectors, offsets=False)  # type: ignore[arg-type]
+    assert {r.vector.id for r in results if not r.ok} == {"stream.resend.altered", "stream.tensor.128"}
+
+
+# ------------------------------------------------------------------ the cut of §10.3
+
+def _naive_chunks(doc: bytes, max_size: int) -> list[bytes]:
+    """Wrong: every chunk as long as the capacity allows, tensor headers ignored."""
+    cap = max_size - 52
+    payloads = [doc[i:i + cap] for i in range(0, len(doc), cap)]
+    m = stream_vectors.manifest(len(doc), max_size, hashlib.sha256(doc).digest(),
+                                b"".join(hashlib.sha256(p).digest() for p in payloads))
+    sid = stream.stream_digest(m)
+    return [m, *(stream_vectors.data_chunk(sid, i + 1, p) for i, p in enumerate(payloads))]
+
+
+def test_cut_vectors_are_the_cut_of_their_document() -> None:
+    """A `cut` vector's chunks are what §10.3 makes of its document and max-size; the header rule matters."""
+    cut = [v for v in VECTORS if "cut" in v.flags]
+    assert {"stream.cut.header-start", "stream.tensor.128", "stream.bundle.700"} <= {v.id for v in cut}
+    for v in cut:
+        assert v.document is not None
+        max_size = cbor2.loads(v.chunks[0]).value[2]
+        assert list(stream.chunks(v.document, max_size)) == v.chunks, v.id
+    moved = next(v for v in cut if v.id == "stream.cut.header-start")
+    assert moved.document is not None
+    naive = _naive_chunks(moved.document, 153)
+    assert stream.stream_digest(naive[0]) != moved.expected_digest  # a cutter without the rule fails the vector
+    assert _verdicts(stream.SequentialReceiver(moved.expected_digest), naive)[0] == "STREAM_DIGEST_MISMATCH"
 
 
 # ------------------------------------------------------------------ the order vectors tell wrong orders apart
@@ -165,6 +198,17 @@ def test_order_vectors_reject_the_wrong_order(vid: str, wrong: type[stream.Seque
     v = next(v for v in VECTORS if v.id == vid)
     assert _verdicts(stream.SequentialReceiver(v.expected_digest), v.chunks) == v.verdicts
     assert _verdicts(wrong(v.expected_digest), v.chunks) != v.verdicts
+
+
+def test_manifest_matches_schema() -> None:
+    jsonschema = pytest.importorskip("jsonschema")  # a dev dependency
+    schema = json.loads((ROOT / "conformance" / "stream-manifest.schema.json").read_text(encoding="utf-8"))
+    jsonschema.Draft202012Validator.check_schema(schema)
+    manifest = json.loads((SUITE / "manifest.json").read_text(encoding="utf-8"))
+    jsonschema.validate(manifest, schema, cls=jsonschema.Draft202012Validator)
+    for v in manifest["vectors"]:  # what a schema cannot say: one offset per verdict, null exactly for "ok"
+        assert len(v["offsets"]) == len(v["verdicts"]) == v["chunks"], v["id"]
+        assert all((o is None) == (c == "ok") for o, c in zip(v["offsets"], v["verdicts"], strict=True)), v["id"]
 
 
 def test_manifest_json_documents_every_field() -> None:

@@ -21,8 +21,6 @@ PENDING_PROFILE_CODES: dict[str, str] = {
                                    "DUPLICATE_CHUNK", "CHUNK_OUT_OF_ORDER", "MISSING_CHUNK", "CHUNK_DIGEST_MISMATCH",
                                    "CHUNK_TOO_LARGE", "STREAM_LENGTH_MISMATCH", "DOCUMENT_DIGEST_MISMATCH",
                                    "INVALID_CHUNK_SIZE", "QUOTA_EXCEEDED")},
-    # A decoder's configured limit (SPEC.md §11.4 C5): its vectors come with the reference implementation of it.
-    "DECOMPRESSION_LIMIT": "extended-limits",
 }
 # The stream codes of format 1.0; conformance/stream-v1 covers them (tests/test_stream_vectors.py).
 PENDING_PROFILE_CODES.update({"INVALID_CHUNK_SIZE": "stream", "QUOTA_EXCEEDED": "stream"})

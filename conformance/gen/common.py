@@ -21,6 +21,7 @@ class Vector:
     data: bytes
     flags: list[str]
     error: str | None = None  # invalid vectors: the registry code
+    offset: int | None = None  # invalid vectors: the byte offset of SPEC.md §8.1, when the generator states it
     expected: dict[str, Any] | None = None  # valid vectors
     profile: str = ""  # empty: the profile of the generator module (conformance/generate.py collect())
     # what tensorcbor's encoder is asked to produce, to assert agreement (valid vectors only)

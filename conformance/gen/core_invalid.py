@@ -10,6 +10,7 @@ padding error that the longer head would cause, structure before elements
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 from .builder import (
     BY_NAME,
@@ -127,7 +128,7 @@ def non_shortest_heads() -> Iterator[Vector]:
                 yield Vector(f"nonshortest-{name}-at{h.pos}-w{size}",
                              f"{name} sample: head at offset {h.pos} (major {h.major}, argument {h.arg}) "
                              f"with a {size}-byte argument", kind, mutated, ["non-shortest-head", "determinism"],
-                             error="NON_SHORTEST_HEAD")
+                             error="NON_SHORTEST_HEAD", offset=h.pos)  # §8.1: the head's first byte
 
 
 def indefinite_lengths() -> Iterator[Vector]:
@@ -144,7 +145,7 @@ def indefinite_lengths() -> Iterator[Vector]:
                 new = bytes([h.major << 5 | 31]) + body + b"\xff"
             yield Vector(f"indefinite-{name}-at{h.pos}", f"{name} sample: item at offset {h.pos} (major {h.major}) "
                          "with indefinite length", kind, doc[:h.pos] + new + doc[end:], ["indefinite-length"],
-                         error="INDEFINITE_LENGTH")
+                         error="INDEFINITE_LENGTH", offset=h.pos)
 
 
 def truncations() -> Iterator[Vector]:
@@ -157,14 +158,29 @@ def truncations() -> Iterator[Vector]:
         for cut in range(len(doc)):
             where = "boundary" if cut in starts else "mid-head" if cut in inside else "in-content"
             yield Vector(f"truncated-{name}-{cut:03d}", f"{name} sample cut to its first {cut} bytes ({where})",
-                         kind, doc[:cut], ["truncated", f"truncated-{where}"], error="TRUNCATED")
+                         kind, doc[:cut], ["truncated", f"truncated-{where}"], error="TRUNCATED",
+                         offset=truncation_offset(heads, cut))
+
+
+def truncation_offset(heads: list[Any], cut: int) -> int:
+    """SPEC.md §8.1 for a document cut after `cut` bytes: a prefix of d9d9f7 at 0; a cut inside a head at the
+    head's first byte (at a head boundary, the head that would start there); inside a string's content at the
+    content's first byte."""
+    if cut < 3:
+        return 0
+    for h in heads:
+        if h.pos <= cut < h.end:
+            return int(h.pos)
+        if h.major in (2, 3) and h.end <= cut < h.end + h.arg:
+            return int(h.end)
+    raise AssertionError(f"cut {cut} is in no head or string")
 
 
 def trailing() -> Iterator[Vector]:
     for name, (kind, doc) in SAMPLES.items():
         for label, extra in (("zero", b"\x00"), ("break", b"\xff"), ("null", b"\xf6"), ("copy", doc)):
             yield Vector(f"trailing-{name}-{label}", f"{name} sample followed by {label} bytes", kind,
-                         doc + extra, ["trailing-bytes"], error="TRAILING_BYTES")
+                         doc + extra, ["trailing-bytes"], error="TRAILING_BYTES", offset=len(doc))
 
 
 # ---------------------------------------------------------------- magic and document structure
@@ -464,6 +480,42 @@ def data_vectors() -> Iterator[Vector]:
         yield T(f"shape-mismatch-strings-{label}", f"string shape {list(shape)} with {count} strings",
                 raw_tensor(uint(8), dims(*shape), head(4, count), text("s") * count, 1), "SHAPE_MISMATCH",
                 ["shape-mismatch", "string"])
+    yield from string_order_vectors()
+
+
+def string_order_vectors() -> Iterator[Vector]:
+    """F4's order (SPEC.md §7.1): a padding item, then the string count, then each element.
+
+    A decoder that reads the elements before judging their count, or the count before the padding item,
+    reports another code. The offsets are stated here (SPEC.md §8.1): the padding item's head, or the string
+    array's head when there is none, is at 11 (magic 6 bytes, array head, version, dtype, shape 81 0n).
+    """
+    def string_doc(ndims: int, count: int, body: bytes, pad: bytes = b"") -> bytes:
+        return raw_tensor(uint(8), dims(ndims), head(4, count), body, 1, pad=pad)
+
+    v = T("string-pad-before-count", "string [2] with an empty padding item and 3 strings: BAD_PADDING (F4 judges "
+          "the padding item before the count)", string_doc(2, 3, text("a") * 3, pad=b"\x40"), "BAD_PADDING",
+          ["string", "padding", "check-order"])
+    v.offset = 11
+    yield v
+    v = T("string-count-before-utf8", "string [1] with 2 strings, the first not UTF-8: SHAPE_MISMATCH (the count "
+          "is judged before any element)", string_doc(1, 2, b"\x61\xff" + text("b")), "SHAPE_MISMATCH",
+          ["string", "utf8", "check-order"])
+    v.offset = 11
+    yield v
+    v = T("string-count-before-element-type", "string [1] with 2 elements, the first an integer: SHAPE_MISMATCH",
+          string_doc(1, 2, b"\x01" + text("b")), "SHAPE_MISMATCH", ["string", "check-order"])
+    v.offset = 11
+    yield v
+    v = T("string-count-before-truncation", "string [3] with an array of 2 whose second string is cut short: "
+          "SHAPE_MISMATCH before TRUNCATED", string_doc(3, 2, text("a") + b"\x65ab"), "SHAPE_MISMATCH",
+          ["string", "truncated", "check-order"])
+    v.offset = 11
+    yield v
+    v = T("string-element-utf8-after-count", "string [2] with 2 strings, the second not UTF-8: INVALID_UTF8 at "
+          "the bad byte", string_doc(2, 2, text("ab") + b"\x63x\xc0\x80"), "INVALID_UTF8", ["string", "utf8"])
+    v.offset = 11 + 1 + 3 + 1 + 1
+    yield v
 
 
 def element_vectors() -> Iterator[Vector]:

@@ -14,6 +14,7 @@ from .builder import (
     BY_NAME,
     MAGIC_TENSOR,
     CItem,
+    M,
     TensorSpec,
     array,
     assemble_bundle,
@@ -24,8 +25,8 @@ from .builder import (
     uint,
 )
 from .common import Vector
-from .extended_valid import BOOL, F32, I4, U8, cdoc, centry, citem, f32
-from .zstd_frames import frame, raw_frame
+from .extended_valid import BOOL, F32, I4, U8, cbundle, cdoc, centry, citem, f32
+from .zstd_frames import BLOCK_MAX, content_checksum, frame, raw_frame, skippable
 
 PROFILE = "extended"
 
@@ -103,6 +104,57 @@ def vectors() -> Iterator[Vector]:
     bomb = frame([("rle", (0, 131072))] * 4096)  # 512 MiB of zeros in 16 KiB
     yield T("ext-zip-bomb", "16 KiB of RLE blocks that expand to 512 MiB, declared as 24 bytes: fails after 24",
             cdoc(W, citem(bomb, 24)), "DECOMPRESSED_SIZE_MISMATCH", ["bomb"])
+    # SPEC 1.0.1: questions 1.0 left open (Z1-Z3), each decided in the text and pinned here.
+    nine = 9 * 1024 * 1024
+    yield T("ext-frame-single-segment-9mib", "a single-segment frame of 9 MiB (its window is its content size, "
+            "Z1): over the 8 MiB limit although every byte is a valid RLE block",
+            cdoc(TensorSpec(U8, (nine,), b""), citem(frame([("rle", (0, BLOCK_MAX))] * 72, content_size=nine),
+                                                      nine)), "INVALID_COMPRESSION", ["window", "frame"])
+    yield T("ext-frame-only-skippable", "only a skippable frame: the data needs at least one zstd frame (Z1)",
+            cdoc(W, citem(skippable(bytes(8)), 24)), "INVALID_COMPRESSION", ["frame", "multi-frame"])
+    k1 = TensorSpec(U8, (1025,), b"")
+    yield T("ext-frame-block-over-window", "window 1 KiB, one RLE block of 1025 bytes: a block larger than "
+            "Block_Maximum_Size (the window, at most 128 KiB) is corrupt (Z3)",
+            cdoc(k1, citem(frame([("rle", (0, 1025))], window_log=10), 1025)), "INVALID_COMPRESSION", ["frame"])
+    k128 = TensorSpec(U8, (BLOCK_MAX + 1,), b"")
+    yield T("ext-frame-block-over-128kib", "window 256 KiB, one RLE block of 128 KiB + 1: over the 128 KiB block "
+            "limit (Z3)", cdoc(k128, citem(frame([("rle", (0, BLOCK_MAX + 1))], window_log=18), BLOCK_MAX + 1)),
+            "INVALID_COMPRESSION", ["frame"])
+    four = TensorSpec(U8, (4,), bytes(4))
+    yield T("ext-frame-output-under-content-size", "a frame declaring 4 bytes that produces 2, then a frame of 2: "
+            "the total is right, the first frame is corrupt (Z3)",
+            cdoc(four, citem(frame([("raw", bytes(2))], windowed_size=4) + raw_frame(bytes(2)), 4)),
+            "INVALID_COMPRESSION", ["frame", "content-size"])
+    yield T("ext-frame-output-over-content-size", "a frame declaring 2 bytes that produces 4, then an empty frame: "
+            "the total is right, the first frame is corrupt (Z3)",
+            cdoc(four, citem(frame([("raw", bytes(4))], windowed_size=2) + raw_frame(b""), 4)),
+            "INVALID_COMPRESSION", ["frame", "content-size"])
+    yield T("ext-frame-content-size-before-length", "a frame declaring 2 bytes that produces 100 where the tensor "
+            "needs 4: the frame's own size is judged first, INVALID_COMPRESSION (Z3)",
+            cdoc(four, citem(frame([("raw", bytes(100))], windowed_size=2) + raw_frame(b""), 4)),
+            "INVALID_COMPRESSION", ["frame", "content-size", "check-order"])
+    wrong = bytearray(content_checksum(W.data))
+    wrong[0] ^= 1
+    yield T("ext-frame-checksum-wrong", "a content checksum that does not match the output (Z3)",
+            cdoc(W, citem(frame([("raw", W.data)], checksum=bytes(wrong)), 24)), "INVALID_COMPRESSION",
+            ["frame", "checksum"])
+    # The decompression limit of a conformance run: the reference default, 2^30 bytes per decode call (§11.4).
+    limit = 1 << 30
+    yield T("ext-limit-one-tensor", "uint8 [2^30 + 1] compressed: its declared length alone exceeds the 2^30-byte "
+            "limit (DECOMPRESSION_LIMIT at C5, before any frame is read)",
+            cdoc(TensorSpec(U8, (limit + 1,), b""), citem(GOOD, limit + 1)), "DECOMPRESSION_LIMIT", ["limit"])
+    small = TensorSpec(U8, (4,), bytes(4))
+    yield Vector("ext-limit-bundle-sum", "bundle: 4 + (2^30 - 3) declared bytes; the second tensor's C5 takes "
+                 "the sum over the decode call past 2^30", "bundle",
+                 cbundle(M([]), [("a", small, centry(raw_frame(bytes(4)), 4)),
+                                 ("b", TensorSpec(U8, (limit - 3,), b""), centry(GOOD, limit - 3))]),
+                 ["compressed", "bundle", "limit"], error="DECOMPRESSION_LIMIT")
+    yield Vector("ext-limit-bundle-exact", "bundle: 4 + (2^30 - 4) declared bytes, exactly the limit, is allowed; "
+                 "the second tensor's frame then fails Z2 (it declares 24 bytes)", "bundle",
+                 cbundle(M([]), [("a", small, centry(raw_frame(bytes(4)), 4)),
+                                 ("b", TensorSpec(U8, (limit - 4,), b""),
+                                  centry(frame([("raw", W.data)], content_size=24), limit - 4))]),
+                 ["compressed", "bundle", "limit", "check-order"], error="DECOMPRESSED_SIZE_MISMATCH")
     # Z4: elements after decompression
     b = TensorSpec(BOOL, (3,), b"\x01\x02\x00")
     yield T("ext-bool-element", "a decompressed bool byte 0x02", cdoc(b, citem(raw_frame(b.data), 3)),

@@ -27,7 +27,7 @@ from .builder import (
     uint,
 )
 from .common import Vector, bundle_expected, tensor_expected
-from .zstd_frames import frame, raw_frame, shuffle, skippable
+from .zstd_frames import content_checksum, frame, raw_frame, shuffle, skippable
 
 PROFILE = "extended"
 
@@ -105,6 +105,21 @@ def vectors() -> Iterator[Vector]:
             citem(frame([("raw", w.data)], content_size=24), 24), ["content-size"])
     yield V("ext-window-8mib", "window descriptor of 8 MiB, the largest a decoder must accept", w,
             citem(raw_frame(w.data, window_log=23), 24), ["window"])
+    # SPEC 1.0.1: questions left open by 1.0, decided permissively (each has an invalid twin in extended_invalid).
+    yield V("ext-frame-dictionary-id-zero", "a Dictionary_ID field of value 0 names no dictionary (Z1): accepted",
+            w, citem(frame([("raw", w.data)], dict_id=0), 24), ["frame", "dictionary"])
+    yield V("ext-skippable-not-counted", "a frame declaring 24 bytes plus an 8-byte skippable frame: skippable "
+            "frames declare no content size and do not count in Z2's sum", w,
+            citem(frame([("raw", w.data)], content_size=24) + skippable(bytes(8)), 24), ["multi-frame", "content-size"])
+    yield V("ext-content-checksum", "a frame with a correct content checksum (Z3 verifies it)", w,
+            citem(frame([("raw", w.data)], checksum=content_checksum(w.data)), 24), ["checksum"])
+    q8 = TensorSpec(BY_NAME["q8_0"], (2, 32), bytes.fromhex("0038") + bytes(range(32)) + bytes.fromhex("00bc")
+                    + bytes(range(256 - 32, 256)))
+    yield V("ext-q8_0-shuffle", "q8_0 [2, 32] (two blocks), byte-shuffled by its alignment 2: blocks compress like "
+            "any other element bytes", q8, citem(raw_frame(shuffle(q8.data, 2)), 68, filt=1), ["shuffle", "block"])
+    mx = TensorSpec(BY_NAME["mxfp4"], (32,), bytes([127]) + bytes(range(16)))
+    yield V("ext-mxfp4-raw", "mxfp4 [32] (one block, alignment 1: no filter)", mx, citem(raw_frame(mx.data), 17),
+            ["block"])
     d = TensorSpec(F64, (), bytes.fromhex("182d4454fb210940"))
     yield V("ext-f64-scalar", "float64 scalar (rank 0): no padding item when compressed", d,
             citem(raw_frame(d.data), 8), ["rank0"])

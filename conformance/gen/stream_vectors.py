@@ -35,8 +35,8 @@ from tensorcbor import stream
 from .builder import head
 
 PROFILE = "stream"
-SUITE_VERSION = "2.0.0"
-SPEC_VERSION = "1.0"
+SUITE_VERSION = "2.1.0"
+SPEC_VERSION = "1.0.1"
 DEFAULT_OUT = Path(__file__).resolve().parent.parent / "stream-v1"
 MAGIC = bytes.fromhex("d9d9f7d9cb73")
 OK = "ok"
@@ -61,6 +61,28 @@ class StreamVector:
         assert len(self.verdicts) == len(self.chunks), self.id
         assert (self.end == OK) == (self.document is not None), self.id
 
+    def reference_offsets(self) -> list[int | None]:
+        """The byte offset (SPEC.md §8.1) of each rejected chunk, null for an accepted one, as the reference
+        receivers report them; their verdicts must be the hand-written ones, and every receiver kind the
+        vector applies to must report the same offsets (the Rust receivers are checked against them)."""
+        from tensorcbor.conformance.streams import stream_answer
+
+        found: list[int | None] | None = None
+        for kind in ("sequential", "storing") if self.receiver == "both" else (self.receiver,):
+            got = stream_answer({"receiver": kind, "expected_digest": self.expected_digest.hex() if
+                                 self.expected_digest else None, "quota": self.quota,
+                                 "chunks": [c.hex() for c in self.chunks]})
+            if got["verdicts"] != self.verdicts or got["end"] != self.end:
+                raise SystemExit(f"stream vector {self.id}: the reference {kind} receiver answers "
+                                 f"{got['verdicts']} / {got['end']}, the generator says {self.verdicts} / {self.end}")
+            if any((o is None) != (v == OK) for o, v in zip(got["offsets"], self.verdicts, strict=True)):
+                raise SystemExit(f"stream vector {self.id}: a rejection without an offset: {got['offsets']}")
+            if found is not None and got["offsets"] != found:
+                raise SystemExit(f"stream vector {self.id}: the receivers report different offsets")
+            found = got["offsets"]
+        assert found is not None
+        return found
+
     def file_bytes(self) -> bytes:
         return head(4, len(self.chunks)) + b"".join(head(2, len(c)) + c for c in self.chunks)
 
@@ -75,7 +97,7 @@ class StreamVector:
             "chunks": len(self.chunks),
             "expected_digest": self.expected_digest.hex() if self.expected_digest else None,
             "quota": self.quota,
-            "verdicts": self.verdicts, "end": self.end,
+            "verdicts": self.verdicts, "offsets": self.reference_offsets(), "end": self.end,
             "document_sha256": hashlib.sha256(self.document).hexdigest() if self.document is not None else None,
             "error": first[1], "error_chunk": first[0],
         }
@@ -121,13 +143,21 @@ def vectors() -> Iterator[StreamVector]:  # noqa: PLR0915 - one flat list reads 
     # ---- valid streams, in order
     yield V("stream.tensor.128", "80-byte tensor document cut at max-size 128 (the smallest allowed): manifest "
             "+ 2 chunks", "both",
-            t, oks(3), OK, dt, document=tensor)
+            t, oks(3), OK, dt, document=tensor, flags=["cut"])
     yield V("stream.tensor.no-digest", "the same stream, receiver given no digest", "both", t, oks(3), OK,
             document=tensor)
     yield V("stream.bundle.700", f"{len(bundle)}-byte bundle cut at max-size 700: {nb - 1} data chunks, tensor "
-            "headers never split", "both", b, oks(nb), OK, db, document=bundle)
+            "headers never split", "both", b, oks(nb), OK, db, document=bundle, flags=["cut"])
     yield V("stream.bundle.one-chunk", "the bundle in a single data chunk (default limit)", "both",
-            list(stream.chunks(bundle)), oks(2), OK, document=bundle)
+            list(stream.chunks(bundle)), oks(2), OK, document=bundle, flags=["cut"])
+    # The cut of §10.3 moves: at max-size 153 (capacity 101) the first chunk would end at 101, inside the item
+    # header [100, 104) of tensor t1, so it ends at 100. A cutter without that rule makes another stream digest.
+    small = tensorcbor.encode_bundle({f"t{i}": np.arange(3 + i, dtype=np.float32) for i in range(6)})
+    moved = list(stream.chunks(small, 153))
+    assert [len(c) - 45 for c in moved[1:]] == [100, 101, 51]  # 45: magic, array, version, id, index, bstr head
+    yield V("stream.cut.header-start", f"{len(small)}-byte bundle of six float32 tensors cut at max-size 153: "
+            "chunk 1 ends at 100, where tensor t1's item header starts, not at the capacity 101 inside it (§10.3)",
+            "both", moved, oks(4), OK, stream.stream_digest(moved[0]), document=small, flags=["cut"])
 
     # ---- order: storing receivers take any order, sequential ones only index order
     rev = [b[0], *reversed(b[1:])]
@@ -191,6 +221,10 @@ def vectors() -> Iterator[StreamVector]:  # noqa: PLR0915 - one flat list reads 
     yield V("stream.manifest.short-sha", "doc-sha256 of 31 bytes", "both",
             [MAGIC + b"\x85\x01\x18\x50\x18\x80\x58\x1f" + bytes(31) + b"\x58\x20" + bytes(32)],
             ["UNEXPECTED_TYPE"], "MISSING_CHUNK")
+    yield V("stream.manifest.sha-truncated-before-length", "doc-sha256 head claims 33 bytes and the chunk ends 10 "
+            "bytes later: TRUNCATED, because M7 reads the bytes before it judges their length", "both",
+            [MAGIC + b"\x85\x01\x18\x50\x18\x80\x58\x21" + bytes(10)], ["TRUNCATED"], "MISSING_CHUNK",
+            flags=["check-order"])
     yield V("stream.manifest.digests-not-multiple", "digests of 33 bytes", "both",
             [manifest(80, 128, bytes(32), bytes(33))], ["UNEXPECTED_TYPE"], "MISSING_CHUNK")
     yield V("stream.manifest.trailing", "a byte after the manifest", "both", [t[0] + b"\x00"], ["TRAILING_BYTES"],
@@ -234,6 +268,10 @@ def vectors() -> Iterator[StreamVector]:  # noqa: PLR0915 - one flat list reads 
             oks(2, c1="UNEXPECTED_TYPE"), "MISSING_CHUNK", dt)
     yield V("stream.chunk.trailing", "a byte after a data chunk", "both", [t[0], t[1] + b"\x00"],
             oks(2, c1="TRAILING_BYTES"), "MISSING_CHUNK", dt)
+    yield V("stream.chunk.id-truncated-before-length", "stream-id head claims 33 bytes and the chunk ends 10 bytes "
+            "later: TRUNCATED, because D5 reads the bytes before it judges their length", "both",
+            [t[0], MAGIC + b"\x84\x01\x58\x21" + bytes(10)], oks(2, c1="TRUNCATED"), "MISSING_CHUNK", dt,
+            flags=["check-order"])
     yield V("stream.chunk.version", "data chunk 1 with version 2", "both",
             [t[0], data_chunk(dt, 1, tensor[:76], version=2), t[1], t[2]], oks(4, c1="UNSUPPORTED_VERSION"), OK,
             dt, document=tensor, flags=["future-version"])

@@ -154,7 +154,7 @@ def read_compressed(r: Reader, dt: DType, shape: tuple[int, ...], count: int, pa
     m, _, n = r.head()
     if m != 4 or n != 4:
         raise r.fail("INVALID_COMPRESSION", "compressed data is an array [codec, filter, length, bytes]", start)
-    codec, filt = read_codec_filter(r, dt)
+    codec, filt = read_codec_filter(r, dt, at)
     lpos = r.pos
     ulen = _uint(r, "the uncompressed length")
     expected = dt.nbytes(count)
@@ -174,16 +174,23 @@ def read_compressed(r: Reader, dt: DType, shape: tuple[int, ...], count: int, pa
     return CompressedInfo(dt, shape, offset, clen, None, codec, filt, ulen)
 
 
-def read_codec_filter(r: Reader, dt: DType) -> tuple[int, int]:
-    """C3-C4: codec and filter (also the last two fields of a compressed bundle directory entry)."""
+def read_codec_filter(r: Reader, dt: DType, at: int | None = None) -> tuple[int, int]:
+    """C3-C4: codec and filter (also the last two fields of a compressed bundle directory entry).
+
+    UNSUPPORTED_COMPRESSION is reported at `at`, where a Core decoder stops (SPEC.md §8.1): the tag 52090
+    head of a data item, the codec head of a directory entry (the default). So Core and Extended decoders
+    give the same code and offset for an unknown codec or filter.
+    """
     cpos = r.pos
+    unsupported_at = cpos if at is None else at
     codec = _uint(r, "the codec")
     if codec != CODEC_ZSTD:
-        raise r.fail("UNSUPPORTED_COMPRESSION", f"compression codec {codec} is unknown (1 is zstd)", cpos)
+        raise r.fail("UNSUPPORTED_COMPRESSION", f"compression codec {codec} is unknown (1 is zstd)", unsupported_at)
     fpos = r.pos
     filt = _uint(r, "the filter")
     if filt not in (FILTER_NONE, FILTER_SHUFFLE):
-        raise r.fail("UNSUPPORTED_COMPRESSION", f"compression filter {filt} is unknown (0 none, 1 shuffle)", fpos)
+        raise r.fail("UNSUPPORTED_COMPRESSION", f"compression filter {filt} is unknown (0 none, 1 shuffle)",
+                     unsupported_at)
     if filt == FILTER_SHUFFLE and dt.align == 1:
         raise r.fail("INVALID_COMPRESSION", f"the shuffle filter does not apply to {dt.name} "
                      "(one-byte alignment)", fpos)

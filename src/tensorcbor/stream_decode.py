@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from .bundle import BundlePrefix, ItemCursor, read_tensors_head
-from .cbor import MAX_METADATA_BYTES, MAX_NESTING, Reader
+from .cbor import DEFAULT_MAX_DECOMPRESSED, MAX_METADATA_BYTES, MAX_NESTING, Reader
 from .codec import close_document, open_tensor_array
 from .errors import DecodeError
 from .stream import Manifest, SequentialReceiver
@@ -288,6 +288,7 @@ class Assembler:
         self._out: list[tuple[str, np.ndarray]] = []
         self._closed = False
         self._error: DecodeError | None = None
+        self._budget = DEFAULT_MAX_DECOMPRESSED  # one decode call's limit on declared decompressed bytes (§11.4)
         self.metadata: dict[str, Any] = {}
 
     @property
@@ -357,6 +358,7 @@ class Assembler:
             self._maybe_scan_metadata()
         while not self._closed and self._fill is None and self._gate.ready(win, self._total):
             r = _StreamReader(win, self._pos, self._total)
+            r.budget = self._budget  # summed over the whole document, as one decode call (SPEC.md §11.4)
             delta = win.delta
             try:
                 self._step(r)
@@ -365,6 +367,7 @@ class Assembler:
                 return
             except DecodeError as exc:
                 raise _moved(exc, delta) from None
+            self._budget = r.budget  # spent only by a unit read whole
             self._gate = _Gate(self._pos)
             fill = self._fill
             if fill is not None and not fill.missing:

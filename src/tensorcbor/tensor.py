@@ -281,7 +281,9 @@ _VIEW_DTYPES: dict[int, Any] = {}
 
 def materialize(buf: Any, info: TensorInfo, copy: bool) -> Any:
     """The numpy array (a `BlockArray` for block dtypes) of a parsed tensor: a read-only view where possible."""
-    if info.__class__ is not TensorInfo:
+    report_at = None
+    if info.__class__ is not TensorInfo:  # compressed: element errors are reported at the compressed data
+        report_at = info.offset
         buf, info = info.element_source(buf)
     dt = info.dtype
     if dt.block is not None:
@@ -290,7 +292,7 @@ def materialize(buf: Any, info: TensorInfo, copy: bool) -> Any:
     if info.strings is not None:
         arr = np.array(info.strings, dtype=dt.np_dtype).reshape(info.shape)
     elif dt.packed or dt.kind == "bool":
-        arr = _unpack_checked(np.frombuffer(buf, np.uint8, info.nbytes, info.offset), dt, info)
+        arr = _unpack_checked(np.frombuffer(buf, np.uint8, info.nbytes, info.offset), dt, info, report_at)
         if copy and dt.kind == "bool":
             return arr.copy()
     elif info.count == 0:
@@ -311,17 +313,18 @@ def materialize(buf: Any, info: TensorInfo, copy: bool) -> Any:
     return arr
 
 
-def _unpack_checked(raw: np.ndarray, dt: DType, info: TensorInfo) -> np.ndarray:
+def _unpack_checked(raw: np.ndarray, dt: DType, info: TensorInfo, report_at: int | None = None) -> np.ndarray:
+    """Element checks (SPEC.md §7.2) at the bad byte, or at `report_at` (a compressed tensor's data, §8.1)."""
     if dt.kind == "bool":
         if raw.size and int(raw.max()) > 1:
             bad = int(np.argmax(raw > 1))
             raise DecodeError("INVALID_ELEMENT", f"bool element {bad} is 0x{int(raw[bad]):02x}; "
-                              "only 0x00 and 0x01 are allowed", info.offset + bad)
+                              "only 0x00 and 0x01 are allowed", info.offset + bad if report_at is None else report_at)
         return raw.view(np.bool_).reshape(info.shape)
     values, tail_ok = packing.unpack(raw, dt.bits, info.count)
     if not tail_ok:
         raise DecodeError("INVALID_ELEMENT", f"unused bits after the last {dt.name} element must be zero",
-                          info.offset + info.nbytes - 1)
+                          info.offset + info.nbytes - 1 if report_at is None else report_at)
     return values.view(dt.np_dtype).reshape(info.shape)
 
 

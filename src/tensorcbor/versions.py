@@ -11,7 +11,7 @@ __all__ = ["PACKAGE_VERSION", "FORMAT_VERSION", "SPEC_VERSION", "version_line"]
 PACKAGE_VERSION = "1.0.0"
 FORMAT_VERSION = 1
 """The version field every document carries (SPEC.md §4)."""
-SPEC_VERSION = "1.0"
+SPEC_VERSION = "1.0.1"
 """The SPEC.md revision this package implements."""
 
 

@@ -57,7 +57,7 @@ pub use value::{Metadata, Value, MAX_METADATA_BYTES, MAX_NESTING};
 /// The version field of every document this crate reads and writes (SPEC.md §4).
 pub const FORMAT_VERSION: u64 = decode::VERSION;
 /// The SPEC.md revision this crate implements (also `[package.metadata.tensorcbor]` of its Cargo.toml).
-pub const SPEC_VERSION: &str = "1.0";
+pub const SPEC_VERSION: &str = "1.0.1";
 
 /// The README's examples are compiled and run as doctests.
 #[cfg(doctest)]

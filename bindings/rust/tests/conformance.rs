@@ -124,8 +124,16 @@ fn check(v: &Json) -> Result<(), String> {
         } else {
             decode_bundle(&bytes).map(|_| ())
         };
+        // SPEC.md §8.1: the code, at the vector's byte offset.
+        let at = v["offset"]
+            .as_u64()
+            .expect("an invalid vector carries its offset");
         return match got {
-            Err(e) if e.code.as_str() == want => Ok(()),
+            Err(e) if e.code.as_str() == want && e.offset as u64 == at => Ok(()),
+            Err(e) if e.code.as_str() == want => Err(format!(
+                "expected {want} at byte {at}, reported at {}",
+                e.offset
+            )),
             Err(e) => Err(format!("expected {want}, got {e}")),
             Ok(()) => Err(format!("expected {want}, accepted")),
         };

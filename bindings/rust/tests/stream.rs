@@ -119,12 +119,18 @@ fn stream_vectors() {
             let got = protocol::stream_answer(&request).unwrap();
             runs += 1;
             let same = got["verdicts"] == v["verdicts"]
+                && got["offsets"] == v["offsets"]
                 && got["end"] == v["end"]
                 && (v["end"] != "ok" || got["document_sha256"] == v["document_sha256"]);
             if !same {
                 failures.push(format!(
-                    "{id}: {kind}: expected {} / {}, got {} / {}",
-                    v["verdicts"], v["end"], got["verdicts"], got["end"]
+                    "{id}: {kind}: expected {} at {} / {}, got {} at {} / {}",
+                    v["verdicts"],
+                    v["offsets"],
+                    v["end"],
+                    got["verdicts"],
+                    got["offsets"],
+                    got["end"]
                 ));
             }
         }

@@ -4,10 +4,12 @@ Protocol (conformance/README.md has the full text):
 
 - ``CMD decode KIND``: stdin holds a vector's bytes; print one JSON line, the decoded value
   ({"kind": "tensor", "dtype", "shape", "data_hex" | "strings"} or {"kind": "bundle", "metadata",
-  "tensors": [...]}) or {"error": "CODE"}.
+  "tensors": [...]}) or {"error": "CODE", "offset": N} (the byte offset of SPEC.md §8.1; an implementation
+  that reports none leaves it out and is run with --no-offsets).
 - ``CMD encode KIND``: stdin holds a vector's "expected" JSON; print the encoded bytes as hex.
 - ``CMD stream``: stdin holds one stream request (JSON: "receiver", "expected_digest", "quota", "chunks");
-  print {"verdicts": [...], "end": ..., "document_sha256": ...} (conformance/README.md, "Stream suite").
+  print {"verdicts": [...], "offsets": [...], "end": ..., "document_sha256": ...} (conformance/README.md,
+  "Stream suite"; "offsets" holds each rejected chunk's byte offset, null for an accepted one).
 - ``CMD batch``: JSON lines on stdin, {"id", "op": "decode"|"encode", "kind", "hex"|"value"} or
   {"id", "op": "stream", ...}; one JSON line per request on stdout, in order: the decode answer,
   {"hex": ...} or the stream answer, each with the request's "id".

@@ -24,8 +24,8 @@ class Result:
         return not self.failures
 
 
-def check_stream_vector(impl: Impl, v: Vector) -> Result:
-    """Feed a stream vector's chunks to each receiver kind it applies to; compare every verdict."""
+def check_stream_vector(impl: Impl, v: Vector, offsets: bool = True) -> Result:
+    """Feed a stream vector's chunks to each receiver kind it applies to; compare every verdict (and offset)."""
     res = Result(v)
     chunks = _chunk_list(v)
     receiver = v.record["receiver"]
@@ -35,7 +35,7 @@ def check_stream_vector(impl: Impl, v: Vector) -> Result:
         except ImplError as exc:
             res.failures.append(str(exc))
             continue
-        res.failures += [f"{kind} receiver: {d}" for d in answer_diffs(v.record, got)]
+        res.failures += [f"{kind} receiver: {d}" for d in answer_diffs(v.record, got, offsets)]
     return res
 
 
@@ -56,10 +56,13 @@ def _chunk_list(v: Vector) -> list[bytes]:
     return chunks
 
 
-def check_vector(impl: Impl, v: Vector, encode: bool = True) -> Result:
-    """Decode every vector; for a valid one that must re-encode identically, also encode and compare bytes."""
+def check_vector(impl: Impl, v: Vector, encode: bool = True, offsets: bool = True) -> Result:
+    """Decode every vector; for a valid one that must re-encode identically, also encode and compare bytes.
+
+    With `offsets`, an invalid vector must also be rejected at its byte offset (SPEC.md §8.1).
+    """
     if v.kind == "stream":
-        return check_stream_vector(impl, v)
+        return check_stream_vector(impl, v, offsets)
     res = Result(v)
     data = v.data()
     try:
@@ -69,6 +72,9 @@ def check_vector(impl: Impl, v: Vector, encode: bool = True) -> Result:
         elif got.get("error") != v.error:
             found = f"error {got['error']}" if "error" in got else "no error (accepted an invalid vector)"
             res.failures.append(f"decode: expected error {v.error}, got {found}")
+        elif offsets and got.get("offset") != v.offset:
+            res.failures.append(f"decode: {v.error} expected at byte {v.offset}, reported at {got.get('offset')} "
+                                "(--no-offsets skips this check for an implementation that reports no offsets)")
     except ImplUnavailable:
         raise
     except ImplError as exc:
@@ -89,11 +95,11 @@ def check_vector(impl: Impl, v: Vector, encode: bool = True) -> Result:
 
 
 def run(impl: Impl, vectors: Iterable[Vector], encode: bool = True,
-        progress: Callable[[Result], None] | None = None) -> list[Result]:
+        progress: Callable[[Result], None] | None = None, offsets: bool = True) -> list[Result]:
     results = []
     try:
         for v in vectors:
-            r = check_vector(impl, v, encode)
+            r = check_vector(impl, v, encode, offsets)
             results.append(r)
             if progress:
                 progress(r)

@@ -34,26 +34,33 @@ def stream_answer(request: dict[str, Any]) -> dict[str, Any]:
     rx: SequentialReceiver | StoringReceiver = (SequentialReceiver if kind == "sequential" else StoringReceiver)(
         expected, quota=quota)
     doc = bytearray()
-    verdicts = []
+    verdicts: list[str] = []
+    offsets: list[int | None] = []
     for text in request["chunks"]:
         try:
             data = rx.accept(bytes.fromhex(text))
         except DecodeError as exc:
             verdicts.append(exc.code)
+            offsets.append(exc.offset)
             continue
         if data is not None and isinstance(rx, SequentialReceiver):
             doc += data.payload
         verdicts.append(OK)
+        offsets.append(None)
     try:
         result = rx.finish()
     except DecodeError as exc:
-        return {"verdicts": verdicts, "end": exc.code, "document_sha256": None}
+        return {"verdicts": verdicts, "offsets": offsets, "end": exc.code, "document_sha256": None}
     document = result if isinstance(result, bytes) else bytes(doc)
-    return {"verdicts": verdicts, "end": OK, "document_sha256": hashlib.sha256(document).hexdigest()}
+    return {"verdicts": verdicts, "offsets": offsets, "end": OK,
+            "document_sha256": hashlib.sha256(document).hexdigest()}
 
 
-def answer_diffs(record: dict[str, Any], got: dict[str, Any]) -> list[str]:
-    """How an answer differs from the vector's expectations (empty: it passes)."""
+def answer_diffs(record: dict[str, Any], got: dict[str, Any], offsets: bool = True) -> list[str]:
+    """How an answer differs from the vector's expectations (empty: it passes).
+
+    With `offsets`, the byte offset of every rejected chunk (SPEC.md §8.1) must be the vector's too.
+    """
     out = []
     if "error" in got and "verdicts" not in got:
         return [f"the adapter failed: {got.get('error')} {got.get('message', '')}".strip()]
@@ -65,6 +72,16 @@ def answer_diffs(record: dict[str, Any], got: dict[str, Any]) -> list[str]:
         for i, (w, g) in enumerate(zip(want, verdicts, strict=True)):
             if w != g:
                 out.append(f"chunk {i}: expected {w}, got {g}")
+        if offsets and not out:
+            got_offsets = got.get("offsets")
+            want_offsets = record["offsets"]
+            if not isinstance(got_offsets, list) or len(got_offsets) != len(want_offsets):
+                out.append(f"expected {len(want_offsets)} chunk offsets (null for an accepted chunk), got "
+                           f"{got_offsets!r}; run with --no-offsets if the implementation reports none")
+            else:
+                for i, (w, g) in enumerate(zip(want_offsets, got_offsets, strict=True)):
+                    if w is not None and w != g:
+                        out.append(f"chunk {i}: {want[i]} expected at byte {w}, reported at {g}")
     if got.get("end") != record["end"]:
         out.append(f"end of stream: expected {record['end']}, got {got.get('end')}")
     elif record["end"] == OK and got.get("document_sha256") != record["document_sha256"]:

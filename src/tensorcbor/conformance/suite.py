@@ -47,6 +47,12 @@ class Vector:
         return self.record.get("error")
 
     @property
+    def offset(self) -> int | None:
+        """Invalid document vectors: the byte offset the error is reported at (SPEC.md §8.1)."""
+        found = self.record.get("offset")
+        return None if found is None else int(found)
+
+    @property
     def reencode_identical(self) -> bool:
         """Whether encoding `expected` must give the vector's bytes (False for decoder-only vectors)."""
         return bool(self.record.get("reencode_identical", False))

@@ -324,7 +324,13 @@ pub fn stream_answer(request: &Json) -> Result<Json, String> {
         .map(|c| from_hex(text(c, "a chunk")?))
         .collect::<Result<_, _>>()?;
     let verdict = |r: Result<(), Error>| r.map_or_else(|e| e.code.as_str(), |()| "ok");
+    // Each chunk's verdict and, for a rejection, its byte offset in the chunk (SPEC.md §8.1).
+    let judged = |r: Result<(), Error>| match r {
+        Ok(()) => ("ok", None),
+        Err(e) => (e.code.as_str(), Some(e.offset)),
+    };
     let mut verdicts = Vec::with_capacity(chunks.len());
+    let mut offsets = Vec::with_capacity(chunks.len());
     let (end, document) = match text(field(request, "receiver")?, "receiver")? {
         "sequential" => {
             let mut rx = SequentialReceiver::new(expected, quota);
@@ -335,19 +341,23 @@ pub fn stream_answer(request: &Json) -> Result<Json, String> {
                         doc.extend_from_slice(d.payload);
                     }
                 });
-                verdicts.push(verdict(r));
+                let (v, o) = judged(r);
+                verdicts.push(v);
+                offsets.push(o);
             }
             (verdict(rx.finish()), doc)
         }
         "storing" => {
             let mut rx = StoringReceiver::new(expected, quota, VecStore::default());
             for c in &chunks {
-                verdicts.push(verdict(rx.accept(c).map(|_| ())));
+                let (v, o) = judged(rx.accept(c).map(|_| ()));
+                verdicts.push(v);
+                offsets.push(o);
             }
             (verdict(rx.finish()), rx.store().document())
         }
         other => return Err(format!("unknown receiver {other:?}")),
     };
     let sha = (end == "ok").then(|| to_hex(&sha256(&document)));
-    Ok(json!({ "verdicts": verdicts, "end": end, "document_sha256": sha }))
+    Ok(json!({ "verdicts": verdicts, "offsets": offsets, "end": end, "document_sha256": sha }))
 }
