@@ -101,6 +101,8 @@ const MINI: Readonly<Record<string, MiniFloat>> = {
 };
 
 const QNAN = 0x7fc00000;
+/** The NaN ml_dtypes gives for the single NaN (0x80) of the fnuz formats: negative quiet NaN. */
+const FNUZ_NAN = 0xffc00000;
 
 /** float32 bits of one code of a small float format (exact: every such value is a float32). */
 function miniBits(f: MiniFloat, code: number): number {
@@ -110,7 +112,7 @@ function miniBits(f: MiniFloat, code: number): number {
   const exp = (code >> f.m) & ((1 << f.e) - 1);
   const mant = code & ((1 << f.m) - 1);
   const emax = (1 << f.e) - 1;
-  if (f.special === "fnuz" && code === signBit) return QNAN;
+  if (f.special === "fnuz" && code === signBit) return FNUZ_NAN;
   if (f.special === "ieee" && exp === emax) return (sign | (mant ? QNAN : 0x7f800000)) >>> 0;
   if (f.special === "fn" && exp === emax && mant === (1 << f.m) - 1) return (sign | QNAN) >>> 0;
   if (exp === 0) {
@@ -166,7 +168,8 @@ function u16(b: Uint8Array, i: number): number {
 }
 
 /**
- * The elements as float32 values, bit-exact where float32 holds them (every float16, bfloat16, float8, float6 and
+ * The elements as float32 values, with the float32 bits `ml_dtypes` gives (`astype(np.float32)`), NaNs included:
+ * exact where float32 holds them (every float16, bfloat16, float8, float6 and
  * float4 value; NaN payloads of float16 and bfloat16 kept). complex32 gives interleaved (re, im). float32 is a copy
  * of the elements; float64 is rounded. Integer types convert by value.
  */

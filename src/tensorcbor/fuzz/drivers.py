@@ -329,5 +329,5 @@ def resolve(spec: str, *, build: bool = True, timeout: float = 30.0) -> Driver:
         if profile not in ("core", "extended"):
             raise ValueError(f"profile must be core or extended, not {profile!r}")
         return AdapterDriver(command, profile, None, timeout)
-    raise ValueError(f"unknown implementation {spec!r}: use python, python-core (either with -pure), rust, js, motoko or "
-                     "cmd:COMMAND")
+    raise ValueError(f"unknown implementation {spec!r}: use python, python-core (either with -pure), rust, js, motoko "
+                     "or cmd:COMMAND")
