@@ -10,20 +10,31 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import ml_dtypes
 import numpy as np
 import pytest
 
+import tensorcbor
+from tensorcbor import stream
 from tensorcbor.conformance import load_suite
 from tensorcbor.conformance.impl import BatchImpl, ProcessImpl
 from tensorcbor.conformance.runner import run
+from tensorcbor.conformance.values import tensor_json
+from tensorcbor.dtypes import BY_NAME
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "examples"))
+import canisters  # noqa: E402
+import icemu  # noqa: E402
+from store_client import NAMES  # noqa: E402
+
 PKG = ROOT / "bindings" / "js"
 ADAPTER = PKG / "adapter"
 SUITE = load_suite()
@@ -209,3 +220,52 @@ def test_headless_chromium_decodes_every_valid_core_vector(server: str, tmp_path
     assert outcome["streamDigest"] == "33febe60cc6fc01246e877bc11e86c8d57bcb4f048c00d65dacfc083b1595aee"
     assert outcome["zeroCopy"] is True
     assert "Chrome" in str(outcome["userAgent"])
+
+
+def _store_cli(*args: str) -> Any:
+    done = subprocess.run([_tool("node"), str(PKG / "examples" / "store-cli.mjs"), *args], cwd=PKG,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout)
+
+
+def test_js_upload_calls_and_get_replies_against_the_emulated_tensor_store(built: str, tmp_path: Path) -> None:
+    """examples/tensor-store.mjs through @icp-sdk/core's Candid: the JS cuts a .tcb into begin_upload / put_chunk /
+    finish argument bytes, which are replayed into the real tensor-store canister (examples/rust-store) under the
+    icemu emulation; then the canister's `get` replies are decoded by the JS. (The agent's HTTP transport needs a
+    replica and is not exercised.)"""
+    try:
+        wasm = canisters.build_rust_store()
+    except canisters.BuildError as exc:
+        pytest.fail(str(exc))
+    model = canisters.synthetic_model(400_000)
+    model["extra.mask"] = np.arange(13) % 3 == 0
+    model["extra.int4"] = (np.arange(9) - 4).astype(ml_dtypes.int4)
+    doc = tensorcbor.encode_bundle(model, {"model": "js-upload"})
+    (tmp_path / "model.tcb").write_bytes(doc)
+    max_size = 65_536
+    calls = _store_cli("plan", str(tmp_path / "model.tcb"), str(max_size))
+    want = list(stream.chunks(doc, max_size))
+    assert [c["method"] for c in calls] == ["begin_upload"] + ["put_chunk"] * (len(want) - 1) + ["finish"]
+    assert len(want) > 5
+    # The argument bytes carry exactly the reference's chunks (and the stream digest with the manifest).
+    manifest, digest = icemu.decode(bytes.fromhex(calls[0]["arg"]))
+    assert (manifest, digest) == (want[0], stream.stream_digest(want[0]))
+    assert [icemu.decode(bytes.fromhex(c["arg"]))[0] for c in calls[1:-1]] == want[1:]
+
+    canister = icemu.Canister(wasm, controllers=[b"\x01"])
+    canister.install()
+    for c in calls:
+        (value,) = icemu.decode(canister.update(c["method"], bytes.fromhex(c["arg"])).ok(), NAMES)
+        assert value[0] == "Ok", (c["method"], value)
+    for name in ["head.dense.bias", "vocab", "extra.int4", "extra.mask", "embed.weight"]:
+        (tmp_path / "reply.bin").write_bytes(canister.query("get", icemu.encode([("text", name)])).ok())
+        got = _store_cli("get", str(tmp_path / "reply.bin"))
+        arr = model[name]
+        dt = BY_NAME["string" if arr.dtype.kind == "U" else str(arr.dtype)]
+        assert got == tensor_json(arr, dt), name
+    (tmp_path / "reply.bin").write_bytes(canister.query("get", icemu.encode([("text", "no.such.tensor")])).ok())
+    done = subprocess.run([_tool("node"), str(PKG / "examples" / "store-cli.mjs"), "get", str(tmp_path / "reply.bin")],
+                          cwd=PKG,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0 and "NotFound" in done.stderr

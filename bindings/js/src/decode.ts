@@ -118,10 +118,10 @@ export function readLayout(prefix: Bytes): Layout {
   const base = r.pos - headLen(p.entries.length);
   const entries: LayoutEntry[] = [];
   for (const e of p.entries) {
-    const offset = BigInt(base) + e.offset;
-    if (offset + e.length > BigInt(Number.MAX_SAFE_INTEGER)) fail("SIZE_OVERFLOW", 0);
-    entries.push({ name: e.name, dtype: e.row.name, row: e.row, shape: e.shape, offset: Number(offset),
-      length: Number(e.length) });
+    const end = add(add(base, e.offset), e.length);
+    if (typeof end !== "number") fail("SIZE_OVERFLOW", 0); // a range past 2^53 - 1 bytes: no real file
+    entries.push({ name: e.name, dtype: e.row.name, row: e.row, shape: e.shape, offset: base + (e.offset as number),
+      length: e.length as number });
   }
   return { base, prefixLength: r.pos, metadata: buildMetadata(r.buf, p.metaStart), entries };
 }
@@ -132,8 +132,9 @@ export interface Entry {
   row: DTypeRow;
   shape: number[];
   n: number;
-  offset: bigint;
-  length: bigint;
+  /** Relative to B (exact; a bigint only past 2^53 - 1). */
+  offset: Arg;
+  length: Arg;
 }
 
 export interface BundlePrefix {
@@ -163,13 +164,27 @@ export function basePad(pos: number): number {
   return (8 - ((pos + 1) % 8)) % 8;
 }
 
-/** Where the bytes an entry locates start, for an item whose array head is at relative position `start`. */
-export function itemOffset(start: bigint, row: DTypeRow, length: Arg | bigint): bigint {
-  if (row.kind === "string") return start + 1n;
-  const tagLen = row.tag === null ? 0 : headLen(row.tag);
-  const unpadded = start + BigInt(1 + tagLen + headLen(length));
-  const align = BigInt(row.align);
-  return unpadded + ((align - (unpadded % align)) % align);
+/**
+ * Where the bytes an entry locates start, for an item whose array head is at relative position `start` (exact:
+ * numbers while every value stays below 2^53, bigints beyond).
+ */
+export function itemOffset(start: Arg, row: DTypeRow, length: Arg): Arg {
+  const heads = row.kind === "string" ? 1 : 1 + (row.tag === null ? 0 : headLen(row.tag)) + headLen(length);
+  const align = row.kind === "string" ? 1 : row.align;
+  if (typeof start === "number") {
+    const unpadded = start + heads;
+    const offset = unpadded + ((align - (unpadded % align)) % align);
+    if (Number.isSafeInteger(offset)) return offset;
+  }
+  const unpadded = BigInt(start) + BigInt(heads);
+  const a = BigInt(align);
+  return unpadded + ((a - (unpadded % a)) % a);
+}
+
+/** a + b, exactly. */
+function add(a: Arg, b: Arg): Arg {
+  if (typeof a === "number" && typeof b === "number" && Number.isSafeInteger(a + b)) return a + b;
+  return BigInt(a) + BigInt(b);
 }
 
 function readDirectory(r: Reader): Entry[] {
@@ -177,7 +192,7 @@ function readDirectory(r: Reader): Entry[] {
   const entries: Entry[] = [];
   let prevStart = -1;
   let prevEnd = -1;
-  let pos = BigInt(headLen(dh.arg));
+  let pos: Arg = headLen(dh.arg);
   for (let i = 0; i < dh.arg; i++) {
     const eh = r.expect(MAJOR_ARRAY);
     if (eh.arg !== 5 && eh.arg !== 7) fail("UNEXPECTED_TYPE", eh.start);
@@ -196,11 +211,10 @@ function readDirectory(r: Reader): Entry[] {
     const lh = r.expect(MAJOR_UINT);
     if (eh.arg === 7) fail(row.kind === "string" ? "INVALID_COMPRESSION" : "UNSUPPORTED_COMPRESSION", r.pos);
     if (row.kind !== "string" && lh.arg != dataLength(row, n)) fail("SHAPE_MISMATCH", lh.start);
-    const length = BigInt(lh.arg);
     const offset = itemOffset(pos, row, lh.arg);
-    if (offset !== BigInt(oh.arg)) fail("DIRECTORY_MISMATCH", oh.start);
-    pos = offset + length;
-    entries.push({ name, row, shape, n, offset, length });
+    if (offset != oh.arg) fail("DIRECTORY_MISMATCH", oh.start);
+    pos = add(oh.arg, lh.arg);
+    entries.push({ name, row, shape, n, offset: oh.arg, length: lh.arg });
   }
   return entries;
 }
@@ -303,7 +317,7 @@ export function readItem(r: Reader, e: Entry): Tensor {
   const ih = r.expect(MAJOR_ARRAY);
   if (ih.arg !== 1 && ih.arg !== 2) fail("UNEXPECTED_TYPE", ih.start);
   const t = readBody(r, e.row, e.shape, e.n, ih.arg === 2);
-  if (e.row.kind === "string" && BigInt(r.pos - t.offset) !== e.length) fail("DIRECTORY_MISMATCH", ih.start);
+  if (e.row.kind === "string" && r.pos - t.offset !== e.length) fail("DIRECTORY_MISMATCH", ih.start);
   return t;
 }
 

@@ -38,16 +38,17 @@ export function invalidUtf8At(b: Uint8Array, start: number, end: number): number
 const decoder = new TextDecoder("utf-8");
 const encoder = new TextEncoder();
 
-/** The text of already-validated UTF-8 bytes. */
+/** The text of already-validated UTF-8 bytes (short ASCII, the usual name or key, without TextDecoder's call cost). */
 export function utf8Text(b: Uint8Array, start: number, end: number): string {
-  let ascii = true;
-  for (let i = start; i < end; i++) {
-    if (b[i]! >= 0x80) {
-      ascii = false;
-      break;
+  if (end - start <= 32) {
+    let s = "";
+    for (let i = start; i < end; i++) {
+      const c = b[i]!;
+      if (c >= 0x80) return decoder.decode(b.subarray(start, end));
+      s += String.fromCharCode(c);
     }
+    return s;
   }
-  if (ascii && end - start < 64) return String.fromCharCode(...b.subarray(start, end));
   return decoder.decode(b.subarray(start, end));
 }
 
