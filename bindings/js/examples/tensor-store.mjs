@@ -8,7 +8,7 @@
 //   const w = decodeGetReply(await store.get("layer.weight"));             // a Tensor; view(w) is a Float32Array
 import { Actor } from "@icp-sdk/core/agent";
 import { IDL } from "@icp-sdk/core/candid";
-import { chunks, DEFAULT_MAX_SIZE, decodeTensor, TensorCBORError } from "../dist/index.js";
+import { chunks, DEFAULT_MAX_SIZE, decodeTensor, TensorCBORError } from "tensorcbor";
 
 /** The Candid interface of examples/tensor-store.did. */
 export const idlFactory = ({ IDL: I }) => {
