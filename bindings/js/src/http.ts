@@ -59,6 +59,7 @@ export async function fetchLayout(url: string, options: RangeOptions = {}): Prom
  * item's content (length, §7.2 element checks; for `string`, the string array). Views the fetched buffer.
  */
 export async function fetchTensor(url: string, entry: LayoutEntry, options: RangeOptions = {}): Promise<Tensor> {
+  if (entry.length === 0) return tensorFromRange(entry, new Uint8Array(0)); // an empty tensor: nothing to fetch
   const bytes = await getRange(url, entry.offset, entry.offset + entry.length, options);
   if (bytes.length !== entry.length) {
     throw new TensorCBORError("TRUNCATED", entry.offset + bytes.length, `the server sent ${bytes.length} of ${entry.length} bytes`);

@@ -77,6 +77,15 @@ test("fetchLayout and fetchTensor read a remote bundle by range requests", async
   const t = await fetchTensor("https://example.invalid/model.tcb", entry, { fetch: fakeFetch });
   assert.deepEqual([...view(t)], [123, 123, 123, 123]);
   assert.deepEqual(asked.at(-1), [entry.offset, entry.offset + 15]);
+  const small = encodeBundle({ empty: { dtype: "float32", shape: [0, 3], data: new Uint8Array(0) },
+    words: { dtype: "string", shape: [2], strings: ["α", ""] } });
+  const served = async (url, init) => {
+    const [, s, e] = /bytes=(\d+)-(\d+)/.exec(init.headers.Range);
+    return { ok: true, status: 206, arrayBuffer: async () => small.slice(+s, +e + 1).buffer };
+  };
+  const l2 = await fetchLayout("u", { fetch: served });
+  assert.deepEqual((await fetchTensor("u", l2.entries[0], { fetch: served })).shape, [0, 3]);
+  assert.deepEqual((await fetchTensor("u", l2.entries[1], { fetch: served })).strings, ["α", ""]);
 });
 
 test("encoder errors are typed with registry codes", () => {
