@@ -42,12 +42,22 @@ export const idlFactory = ({ IDL: I }) => {
 const service = idlFactory({ IDL });
 const methods = Object.fromEntries(service._fields);
 
-/** An actor for a deployed tensor-store canister (the agent carries the identity and the host). */
+/**
+ * An actor for a deployed tensor-store canister (the agent carries the identity and the host).
+ * @param {string | import("@icp-sdk/core/principal").Principal} canisterId
+ * @param {import("@icp-sdk/core/agent").HttpAgent} agent
+ * @returns {any} the actor: one async method per method of tensor-store.did
+ */
 export function storeActor(canisterId, agent) {
   return Actor.createActor(idlFactory, { agent, canisterId });
 }
 
-/** A Result variant's Ok value, or a thrown error naming the canister's rejection (Format errors keep their code). */
+/**
+ * A Result variant's Ok value, or a thrown error naming the canister's rejection (Format errors keep their code).
+ * @param {{ Ok: any } | { Err: Record<string, any> }} reply
+ * @param {string} what the call, for the message
+ * @returns {any}
+ */
 export function unwrap(reply, what) {
   if ("Ok" in reply) return reply.Ok;
   const [kind, detail] = Object.entries(reply.Err)[0];
@@ -58,6 +68,8 @@ export function unwrap(reply, what) {
 /**
  * The tensor in a `get` reply: the reply value (`{ Ok: Uint8Array }`, as the actor returns it) or the raw Candid
  * reply bytes (`DIDL...`, as a proxy or a test hands them over). Decoded strictly; the elements view the blob.
+ * @param {Uint8Array | { Ok: Uint8Array } | { Err: Record<string, any> }} reply
+ * @returns {import("tensorcbor").Tensor}
  */
 export function decodeGetReply(reply) {
   const value = reply instanceof Uint8Array ? IDL.decode(methods.get.retTypes, reply)[0] : reply;
@@ -67,6 +79,9 @@ export function decodeGetReply(reply) {
 /**
  * The calls that upload a document: begin_upload(manifest, stream digest), then put_chunk for every data chunk in
  * index order, then finish. Each is { method, args, arg } where `arg` is the Candid argument bytes the agent sends.
+ * @param {Uint8Array} document a tensor or bundle document (.tcb)
+ * @param {number} [maxSize] the chunk size limit (default 1,900,000 bytes)
+ * @returns {{ method: string, args: any[], arg: Uint8Array }[]}
  */
 export function uploadCalls(document, maxSize = DEFAULT_MAX_SIZE) {
   const s = chunks(document, maxSize);
@@ -81,6 +96,10 @@ export function uploadCalls(document, maxSize = DEFAULT_MAX_SIZE) {
 /**
  * Upload a document through an actor, one update call per chunk (each below the 2 MiB ingress limit). A
  * rejected chunk changes nothing in the canister, so a failed put_chunk can simply be sent again.
+ * @param {any} actor from `storeActor`
+ * @param {Uint8Array} document a tensor or bundle document (.tcb)
+ * @param {{ maxSize?: number, onProgress?: (done: number, total: number, reply: any) => void }} [options]
+ * @returns {Promise<number>} the number of data chunks sent
  */
 export async function uploadModel(actor, document, { maxSize = DEFAULT_MAX_SIZE, onProgress } = {}) {
   const calls = uploadCalls(document, maxSize);
