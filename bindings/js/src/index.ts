@@ -24,4 +24,5 @@ export {
   chunks, DATA_CHUNK_OVERHEAD, type DataChunk, DEFAULT_MAX_SIZE, Manifest, MAX_MAX_SIZE, MIN_MAX_SIZE, parseManifest,
   type Quota, type ReceiverOptions, SequentialReceiver, StoringReceiver, type Stream, STREAM_TAG,
 } from "./stream.js";
+export { StreamDecoder, type StreamEvent } from "./stream_decode.js";
 export { type Hasher, NATIVE_SHA256, PortableSha256, sha256, sha256Hasher } from "./sha256.js";
