@@ -314,3 +314,20 @@ def test_js_chunker_cuts_every_valid_document_as_the_reference(built: str, tmp_p
             assert answer == want, (v.id, m)
             compared += want is not None
     assert compared > 3 * len(valid)
+
+
+def test_short_differential_campaign_python_vs_js_agrees(built: str, tmp_path: Path) -> None:
+    """`--impl js` in CI: a seeded campaign (document and stream inputs) against the reference finds nothing; the
+    long campaigns are in bindings/js/README.md."""
+    from tensorcbor.fuzz import PythonDriver, resolve, run_campaign
+
+    js = resolve("js", build=False)
+    assert js.name == "js" and js.profile == "core"
+    try:
+        report = run_campaign([PythonDriver("core"), js], 10_000, 20261206, corpus_size=150, findings_dir=tmp_path,
+                              stream_share=0.05)
+    finally:
+        js.close()
+    found = [f"{' '.join(f.signature)}: {f.kind} {f.data.hex()}" for f in report.findings]
+    assert report.inputs == 10_000 and report.crashes == 0 and report.disagreements == 0, found
+    assert report.codes["valid"] > 100 and len(report.codes) >= 20, report.codes
