@@ -4,10 +4,12 @@ current."""
 from __future__ import annotations
 
 import importlib.util
+import json
 from pathlib import Path
 
 from tensorcbor import dtypes
 from tensorcbor.errors import REGISTRY
+from tensorcbor.versions import FORMAT_VERSION, SPEC_VERSION
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -23,3 +25,11 @@ def test_js_tables_are_generated_from_the_registries() -> None:
         assert f'["{code}", ' in current
     for d in dtypes.TABLE:
         assert f'code: {d.code}, name: "{d.name}"' in current
+
+
+def test_js_package_states_the_format_version() -> None:
+    package = json.loads((ROOT / "bindings" / "js" / "package.json").read_text(encoding="utf-8"))
+    assert package["version"].split(".")[0] == str(FORMAT_VERSION)
+    current = (ROOT / "bindings" / "js" / "src" / "generated.ts").read_text(encoding="utf-8")
+    assert f"export const FORMAT_VERSION = {FORMAT_VERSION};" in current
+    assert f'export const SPEC_VERSION = "{SPEC_VERSION}";' in current

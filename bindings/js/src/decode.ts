@@ -3,14 +3,14 @@
 import { type Arg, type Head, headLen, MAJOR_ARRAY, MAJOR_BYTES, MAJOR_TAG, MAJOR_TEXT, MAJOR_UINT, Reader } from "./cbor.js";
 import { dataLength, dtypeByCode, isPacked, MAX_RANK, MAX_SIZE, shapeOk } from "./dtypes.js";
 import { fail } from "./errors.js";
-import type { DTypeRow } from "./generated.js";
+import { type DTypeRow, FORMAT_VERSION } from "./generated.js";
 import { buildMetadata, type MetaMap, readMetadata } from "./metadata.js";
 import { Tensor } from "./tensor.js";
 
 export const TENSOR_TAG = 52084;
 export const BUNDLE_TAG = 52066;
 export const COMPRESSED_TAG = 52090;
-export const VERSION = 1;
+export const VERSION = FORMAT_VERSION;
 /** Tensor names are 1 to this many bytes of UTF-8. */
 export const MAX_NAME_BYTES = 4096;
 

@@ -9,6 +9,7 @@
  * - `chunks`, `SequentialReceiver`, `StoringReceiver`: chunked streams (SPEC.md §10).
  */
 
+export { FORMAT_VERSION, SPEC_VERSION } from "./generated.js";
 export { ERROR_CODES, errorMessage, TensorCBORError, type ErrorCode } from "./errors.js";
 export { DTYPE_ROWS, dtypeByCode, dtypeByName, type DTypeRow, MAX_RANK, MAX_SIZE } from "./dtypes.js";
 export {
