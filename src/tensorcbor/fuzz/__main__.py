@@ -13,8 +13,8 @@ from .drivers import resolve
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python3 -m tensorcbor.fuzz", description=__doc__)
     p.add_argument("--impl", action="append", default=[], metavar="SPEC",
-                   help="python | python-core | python-pure | python-core-pure (accelerator off) | rust | motoko | "
-                        "cmd:COMMAND[@core|@extended]; repeat; the first is the reference (default: python "
+                   help="python | python-core | python-pure | python-core-pure (accelerator off) | rust | js | "
+                        "motoko | cmd:COMMAND[@core|@extended]; repeat; the first is the reference (default: python "
                         "and rust); one alone looks for crashes only")
     p.add_argument("--count", type=int, default=100_000, help="number of inputs (default 100000)")
     p.add_argument("--seed", type=int, default=0)
@@ -22,7 +22,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--findings", metavar="DIR", default="fuzz-findings",
                    help="where minimised reproducers and summary.json go (default fuzz-findings)")
     p.add_argument("--no-minimize", action="store_true", help="write findings as found, without delta debugging")
-    p.add_argument("--no-build", action="store_true", help="use the Rust adapter already built")
+    p.add_argument("--no-build", action="store_true", help="use the Rust and JavaScript adapters already built")
     p.add_argument("--timeout", type=float, default=30.0, help="seconds an adapter may take for one answer")
     p.add_argument("--streams", type=float, default=0.0, metavar="SHARE",
                    help="share of inputs that are chunk sequences for the stream adapter protocol (op \"stream\"), "

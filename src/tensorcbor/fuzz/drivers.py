@@ -269,6 +269,26 @@ def rust_adapter(build: bool = True) -> str:
     return str(binary)
 
 
+def js_adapter(build: bool = True) -> str:
+    """Path of the JavaScript binding's adapter (bindings/js/adapter), built with npm (tsc) if asked."""
+    root = repo_root()
+    if root is None:
+        raise RuntimeError("the JavaScript adapter needs a source checkout (bindings/js); pass cmd:PATH instead")
+    pkg = root / "bindings" / "js"
+    if build:
+        npm = shutil.which("npm")
+        if npm is None:
+            raise RuntimeError("npm is not installed: cannot build the JavaScript adapter")
+        steps = ([] if (pkg / "node_modules" / "typescript").is_dir() else [[npm, "ci", "--no-audit", "--no-fund"]])
+        for step in [*steps, [npm, "run", "--silent", "build"]]:
+            done = subprocess.run(step, cwd=pkg, capture_output=True, text=True)
+            if done.returncode != 0:
+                raise RuntimeError(f"{' '.join(step[1:])} of the JavaScript adapter failed:\n{done.stderr[-3000:]}")
+    if not (pkg / "dist" / "adapter.js").is_file():
+        raise RuntimeError(f"{pkg / 'dist' / 'adapter.js'} is missing: run npm ci && npm run build in {pkg}")
+    return str(pkg / "adapter")
+
+
 def motoko_adapter() -> str | None:
     """The Motoko binding's adapter command, when the checkout has one (bindings/motoko/adapter)."""
     root = repo_root()
@@ -290,13 +310,15 @@ def resolve(spec: str, *, build: bool = True, timeout: float = 30.0) -> Driver:
 
     ``python`` (Extended when zstandard is installed; through the compiled accelerator when installed),
     ``python-core``, either with ``-pure`` (the accelerator off), ``rust`` (built with
-    cargo; Core profile), ``motoko`` (bindings/motoko/adapter, Core), or
+    cargo; Core profile), ``js`` (bindings/js built with npm; Core), ``motoko`` (bindings/motoko/adapter, Core), or
     ``cmd:COMMAND[@core|@extended]`` for any adapter program.
     """
     if spec in ("python", "python-pure", "python-core", "python-core-pure"):
         return PythonDriver("core" if "core" in spec else "extended", pure=spec.endswith("-pure"))
     if spec == "rust":
         return AdapterDriver(rust_adapter(build), "core", "rust", timeout)
+    if spec == "js":
+        return AdapterDriver(js_adapter(build), "core", "js", timeout)
     if spec == "motoko":
         found = motoko_adapter()
         if found is None:
@@ -307,5 +329,5 @@ def resolve(spec: str, *, build: bool = True, timeout: float = 30.0) -> Driver:
         if profile not in ("core", "extended"):
             raise ValueError(f"profile must be core or extended, not {profile!r}")
         return AdapterDriver(command, profile, None, timeout)
-    raise ValueError(f"unknown implementation {spec!r}: use python, python-core (either with -pure), rust, motoko or "
-                     "cmd:COMMAND")
+    raise ValueError(f"unknown implementation {spec!r}: use python, python-core (either with -pure), rust, js, motoko "
+                     "or cmd:COMMAND")
