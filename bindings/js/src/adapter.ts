@@ -3,7 +3,7 @@
  *
  *     adapter decode tensor|bundle   < vector bytes   -> one JSON line
  *     adapter encode tensor|bundle   < expected JSON  -> hex
- *     adapter stream                 < stream request -> one JSON line (verdicts, end, document_sha256)
+ *     adapter stream                 < stream request -> one JSON line (verdicts, offsets, end, document_sha256)
  *     adapter batch                  < JSON lines     -> one JSON line per request
  */
 
@@ -124,6 +124,21 @@ export function encodeJson(value: { [k: string]: Json }, kind: string): Uint8Arr
 export function streamAnswer(req: { [k: string]: Json }, quota: Quota): { [k: string]: Json } {
   const expected = req.expected_digest ? fromHex(req.expected_digest as string) : null;
   const chunks = (req.chunks as string[]).map(fromHex);
+  // Each chunk's verdict and, for a rejection, its byte offset in the chunk (SPEC.md §8.1); null when accepted.
+  const offsets: (number | null)[] = [];
+  const judged = (f: () => void): string => {
+    try {
+      f();
+      offsets.push(null);
+      return "ok";
+    } catch (e) {
+      if (e instanceof TensorCBORError) {
+        offsets.push(e.offset);
+        return e.code;
+      }
+      throw e;
+    }
+  };
   const verdict = (f: () => void): string => {
     try {
       f();
@@ -140,7 +155,7 @@ export function streamAnswer(req: { [k: string]: Json }, quota: Quota): { [k: st
     const rx = new SequentialReceiver({ expectedDigest: expected, quota });
     const parts: Uint8Array[] = [];
     for (const c of chunks) {
-      verdicts.push(verdict(() => {
+      verdicts.push(judged(() => {
         const d = rx.accept(c);
         if (d) parts.push(d.payload);
       }));
@@ -149,14 +164,14 @@ export function streamAnswer(req: { [k: string]: Json }, quota: Quota): { [k: st
     if (end === "ok") doc = Buffer.concat(parts);
   } else if (req.receiver === "storing") {
     const rx = new StoringReceiver({ expectedDigest: expected, quota });
-    for (const c of chunks) verdicts.push(verdict(() => void rx.accept(c)));
+    for (const c of chunks) verdicts.push(judged(() => void rx.accept(c)));
     end = verdict(() => {
       doc = rx.finish();
     });
   } else {
     throw new Error(`unknown receiver ${JSON.stringify(req.receiver)}`);
   }
-  return { verdicts, end, document_sha256: end === "ok" && doc ? hex(sha256(doc)) : null };
+  return { verdicts, offsets, end, document_sha256: end === "ok" && doc ? hex(sha256(doc)) : null };
 }
 
 /** The exact quota of a raw stream request (JSON numbers above 2^53 lose digits in JSON.parse). */
