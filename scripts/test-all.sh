@@ -34,6 +34,17 @@ echo "== mypy"; python3 -m mypy
 echo "== npm (cbor-x)"; npm install --prefix conformance/js --no-audit --no-fund --ignore-scripts --loglevel=error
 # The Motoko compiler (npm `motoko`, pinned exactly in bindings/motoko/package.json and its lock) for tests/test_motoko.py.
 echo "== npm (motoko compiler)"; npm install --prefix bindings/motoko --no-audit --no-fund --loglevel=error
+# The JavaScript binding: TypeScript, @icp-sdk/core and @huggingface/hub (dev dependencies, pinned by its lock);
+# tests/test_binding_js.py builds it and runs node's test runner, the conformance suites and a headless Chromium.
+echo "== npm (bindings/js)"; npm ci --prefix bindings/js --no-audit --no-fund --loglevel=error
+if ! command -v chromium >/dev/null; then
+  if [ "$(id -u)" = 0 ]; then
+    echo "== chromium (Debian, for the browser test of bindings/js)"
+    { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; } || echo "!! apt-get could not install chromium"
+  else
+    echo "!! chromium is not installed and this is not root: the browser test of bindings/js will be skipped"
+  fi
+fi
 echo "== cargo test"; cargo test --quiet --manifest-path bindings/rust/Cargo.toml --all-features
 echo "== cargo fmt"; cargo fmt --manifest-path bindings/rust/Cargo.toml --all --check
 echo "== cargo clippy"; cargo clippy --quiet --manifest-path bindings/rust/Cargo.toml --all-features --all-targets -- -D warnings
