@@ -50,7 +50,9 @@ pub use decode::{
     BundleView, Elements, LayoutEntry, TensorView, MAX_NAME_BYTES, MAX_RANK, MAX_SIZE,
 };
 pub use dtype::DType;
-pub use encode::{encode_bundle, encode_bundle_with, encode_tensor, encode_view};
+pub use encode::{
+    encode_bundle, encode_bundle_with, encode_tensor, encode_tensor_head, encode_view,
+};
 pub use error::{Error, ErrorCode};
 pub use value::{Metadata, Value, MAX_METADATA_BYTES, MAX_NESTING};
 
