@@ -10,6 +10,8 @@ FAIL, not skip.
 from __future__ import annotations
 
 import hashlib
+import os
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -106,6 +108,21 @@ def test_public_candid_service_is_the_did_and_endpoints_match(kind: str) -> None
     assert text.strip() == canisters.DID.read_text().strip()
     check = canisters.check_endpoints(kind, wasm)
     assert check.returncode == 0, check.stdout + check.stderr
+
+
+def test_icp_build_builds_both_canisters(wasms: dict[str, bytes]) -> None:
+    """examples/icp.yaml: `icp build` (icp-cli from examples/package.json) gives the modules the tests run."""
+    icp = canisters.EXAMPLES / "node_modules" / "@icp-sdk" / "icp-cli-linux-x64" / "bin" / "icp"
+    assert icp.is_file(), "run `npm ci --prefix examples` (icp-cli from npm)"
+    env = {**os.environ, "DO_NOT_TRACK": "1"}
+    proc = subprocess.run([str(icp), "build"], cwd=canisters.EXAMPLES, capture_output=True, text=True, timeout=1800,
+                          env=env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    for kind, name in (("rust", "rust_store"), ("motoko", "motoko_store")):
+        built = canisters.EXAMPLES / ".icp" / "cache" / "artifacts" / name
+        assert built.read_bytes() == wasms[kind], f"icp build's {name} differs from the tested module"
+        check = canisters.check_endpoints(kind, built)
+        assert check.returncode == 0, check.stdout + check.stderr
 
 
 # ------------------------------------------------------------------ item 4: inspect_message
@@ -285,9 +302,9 @@ def test_hostile_dense_inputs_get_the_same_answers_from_both(wasms: dict[str, by
             assert _answer(value) == expected, f"{label}: {value if value[0] != 'Ok' else 'Ok'}"
             assert res.reply is not None and len(res.reply) <= icemu.MAX_MESSAGE
             if expected == OK:
-                xs = tensorcbor.decode(x).astype(np.float64)
+                xs = np.asarray(tensorcbor.decode(x)).astype(np.float64)
                 ref = xs @ MODEL[weight].T.astype(np.float64) + (MODEL[bias] if bias else 0)
-                y = tensorcbor.decode(value[1])
+                y = np.asarray(tensorcbor.decode(value[1]))
                 assert y.dtype == np.float32 and y.shape == ref.shape, (label, y.shape, ref.shape)
                 bound = np.abs(xs) @ np.abs(MODEL[weight].T.astype(np.float64)) + (np.abs(MODEL[bias]) if bias
                                                                                     else 0)

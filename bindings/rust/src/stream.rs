@@ -557,7 +557,10 @@ impl SequentialReceiver {
     ) -> Result<Self, Error> {
         let mut rx = Self::new(Some(expected), quota).skip_document_hash_when_trusted(true);
         rx.accept(manifest_chunk)?;
-        let m = rx.manifest.as_ref().ok_or(Error::new(ErrorCode::MissingChunk, 0))?;
+        let m = rx
+            .manifest
+            .as_ref()
+            .ok_or(Error::new(ErrorCode::MissingChunk, 0))?;
         if received > m.count() {
             return Err(Error::new(ErrorCode::ChunkOutOfRange, 0));
         }
