@@ -365,3 +365,65 @@ def test_finish_rejects_a_bad_document_with_the_reference_code(kind: str, wasms:
         value, _ = s.finish()
         assert _answer(value) == ("Format", code), (kind, code, value)
         assert s.status()[0]["model"] is None and s.list()[0] == []
+
+
+# ------------------------------------------------------------------ item 6: finish over several messages
+
+class SlowCanister(IngressCanister):
+    """The instruction counter as if every Wasm instruction cost SLOWDOWN: `finish` then runs out of its
+    per-message budget after a window or two, as it does on the IC for a document of tens of GB."""
+
+    SLOWDOWN = 10_000
+
+    def _ic0_performance_counter(self, kind: int) -> int:
+        return super()._ic0_performance_counter(kind) * self.SLOWDOWN
+
+
+def test_rust_finish_verifies_over_several_messages_and_restarts_after_an_upgrade(wasms: dict[str, bytes]) -> None:
+    tensors = canisters.synthetic_model(20_000_000)
+    doc = tensorcbor.encode_bundle(tensors)
+    chunks = list(stream.chunks(doc))
+    c = SlowCanister(wasms["rust"], controllers=[CONTROLLER])
+    c.install()
+    s = StoreClient(c)
+    assert s.begin_upload(chunks[0], stream.stream_digest(chunks[0]))[0][0] == "Ok"
+    for chunk in chunks[1:]:
+        assert s.put_chunk(chunk)[0][0] == "Ok"
+    progress = []
+    for _ in range(2):
+        value, _ = s.finish()
+        assert value[0] == "Verifying", value
+        assert value[1]["doc_length"] == len(doc)
+        progress.append(value[1]["verified"])
+    assert 0 < progress[0] < progress[1] < len(doc)
+    assert s.status()[0]["model"] is None
+    c.upgrade()  # the verification in progress is heap state: it starts over, the upload stays
+    value, _ = s.finish()
+    assert value[0] == "Verifying" and value[1]["verified"] <= progress[0], value
+    results = s.finish_all()
+    assert len(results) >= 3
+    assert s.status()[0]["model"] == {"tensors": len(tensors), "doc_length": len(doc)}
+    bundle = tensorcbor.decode_bundle(doc)
+    for name in ("head.dense.bias", "vocab", "layers.000.rope.int4", "layers.000.attn.mask"):
+        assert s.get(name)[0] == ("Ok", tensorcbor.encode(bundle[name])), name
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_an_upload_continues_across_an_upgrade(kind: str, wasms: dict[str, bytes]) -> None:
+    c, s = _installed(wasms[kind], chunks=None)
+    assert len(CHUNKS) >= 3
+    assert s.begin_upload(CHUNKS[0], stream.stream_digest(CHUNKS[0]))[0][0] == "Ok"
+    assert s.put_chunk(CHUNKS[1])[0][0] == "Ok"
+    c.upgrade()
+    rx = stream.SequentialReceiver(stream.stream_digest(CHUNKS[0]))
+    rx.accept(CHUNKS[0])
+    first = rx.accept(CHUNKS[1])
+    assert first is not None
+    status = s.status()[0]["upload"]
+    assert (status["received"], status["bytes"], status["chunks"]) == (1, first.payload.nbytes, len(CHUNKS) - 1)
+    assert _answer(s.put_chunk(CHUNKS[1])[0]) == ("Format", "DUPLICATE_CHUNK")
+    for chunk in CHUNKS[2:]:
+        assert s.put_chunk(chunk)[0][0] == "Ok"
+    s.finish_all()
+    assert s.get("b")[0] == ("Ok", tensorcbor.encode(MODEL["b"]))
+
