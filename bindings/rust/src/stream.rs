@@ -21,7 +21,8 @@
 //!
 //! On the IC the heap survives between messages (only an upgrade clears it), so a canister keeps the
 //! receiver in a heap variable and nothing else; across an upgrade it keeps the manifest chunk and the list of
-//! stored indices in stable memory and calls [`StoringReceiver::resume`]. What a receiver holds:
+//! stored indices in stable memory and calls [`StoringReceiver::resume`] (a sequential receiver: the manifest
+//! chunk and two counters, [`SequentialReceiver::resume`]). What a receiver holds:
 //!
 //! | part | bytes |
 //! |---|---|
