@@ -100,10 +100,9 @@ def _err(value: Any) -> tuple[str, Any]:
 @pytest.mark.parametrize("kind", KINDS)
 def test_public_candid_service_is_the_did_and_endpoints_match(kind: str) -> None:
     wasm = _build(kind)
-    sections = canisters.ic_wasm(wasm, "metadata").stdout.split()
-    assert "icp:public" in " ".join(sections) and sections.count("candid:service") == 1, sections
     listing = canisters.ic_wasm(wasm, "metadata").stdout.splitlines()
-    assert "icp:public candid:service" in listing, listing
+    # One section of that name (the replica refuses a module with a public and a private one), public.
+    assert [line for line in listing if line.endswith(" candid:service")] == ["icp:public candid:service"], listing
     text = canisters.ic_wasm(wasm, "metadata", "candid:service").stdout
     assert text.strip() == canisters.DID.read_text().strip()
     check = canisters.check_endpoints(kind, wasm)
