@@ -101,7 +101,7 @@ def _err(value: Any) -> tuple[str, Any]:
 def test_public_candid_service_is_the_did_and_endpoints_match(kind: str) -> None:
     wasm = _build(kind)
     listing = canisters.ic_wasm(wasm, "metadata").stdout.splitlines()
-    # One section of that name (the replica refuses a module with a public and a private one), public.
+    # One section of that name, and public (not a public one beside the compiler's private one).
     assert [line for line in listing if line.endswith(" candid:service")] == ["icp:public candid:service"], listing
     text = canisters.ic_wasm(wasm, "metadata", "candid:service").stdout
     assert text.strip() == canisters.DID.read_text().strip()
