@@ -23,6 +23,30 @@ class BuildError(Exception):
     """A canister could not be built; the message says what to install."""
 
 
+DID = EXAMPLES / "tensor-store.did"
+IC_WASM = EXAMPLES / "node_modules" / "@icp-sdk" / "ic-wasm-linux-x64" / "bin" / "ic-wasm"
+# Exports that are not methods of tensor-store.did (lifecycle, inspect, each compiler's runtime), for
+# `ic-wasm check-endpoints --hidden`.
+HIDDEN_ENDPOINTS = {"rust": EXAMPLES / "rust-store" / "hidden-endpoints.txt",
+                    "motoko": EXAMPLES / "motoko-store" / "hidden-endpoints.txt"}
+
+
+def ic_wasm(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    """Run ic-wasm (npm @icp-sdk/ic-wasm-linux-x64, pinned in examples/package.json)."""
+    if not IC_WASM.is_file():
+        raise BuildError(f"{IC_WASM} is missing: run `npm ci --prefix examples` (ic-wasm from npm)")
+    return subprocess.run([str(IC_WASM), *map(str, args)], capture_output=True, text=True, timeout=300)
+
+
+def add_candid_metadata(wasm: Path) -> Path:
+    """Put tensor-store.did into `wasm` as its public `candid:service` section (what dfx, icp-cli,
+    dashboards and `ic-wasm check-endpoints` read), in place."""
+    proc = ic_wasm(wasm, "-o", wasm, "metadata", "candid:service", "-f", DID, "-v", "public")
+    if proc.returncode != 0:
+        raise BuildError(f"ic-wasm metadata on {wasm} failed:\n{proc.stderr[-4000:]}")
+    return wasm
+
+
 def build_rust_store() -> Path:
     """`cargo build --release --target wasm32-unknown-unknown` in examples/rust-store; the .wasm path."""
     cargo = shutil.which("cargo")
@@ -39,19 +63,21 @@ def build_rust_store() -> Path:
         raise BuildError(f"cargo build of examples/rust-store failed ({proc.returncode}):\n{proc.stderr[-4000:]}{hint}")
     if not RUST_WASM.is_file():
         raise BuildError(f"cargo succeeded but {RUST_WASM} is missing")
-    return RUST_WASM
+    return add_candid_metadata(RUST_WASM)
 
 
 MOTOKO_BUILD = EXAMPLES.parent / "bindings" / "motoko" / "scripts" / "build.js"
 
 
-def build_motoko(entry: Path, out_dir: Path) -> Path:
+def build_motoko(entry: Path, out_dir: Path, *, public_metadata: tuple[str, ...] = ()) -> Path:
     """Compile a Motoko actor for the IC (Wasm64) with the npm `motoko` compiler (bindings/motoko/package.json:
-    `npm install --prefix bindings/motoko`); the library is importable as "mo:tensorcbor/<Module>"."""
+    `npm install --prefix bindings/motoko`); the library is importable as "mo:tensorcbor/<Module>".
+    `public_metadata`: sections the compiler emits as public (else private)."""
     node = shutil.which("node")
     if node is None:
         raise BuildError("node is not on PATH: install Node.js to compile Motoko")
-    proc = subprocess.run([node, str(MOTOKO_BUILD), "--target", "ic", str(out_dir), str(entry)],
+    flags = [f for name in public_metadata for f in ("--public-metadata", name)]
+    proc = subprocess.run([node, str(MOTOKO_BUILD), "--target", "ic", *flags, str(out_dir), str(entry)],
                           capture_output=True, text=True, timeout=600)
     if proc.returncode != 0:
         raise BuildError(f"compiling {entry.name} failed (did `npm install --prefix bindings/motoko` run?):\n"
@@ -63,8 +89,16 @@ MOTOKO_STORE = EXAMPLES / "motoko-store" / "main.mo"
 
 
 def build_motoko_store() -> Path:
-    """examples/motoko-store/main.mo compiled for the IC into examples/motoko-store/build/main.wasm."""
-    return build_motoko(MOTOKO_STORE, MOTOKO_STORE.parent / "build")
+    """examples/motoko-store/main.mo compiled for the IC into examples/motoko-store/build/main.wasm, with
+    tensor-store.did as its public `candid:service` (the compiler's own section is made public first, so that
+    ic-wasm replaces it rather than adding a second section of the same name)."""
+    wasm = build_motoko(MOTOKO_STORE, MOTOKO_STORE.parent / "build", public_metadata=("candid:service",))
+    return add_candid_metadata(wasm)
+
+
+def check_endpoints(kind: str, wasm: Path) -> subprocess.CompletedProcess[str]:
+    """`ic-wasm <wasm> check-endpoints --candid tensor-store.did --hidden <kind>-store/hidden-endpoints.txt`."""
+    return ic_wasm(wasm, "check-endpoints", "--candid", DID, "--hidden", HIDDEN_ENDPOINTS[kind])
 
 
 def synthetic_model(target_bytes: int, *, hidden: int = 128, seed: int = 0) -> dict[str, np.ndarray]:

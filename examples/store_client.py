@@ -49,6 +49,9 @@ class StoreClient:
     def allow(self, principal: bytes, caller: bytes | None = None) -> tuple[Any, icemu.Result]:
         return self._update("allow", [("principal", principal)], caller)
 
+    def disallow(self, principal: bytes, caller: bytes | None = None) -> tuple[Any, icemu.Result]:
+        return self._update("disallow", [("principal", principal)], caller)
+
     def set_quota(self, quota: int, caller: bytes | None = None) -> tuple[Any, icemu.Result]:
         return self._update("set_quota", [("nat64", quota)], caller)
 
@@ -77,10 +80,18 @@ class StoreClient:
             value, res = self.put_chunk(chunk)
             _expect_ok(value, f"put_chunk {i}")
             out.append(res)
-        value, res = self.finish()
-        _expect_ok(value, "finish")
-        out.append(res)
+        out += self.finish_all()
         return out
+
+    def finish_all(self, caller: bytes | None = None) -> builtins.list[icemu.Result]:
+        """`finish` until it stops answering Verifying; raises on Err. Returns each message's result."""
+        out = []
+        while True:
+            value, res = self.finish(caller)
+            out.append(res)
+            if value[0] != "Verifying":
+                _expect_ok(value, "finish")
+                return out
 
     def fetch(self, name: str, doc_size: int) -> bytes:
         """A tensor document of any size: `get`, or `get_range` pieces when it exceeds one reply."""

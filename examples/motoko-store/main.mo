@@ -32,7 +32,7 @@ persistent actor {
   type TensorInfo = { name : Text; dtype : Text; shape : [Nat64]; size : Nat64; doc_size : Nat64 };
   type Status = { upload : ?UploadStatus; model : ?Stored; quota : Nat64; stable_bytes : Nat64 };
   type UploadResult = { #Ok : UploadStatus; #Err : Error };
-  type FinishResult = { #Ok : Stored; #Err : Error };
+  type FinishResult = { #Ok : Stored; #Err : Error; #Verifying : { verified : Nat64; doc_length : Nat64 } };
   type BlobResult = { #Ok : Blob; #Err : Error };
   type UnitResult = { #Ok; #Err : Error };
 
@@ -54,7 +54,9 @@ persistent actor {
   var next : Nat64 = 1;
   var received : Nat64 = 0;
   var model : ?{ docLength : Nat64; entries : [Entry]; end : Nat64 } = null;
-  transient let scratch = Bits.Scratch();
+  /// The scratch Region is kept across upgrades (a Region cannot be freed: a new one per upgrade would leak).
+  let scratchRegion = Region.new();
+  transient let scratch = Bits.ScratchIn(scratchRegion);
 
   func fmt(code : E.Code, message : Text) : Error = #Format({ code = E.name(code); message });
   func fromError(e : E.Error) : Error = fmt(e.code, e.message # " (at byte " # C.natText(e.offset) # ")");
@@ -257,7 +259,7 @@ persistent actor {
   };
 
   public shared ({ caller }) func clear() : async UnitResult {
-    if (not isUploader(caller)) return #Err(#Unauthorized("the caller is neither a controller nor allow-listed"));
+    if (not Prim.isController(caller)) return #Err(#Unauthorized("the caller is not a controller"));
     model := null;
     manifest := null;
     #Ok;
@@ -271,6 +273,34 @@ persistent actor {
       allowed := Prim.Array_tabulate<Principal>(allowed.size() + 1, func i = if (i < allowed.size()) allowed[i] else p);
     };
     #Ok;
+  };
+
+  public shared ({ caller }) func disallow(p : Principal) : async UnitResult {
+    if (not Prim.isController(caller)) return #Err(#Unauthorized("the caller is not a controller"));
+    var keep = 0;
+    for (a in allowed.vals()) if (a != p) keep += 1;
+    if (keep < allowed.size()) {
+      let kept = Prim.Array_init<?Principal>(keep, null);
+      var i = 0;
+      for (a in allowed.vals()) if (a != p) { kept[i] := ?a; i += 1 };
+      allowed := Prim.Array_tabulate<Principal>(keep, func k = switch (kept[k]) { case (?a) a; case null p });
+    };
+    #Ok;
+  };
+
+  /// Ingress filter, run before an update call is accepted: upload calls from principals that may not upload
+  /// and admin calls from non-controllers are refused here, before they execute (the methods repeat the
+  /// checks: inspect does not run for inter-canister calls). Reads neither the argument nor any state
+  /// besides the allow list.
+  system func inspect({ caller : Principal; msg : {
+    #begin_upload : Any; #put_chunk : Any; #finish : Any; #clear : Any; #allow : Any; #disallow : Any;
+    #set_quota : Any; #status : Any; #list : Any; #get : Any; #get_range : Any; #dense : Any;
+  } }) : Bool {
+    switch msg {
+      case (#begin_upload _ or #put_chunk _ or #finish _) isUploader(caller);
+      case (#clear _ or #allow _ or #disallow _ or #set_quota _) Prim.isController(caller);
+      case (#status _ or #list _ or #get _ or #get_range _ or #dense _) true;
+    };
   };
 
   public shared ({ caller }) func set_quota(q : Nat64) : async UnitResult {
@@ -306,22 +336,26 @@ persistent actor {
     };
   };
 
-  /// The entry's whole tensor document, assembled in the scratch Region (three memory copies).
-  func document(e : Entry) : Blob {
+  /// Bytes [offset, offset + n) of the entry's tensor document (its head, then its bytes in `store`): a cost in
+  /// proportion to n, whatever the tensor's size.
+  func docRange(e : Entry, offset : Nat64, n : Nat64) : Blob {
     let h = C.n64(e.header.size());
-    let total = h + e.bodyLen;
-    if (not scratch.ensure(total)) Prim.trap("stable memory cannot grow");
+    if (offset >= h) return Region.loadBlob(store, e.bodyAt + offset - h, C.nat(n));
+    let fromHead = if (n < h - offset) n else h - offset;
+    let headPart = C.slice(e.header, C.nat(offset), C.nat(fromHead));
+    if (fromHead == n) return headPart;
+    if (not scratch.ensure(n)) Prim.trap("stable memory cannot grow");
     let r = scratch.region();
-    Region.storeBlob(r, 0, e.header);
-    Region.storeBlob(r, h, Region.loadBlob(store, e.bodyAt, C.nat(e.bodyLen)));
-    Region.loadBlob(r, 0, C.nat(total));
+    Region.storeBlob(r, 0, headPart);
+    Region.storeBlob(r, fromHead, Region.loadBlob(store, e.bodyAt, C.nat(n - fromHead)));
+    Region.loadBlob(r, 0, C.nat(n));
   };
 
   public query func get(name : Text) : async BlobResult {
     let e = switch (find(name)) { case (?e) e; case null return #Err(#NotFound("no tensor named \"" # name # "\"")) };
     let size = C.n64(e.header.size()) + e.bodyLen;
     if (size > MAX_REPLY) return #Err(#ReplyTooLarge({ size; limit = MAX_REPLY }));
-    #Ok(document(e));
+    #Ok(docRange(e, 0, size));
   };
 
   public query func get_range(name : Text, offset : Nat64, length : Nat64) : async BlobResult {
@@ -330,41 +364,57 @@ persistent actor {
     if (length > MAX_REPLY) return #Err(#ReplyTooLarge({ size = length; limit = MAX_REPLY }));
     if (offset > size) return #Err(#InvalidArgument("offset " # C.n64Text(offset) # " is past the end of the " # C.n64Text(size) # "-byte document"));
     let n = if (length < size - offset) length else size - offset;
-    ignore document(e);
-    #Ok(Region.loadBlob(scratch.region(), offset, C.nat(n)));
+    #Ok(docRange(e, offset, n));
   };
 
-  /// A stored float32 tensor of the given rank as `[Float32]`.
-  func storedF32(name : Text, rank : Nat) : { #ok : ([Nat64], [Float32]); #err : Error } {
+  /// A stored float32 tensor of the given rank: its entry (no element is read).
+  func f32Entry(name : Text, rank : Nat) : { #ok : Entry; #err : Error } {
     let e = switch (find(name)) { case (?e) e; case null return #err(#NotFound("no tensor named \"" # name # "\"")) };
     if (e.dtype != "float32" or e.shape.size() != rank) {
       return #err(#InvalidArgument(name # " is " # e.dtype # " of rank " # C.natText(e.shape.size()) # "; expected float32 of rank " # C.natText(rank)));
     };
-    let bytes = Region.loadBlob(store, e.bodyAt, C.nat(e.bodyLen));
-    let t : T.Tensor = { dtype = D.FLOAT32; shape = []; count = C.nat(e.bodyLen / 4); source = bytes; dataOffset = 0; dataLength = bytes.size(); strings = [] };
-    switch (El.toFloat32(t, scratch)) { case (?a) #ok((e.shape, a)); case null #err(#InvalidState("cannot stage " # name)) };
+    #ok(e);
   };
 
+  /// A stored float32 tensor's elements as `[Float32]`.
+  func loadF32(e : Entry) : ?[Float32] {
+    let bytes = Region.loadBlob(store, e.bodyAt, C.nat(e.bodyLen));
+    let t : T.Tensor = { dtype = D.FLOAT32; shape = []; count = C.nat(e.bodyLen / 4); source = bytes; dataOffset = 0; dataLength = bytes.size(); strings = [] };
+    El.toFloat32(t, scratch);
+  };
+
+  /// Every check before any weight is read, in this order (the Rust canister's too): the weight's entry and
+  /// dimensions, the bias's entry and shape, x (decoded, then dtype and shape), the reply's size.
   public query func dense(weight : Text, bias : ?Text, x : Blob) : async BlobResult {
-    let (ws, w) = switch (storedF32(weight, 2)) { case (#ok v) v; case (#err e) return #Err(e) };
+    let we = switch (f32Entry(weight, 2)) { case (#ok e) e; case (#err e) return #Err(e) };
+    let ws = we.shape;
     let out = C.nat(ws[0]);
     let inp = C.nat(ws[1]);
     if (out == 0 or inp == 0) return #Err(#InvalidArgument("the weight must have non-zero dimensions"));
-    let b : ?[Float32] = switch bias {
+    let be : ?Entry = switch bias {
       case null null;
-      case (?name) switch (storedF32(name, 1)) {
-        case (#ok((s, a))) { if (s[0] != ws[0]) return #Err(#InvalidArgument("the bias must have shape [" # C.natText(out) # "]")); ?a };
+      case (?name) switch (f32Entry(name, 1)) {
+        case (#ok e) { if (e.shape[0] != ws[0]) return #Err(#InvalidArgument("the bias must have shape [" # C.natText(out) # "]")); ?e };
         case (#err e) return #Err(e);
       };
     };
     let xt = switch (Dec.tensor(x)) { case (#ok t) t; case (#err e) return #Err(fromError(e)) };
-    let batch = switch (xt.shape.size()) {
-      case 1 if (xt.shape[0] == inp) 1 else 0;
-      case 2 if (xt.shape[1] == inp) xt.shape[0] else 0;
-      case _ 0;
+    let rows : ?Nat = switch (xt.shape.size()) {
+      case 1 if (xt.shape[0] == inp) ?1 else null;
+      case 2 if (xt.shape[1] == inp) ?xt.shape[0] else null;
+      case _ null;
     };
-    if (xt.dtype.name != "float32" or batch == 0) {
-      return #Err(#InvalidArgument("x must be float32 of shape [" # C.natText(inp) # "] or [batch, " # C.natText(inp) # "]"));
+    let batch = switch rows {
+      case (?n) if (xt.dtype.name == "float32") n else return #Err(#InvalidArgument("x must be float32"));
+      case null return #Err(#InvalidArgument("x must be float32 of shape [" # C.natText(inp) # "] or [batch, " # C.natText(inp) # "]"));
+    };
+    let shape = if (xt.shape.size() == 1) [out] else [batch, out];
+    let ySize = C.n64(tensorHeader(D.FLOAT32, shape, C.n64(batch * out * 4)).size() + batch * out * 4);
+    if (ySize > MAX_REPLY) return #Err(#ReplyTooLarge({ size = ySize; limit = MAX_REPLY }));
+    let w = switch (loadF32(we)) { case (?a) a; case null return #Err(#InvalidState("cannot stage " # weight)) };
+    let b : ?[Float32] = switch be {
+      case null null;
+      case (?e) switch (loadF32(e)) { case (?a) ?a; case null return #Err(#InvalidState("cannot stage the bias")) };
     };
     let xs = switch (El.toFloat32(xt, scratch)) { case (?a) a; case null return #Err(#InvalidArgument("x is not float32")) };
     let y = Prim.Array_tabulate<Float32>(batch * out, func k {
@@ -380,7 +430,6 @@ persistent actor {
       };
       Prim.floatToFloat32(acc);
     });
-    let shape = if (xt.shape.size() == 1) [out] else [batch, out];
     switch (Enc.tensor({ dtype = D.FLOAT32; shape; data = #bytes(El.fromFloat32(y, scratch)) })) {
       case (#ok doc) #Ok(doc);
       case (#err e) #Err(#InvalidState("encoding y: " # e));

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Compile Motoko entry files to Wasm with the npm `motoko` compiler (pinned in package.json), loading the
-// `core` package it bundles. Usage: node scripts/build.js [--target wasi|ic] OUT_DIR FILE.mo...
+// `core` package it bundles. Usage: node scripts/build.js [--target wasi|ic] [--public-metadata NAME]... OUT_DIR
+// FILE.mo... (--public-metadata: emit that metadata section as public, e.g. candid:service for an IC canister).
 // Every .mo file under src/ and the given files' directories is put in the compiler's virtual file system, so
 // entries can import the library as "../src/Tensor" (relative) or "mo:tensorcbor/Tensor".
 'use strict';
@@ -18,13 +19,19 @@ function addTree(dir, virtualDir) {
 
 function main(argv) {
   let target = 'wasi';
-  if (argv[0] === '--target') { target = argv[1]; argv = argv.slice(2); }
+  const publicMetadata = [];
+  for (;;) {
+    if (argv[0] === '--target') { target = argv[1]; argv = argv.slice(2); }
+    else if (argv[0] === '--public-metadata') { publicMetadata.push(argv[1]); argv = argv.slice(2); }
+    else break;
+  }
   const [outDir, ...files] = argv;
   if (!outDir || files.length === 0) {
-    process.stderr.write('usage: build.js [--target wasi|ic] OUT_DIR FILE.mo...\n');
+    process.stderr.write('usage: build.js [--target wasi|ic] [--public-metadata NAME]... OUT_DIR FILE.mo...\n');
     return 2;
   }
   mo.loadPackage(require('motoko/packages/latest/core.json'));
+  if (publicMetadata.length) mo.setPublicMetadata(publicMetadata);
   const root = path.resolve(__dirname, '..');
   addTree(path.join(root, 'src'), 'src');
   if (fs.readdirSync(path.join(root, 'src')).some((n) => n.endsWith('.mo'))) mo.usePackage('tensorcbor', 'src');

@@ -3,16 +3,23 @@
 /// Motoko has no float bit casts, and the IC canonicalizes NaNs in float arithmetic, so storing then loading
 /// memory is how bits become a `Float` exactly (NaN payloads included). The same Region stages element
 /// bytes behind a Candid header so that Motoko's own `from_candid` decodes them in bulk. Regions cannot be
-/// freed: create one `Scratch` per canister (a `transient let` in an actor) and reuse it.
+/// freed: create one per canister and reuse it. In a persistent actor keep the Region itself in a stable
+/// variable and wrap it in a transient `ScratchIn(region)` (a `Scratch()` made anew after each upgrade
+/// would leak its Region, 8 MiB of stable memory per upgrade).
 import Prim "mo:⛔";
 import Region "mo:core/Region";
 
 module {
   public let PAGE : Nat64 = 65536;
 
-  public class Scratch() {
-    let r = Region.new();
-    ignore Region.grow(r, 1);
+  /// A scratch over a fresh Region.
+  public func Scratch() : Scratch = ScratchIn(Region.new());
+
+  public type Scratch = ScratchIn;
+
+  /// A scratch over `r` (grown to at least one page).
+  public class ScratchIn(r : Region.Region) {
+    if (Region.size(r) == 0) ignore Region.grow(r, 1);
     var f16 : ?[Float] = null;
     var bf16 : ?[Float] = null;
 

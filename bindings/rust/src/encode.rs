@@ -39,6 +39,28 @@ pub fn encode_view(t: &TensorView<'_>) -> Result<Vec<u8>, Error> {
     Ok(out)
 }
 
+/// The bytes of a numeric tensor document that come before its element bytes: the document of a tensor of
+/// `dtype` and `shape` is this head followed by its element bytes. A store that keeps element bytes elsewhere
+/// (a canister's stable memory) serves documents without assembling them, and knows their length up front.
+///
+/// Errors: `RANK_TOO_LARGE`, `SIZE_OVERFLOW`, `SHAPE_MISMATCH` (a block type's last dimension, or `dtype`
+/// is `string`, whose elements are not one byte range).
+pub fn encode_tensor_head(dtype: DType, shape: &[u64]) -> Result<Vec<u8>, Error> {
+    let t = TensorView::new(dtype, shape, &[]);
+    let n = check_shape(&t)?;
+    let Some(length) = data_len(dtype, n).filter(|_| dtype != DType::String) else {
+        return fail(ErrorCode::ShapeMismatch);
+    };
+    let mut out = Vec::with_capacity(32);
+    out.extend_from_slice(&SELF_DESCRIBE);
+    write_head(&mut out, MAJOR_TAG, TENSOR_TAG);
+    let mut fields = Vec::with_capacity(16);
+    fields.push(VERSION as u8);
+    write_header(&mut fields, &t);
+    write_bytes_head(&mut out, dtype, length, &fields, 4);
+    Ok(out)
+}
+
 /// Encode a bundle document: named tensors (any order; written sorted by encoded name) and a metadata
 /// map (any order; written sorted by encoded key).
 ///
@@ -191,23 +213,29 @@ fn write_array(
             }
         }
         Elements::Bytes(data) => {
-            let tag_len = t.dtype.rfc8746_tag().map_or(0, head_len);
-            // The array head is one byte whether or not the pad item is there.
-            let p = out.len() + 1 + fields.len() + tag_len + head_len(length);
-            let align = t.dtype.align();
-            let s = (align - p % align) % align;
-            out.push(0x80 | (fixed + (s > 0) as u8));
-            out.extend_from_slice(fields);
-            if s > 0 {
-                out.push(0x40 | (s as u8 - 1));
-                out.resize(out.len() + s - 1, 0);
-            }
-            if let Some(tag) = t.dtype.rfc8746_tag() {
-                write_head(out, MAJOR_TAG, tag);
-            }
-            write_head(out, MAJOR_BYTES, length);
+            write_bytes_head(out, t.dtype, length, fields, fixed);
             out.extend_from_slice(data);
         }
     }
     Ok(())
+}
+
+/// Append the array head, `fields`, the padding and the data heads of `[fields..., ?pad, data]` for
+/// `length` element bytes: everything but the element bytes themselves.
+fn write_bytes_head(out: &mut Vec<u8>, dtype: DType, length: u64, fields: &[u8], fixed: u8) {
+    let tag_len = dtype.rfc8746_tag().map_or(0, head_len);
+    // The array head is one byte whether or not the pad item is there.
+    let p = out.len() + 1 + fields.len() + tag_len + head_len(length);
+    let align = dtype.align();
+    let s = (align - p % align) % align;
+    out.push(0x80 | (fixed + (s > 0) as u8));
+    out.extend_from_slice(fields);
+    if s > 0 {
+        out.push(0x40 | (s as u8 - 1));
+        out.resize(out.len() + s - 1, 0);
+    }
+    if let Some(tag) = dtype.rfc8746_tag() {
+        write_head(out, MAJOR_TAG, tag);
+    }
+    write_head(out, MAJOR_BYTES, length);
 }

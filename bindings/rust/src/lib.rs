@@ -14,7 +14,8 @@
 //! - Element bytes are returned as a slice of the input ([`Elements::Bytes`]); they start at an offset
 //!   that is a multiple of [`DType::align`], so a buffer with 8-byte aligned start can be viewed in place.
 //! - [`read_layout`] gives a bundle's byte ranges from its prefix alone (range reads of stored bundles).
-//! - [`encode_tensor`], [`encode_view`] and [`encode_bundle`] produce the one valid encoding.
+//! - [`encode_tensor`], [`encode_view`] and [`encode_bundle`] produce the one valid encoding;
+//!   [`encode_tensor_head`] the bytes before a tensor's elements (serving documents from elsewhere).
 //! - Feature `stream`: the `stream` module, chunked streams of SPEC.md §10 (verified receivers,
 //!   incremental decoding); its docs say what a canister keeps between messages.
 //!
@@ -50,7 +51,9 @@ pub use decode::{
     BundleView, Elements, LayoutEntry, TensorView, MAX_NAME_BYTES, MAX_RANK, MAX_SIZE,
 };
 pub use dtype::DType;
-pub use encode::{encode_bundle, encode_bundle_with, encode_tensor, encode_view};
+pub use encode::{
+    encode_bundle, encode_bundle_with, encode_tensor, encode_tensor_head, encode_view,
+};
 pub use error::{Error, ErrorCode};
 pub use value::{Metadata, Value, MAX_METADATA_BYTES, MAX_NESTING};
 

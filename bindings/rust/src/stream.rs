@@ -21,7 +21,8 @@
 //!
 //! On the IC the heap survives between messages (only an upgrade clears it), so a canister keeps the
 //! receiver in a heap variable and nothing else; across an upgrade it keeps the manifest chunk and the list of
-//! stored indices in stable memory and calls [`StoringReceiver::resume`]. What a receiver holds:
+//! stored indices in stable memory and calls [`StoringReceiver::resume`] (a sequential receiver: the manifest
+//! chunk and two counters, [`SequentialReceiver::resume`]). What a receiver holds:
 //!
 //! | part | bytes |
 //! |---|---|
@@ -514,6 +515,7 @@ fn element_count(shape: &[u64]) -> u64 {
 pub struct SequentialReceiver {
     expected: Option<[u8; 32]>,
     quota: Option<u64>,
+    skip_e2: bool,
     manifest: Option<Manifest>,
     received: u32,
     bytes: u64,
@@ -526,11 +528,65 @@ impl SequentialReceiver {
         SequentialReceiver {
             expected,
             quota,
+            skip_e2: false,
             manifest: None,
             received: 0,
             bytes: 0,
             hash: Sha256::new(),
         }
+    }
+
+    /// Skip E2 when the manifest was checked against an expected stream digest (SPEC.md §10.4 allows it: the
+    /// document is fixed by a trusted hash). Saves hashing every payload twice (its chunk digest, the
+    /// document digest).
+    pub fn skip_document_hash_when_trusted(mut self, skip: bool) -> Self {
+        self.skip_e2 = skip;
+        self
+    }
+
+    /// Rebuild a receiver after a canister upgrade (the heap is gone, the stored payloads are not): re-check
+    /// the manifest chunk against `expected` and count `received` data chunks of `bytes` payload bytes as in.
+    /// The document hash of the payloads before the upgrade is gone with the heap, so a resumed receiver
+    /// skips E2, which needs the trusted stream digest: `expected` is required. Counts the manifest cannot
+    /// have produced are `CHUNK_OUT_OF_RANGE` / `STREAM_LENGTH_MISMATCH`.
+    pub fn resume(
+        expected: [u8; 32],
+        quota: Option<u64>,
+        manifest_chunk: &[u8],
+        received: u32,
+        bytes: u64,
+    ) -> Result<Self, Error> {
+        let mut rx = Self::new(Some(expected), quota).skip_document_hash_when_trusted(true);
+        rx.accept(manifest_chunk)?;
+        let m = rx
+            .manifest
+            .as_ref()
+            .ok_or(Error::new(ErrorCode::MissingChunk, 0))?;
+        if received > m.count() {
+            return Err(Error::new(ErrorCode::ChunkOutOfRange, 0));
+        }
+        // Each chunk carries 1 ..= max-size - 52 payload bytes.
+        let cap = m.max_size as u64 - DATA_CHUNK_OVERHEAD;
+        if bytes > m.doc_length || bytes < received as u64 || bytes > received as u64 * cap {
+            return Err(Error::new(ErrorCode::StreamLengthMismatch, 0));
+        }
+        rx.received = received;
+        rx.bytes = bytes;
+        Ok(rx)
+    }
+
+    /// Data chunks accepted so far (they are chunks 1..=received).
+    pub fn received(&self) -> u32 {
+        self.received
+    }
+
+    /// Payload bytes accepted so far: the document's first `bytes` bytes.
+    pub fn bytes(&self) -> u64 {
+        self.bytes
+    }
+
+    fn hashing(&self) -> bool {
+        !(self.skip_e2 && self.expected.is_some())
     }
 
     /// The accepted manifest, if any.
@@ -563,11 +619,13 @@ impl SequentialReceiver {
         let d = check_data(m, chunk, got)?;
         self.received += 1;
         self.bytes += d.payload.len() as u64;
-        self.hash.update(d.payload);
+        if self.hashing() {
+            self.hash.update(d.payload);
+        }
         Ok(Some(d))
     }
 
-    /// The end of the stream: E1 (`MISSING_CHUNK`), then E2 (`DOCUMENT_DIGEST_MISMATCH`).
+    /// The end of the stream: E1 (`MISSING_CHUNK`), then E2 (`DOCUMENT_DIGEST_MISMATCH`) unless skipped.
     pub fn finish(&self) -> Result<(), Error> {
         let Some(m) = &self.manifest else {
             return Err(Error::new(ErrorCode::MissingChunk, 0));
@@ -575,9 +633,11 @@ impl SequentialReceiver {
         if self.received < m.count() {
             return Err(Error::new(ErrorCode::MissingChunk, 0));
         }
-        let digest: [u8; 32] = self.hash.clone().finalize().into();
-        if digest != m.doc_sha256 {
-            return Err(Error::new(ErrorCode::DocumentDigestMismatch, 0));
+        if self.hashing() {
+            let digest: [u8; 32] = self.hash.clone().finalize().into();
+            if digest != m.doc_sha256 {
+                return Err(Error::new(ErrorCode::DocumentDigestMismatch, 0));
+            }
         }
         Ok(())
     }

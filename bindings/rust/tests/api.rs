@@ -1,8 +1,8 @@
 //! The public API: round trips, encoder errors, zero-copy alignment, resource bounds.
 
 use tensorcbor::{
-    decode_bundle, decode_tensor, encode_bundle, encode_bundle_with, encode_tensor, encode_view,
-    DType, Elements, ErrorCode, TensorView, Value, MAX_NESTING,
+    decode_bundle, decode_tensor, encode_bundle, encode_bundle_with, encode_tensor,
+    encode_tensor_head, encode_view, DType, Elements, ErrorCode, TensorView, Value, MAX_NESTING,
 };
 
 fn f32_bytes(xs: &[f32]) -> Vec<u8> {
@@ -289,4 +289,36 @@ fn block_types_cut_the_last_dimension_into_blocks() {
     assert!(e.offset < i, "reported at the shape, before the data");
     // Empty: a zero dimension elsewhere is fine, the last still counts in whole blocks.
     assert!(encode_tensor(DType::Mxfp4, &[0, 32], &[]).is_ok());
+}
+
+#[test]
+fn a_tensor_head_is_the_document_before_its_element_bytes() {
+    for (dtype, shape) in [
+        (DType::Float32, vec![2u64, 3]),
+        (DType::Float32, vec![0, 1 << 32]),
+        (DType::Float64, vec![5]),
+        (DType::Int4, vec![3]),
+        (DType::Bool, vec![4, 1]),
+        (DType::Uint8, vec![]),
+        (DType::Bfloat16, vec![7, 9, 1]),
+    ] {
+        let n: u64 = shape.iter().product();
+        let len = dtype.data_len(n).unwrap() as usize;
+        let doc = encode_tensor(dtype, &shape, &vec![0u8; len]).unwrap();
+        let head = encode_tensor_head(dtype, &shape).unwrap();
+        assert_eq!(head, doc[..doc.len() - len], "{dtype:?} {shape:?}");
+    }
+    let code = |r: Result<Vec<u8>, tensorcbor::Error>| r.unwrap_err().code;
+    assert_eq!(
+        code(encode_tensor_head(DType::String, &[1])),
+        ErrorCode::ShapeMismatch
+    );
+    assert_eq!(
+        code(encode_tensor_head(DType::Uint8, &[1 << 32, 1 << 31, 0])),
+        ErrorCode::SizeOverflow
+    );
+    assert_eq!(
+        code(encode_tensor_head(DType::Uint8, &[1; 33])),
+        ErrorCode::RankTooLarge
+    );
 }

@@ -9,7 +9,7 @@ mod protocol;
 use serde_json::Value as Json;
 use std::path::PathBuf;
 use tensorcbor::stream::{Event, SequentialReceiver, StoringReceiver, StreamDecoder, VecStore};
-use tensorcbor::{Error, ErrorCode};
+use tensorcbor::{decode_tensor, Error, ErrorCode};
 
 fn suite_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../conformance/stream-v1")
@@ -188,6 +188,70 @@ fn a_rejected_chunk_changes_nothing() {
     );
     assert_eq!(rx.finish().unwrap_err().code, ErrorCode::MissingChunk);
     rx.accept(&chunks[1]).unwrap();
+    rx.finish().unwrap();
+}
+
+#[test]
+fn a_sequential_receiver_resumes_after_an_upgrade() {
+    let chunks = vector_chunks("stream.tensor.128");
+    assert!(chunks.len() >= 3);
+    let sid = tensorcbor::stream::sha256(&chunks[0]);
+    let mut rx = SequentialReceiver::new(Some(sid), None).skip_document_hash_when_trusted(true);
+    rx.accept(&chunks[0]).unwrap();
+    let mut doc = rx.accept(&chunks[1]).unwrap().unwrap().payload.to_vec();
+    // What a canister keeps in stable memory: the manifest chunk and two counters.
+    let (received, bytes) = (rx.received(), rx.bytes());
+    assert_eq!((received, bytes), (1, doc.len() as u64));
+    let mut resumed = SequentialReceiver::resume(sid, None, &chunks[0], received, bytes).unwrap();
+    assert_eq!(
+        resumed.accept(&chunks[1]).unwrap_err().code,
+        ErrorCode::DuplicateChunk
+    );
+    assert_eq!(resumed.finish().unwrap_err().code, ErrorCode::MissingChunk);
+    for c in &chunks[2..] {
+        doc.extend_from_slice(resumed.accept(c).unwrap().unwrap().payload);
+    }
+    resumed.finish().unwrap();
+    assert_eq!(resumed.bytes(), doc.len() as u64);
+    decode_tensor(&doc).unwrap();
+    // Counts no stream of this manifest can have, and a manifest that is not the trusted one.
+    let n = chunks.len() as u32 - 1;
+    let code = |r: Result<SequentialReceiver, Error>| r.unwrap_err().code;
+    assert_eq!(
+        code(SequentialReceiver::resume(
+            sid,
+            None,
+            &chunks[0],
+            n + 1,
+            bytes
+        )),
+        ErrorCode::ChunkOutOfRange
+    );
+    assert_eq!(
+        code(SequentialReceiver::resume(sid, None, &chunks[0], 1, 0)),
+        ErrorCode::StreamLengthMismatch
+    );
+    assert_eq!(
+        code(SequentialReceiver::resume(sid, None, &chunks[1], 0, 0)),
+        ErrorCode::StreamDigestMismatch
+    );
+}
+
+#[test]
+fn a_trusted_stream_may_skip_the_document_hash() {
+    let chunks = vector_chunks("stream.tensor.128");
+    let sid = tensorcbor::stream::sha256(&chunks[0]);
+    // The manifest below is the trusted one; its document digest is not checked when E2 is skipped.
+    let mut rx = SequentialReceiver::new(Some(sid), None).skip_document_hash_when_trusted(true);
+    for c in &chunks {
+        rx.accept(c).unwrap();
+    }
+    rx.finish().unwrap();
+    // Without a trusted digest the skip does not apply: E2 runs (and passes on this valid stream).
+    let mut rx = SequentialReceiver::new(None, None).skip_document_hash_when_trusted(true);
+    for c in &chunks {
+        rx.accept(c).unwrap();
+    }
     rx.finish().unwrap();
 }
 

@@ -1,6 +1,56 @@
 //! y = W x + b in float32, on little-endian element bytes.
+//!
+//! `plan` checks everything (weight and bias shapes, x, the size of the reply) before any weight byte is
+//! read, in the order the Motoko canister checks them, so both answer a hostile input the same way.
 
-use tensorcbor::{encode_tensor, DType, TensorView};
+use tensorcbor::{encode_tensor_head, DType, TensorView};
+
+/// What `forward` computes: `batch` rows of y, each `out` float32 values.
+#[derive(Debug)]
+pub struct Plan {
+    pub out: usize,
+    pub inp: usize,
+    pub batch: usize,
+    /// The y document's head (its element bytes follow).
+    pub y_head: Vec<u8>,
+    /// Length of the y document.
+    pub y_size: u64,
+}
+
+/// Checks `x` against a weight of shape [out, in] (already checked: rank 2, non-zero dimensions, and the
+/// bias) and plans y. Dimensions are compared as u64: a dimension past `usize::MAX` never matches.
+pub fn plan(w_shape: &[u64], x: &TensorView<'_>) -> Result<Plan, String> {
+    let (out, inp) = (w_shape[0], w_shape[1]);
+    if x.dtype != DType::Float32 {
+        return Err(format!("x is {}; expected float32", x.dtype.name()));
+    }
+    let batch = match x.shape.as_slice() {
+        [n] if *n == inp => 1,
+        [m, n] if *n == inp => *m,
+        s => {
+            return Err(format!(
+                "x has shape {s:?}; expected [{inp}] or [batch, {inp}]"
+            ))
+        }
+    };
+    let y_shape: Vec<u64> = if x.shape.len() == 1 {
+        vec![out]
+    } else {
+        vec![batch, out]
+    };
+    // x carries batch * in elements, so batch * out fits when out is a stored dimension (both < 2^53).
+    let y_head = encode_tensor_head(DType::Float32, &y_shape).map_err(|e| format!("y: {e}"))?;
+    let y_size = (y_head.len() as u64).saturating_add(batch.saturating_mul(out).saturating_mul(4));
+    let narrow =
+        |v: u64| usize::try_from(v).map_err(|_| format!("{v} exceeds this canister's memory"));
+    Ok(Plan {
+        out: narrow(out)?,
+        inp: narrow(inp)?,
+        batch: narrow(batch)?,
+        y_head,
+        y_size,
+    })
+}
 
 fn f32s(bytes: &[u8]) -> Vec<f32> {
     bytes
@@ -9,43 +59,15 @@ fn f32s(bytes: &[u8]) -> Vec<f32> {
         .collect()
 }
 
-/// `w` of shape [out, in], optional `b` of shape [out], `x` float32 of shape [in] or [batch, in];
-/// returns y as a float32 tensor document of shape [out] or [batch, out]. Products are summed in index order.
-pub fn forward(
-    w_shape: &[u64],
-    w: &[u8],
-    b: Option<(&[u64], &[u8])>,
-    x: &TensorView<'_>,
-) -> Result<Vec<u8>, String> {
-    let (out, inp) = (w_shape[0] as usize, w_shape[1] as usize);
-    if inp == 0 || out == 0 {
-        return Err(format!(
-            "the weight has shape {w_shape:?}; both dimensions must be non-zero"
-        ));
-    }
-    let xd = match (x.dtype, x.data()) {
-        (DType::Float32, Some(d)) => d,
-        _ => return Err(format!("x is {}; expected float32", x.dtype.name())),
-    };
-    let batch = match x.shape.as_slice() {
-        [n] if *n as usize == inp => 1,
-        [m, n] if *n as usize == inp => *m as usize,
-        s => {
-            return Err(format!(
-                "x has shape {s:?}; expected [{inp}] or [batch, {inp}]"
-            ))
-        }
-    };
-    if let Some((s, _)) = b {
-        if s != [out as u64] {
-            return Err(format!("the bias has shape {s:?}; expected [{out}]"));
-        }
-    }
+/// The y document for a `plan`: `w` the [out, in] weight bytes, `b` the [out] bias bytes, `xd` x's bytes.
+/// Products are summed in index order.
+pub fn forward(p: &Plan, w: &[u8], b: Option<&[u8]>, xd: &[u8]) -> Vec<u8> {
     let xs = f32s(xd);
-    let bias = b.map(|(_, d)| f32s(d));
-    let mut y = Vec::with_capacity(batch * out * 4);
-    for xrow in xs.chunks_exact(inp).take(batch) {
-        for (o, wrow) in w.chunks_exact(inp * 4).enumerate().take(out) {
+    let bias = b.map(f32s);
+    let mut y = Vec::with_capacity(p.y_size as usize);
+    y.extend_from_slice(&p.y_head);
+    for xrow in xs.chunks_exact(p.inp).take(p.batch) {
+        for (o, wrow) in w.chunks_exact(p.inp * 4).enumerate().take(p.out) {
             let mut acc = 0f32;
             for (wc, xv) in wrow.chunks_exact(4).zip(xrow) {
                 acc += f32::from_le_bytes([wc[0], wc[1], wc[2], wc[3]]) * xv;
@@ -56,10 +78,5 @@ pub fn forward(
             y.extend_from_slice(&acc.to_le_bytes());
         }
     }
-    let shape: Vec<u64> = if x.shape.len() == 1 {
-        vec![out as u64]
-    } else {
-        vec![batch as u64, out as u64]
-    };
-    encode_tensor(DType::Float32, &shape, &y).map_err(|e| format!("encoding y: {e}"))
+    y
 }

@@ -2,17 +2,18 @@
 //! stable memory, serves its tensors as tensorcbor documents and runs a dense layer on stored weights.
 //! Interface: ../tensor-store.did.
 
-mod chunk;
 mod dense;
 mod store;
+mod verify;
 
 use candid::{CandidType, Deserialize, Principal};
-use chunk::{Manifest, Reject};
 use serde_bytes::ByteBuf;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
-use store::{Entry, Model, State, UploadState, DATA_BASE};
-use tensorcbor::{decode_bundle, encode_tensor, encode_view, DType, Elements};
+use store::{Entry, State, UploadState, DATA_BASE};
+use tensorcbor::stream::SequentialReceiver;
+use tensorcbor::{DType, ErrorCode};
+use verify::{Step, Verify};
 
 /// The largest reply `get`, `get_range` and `dense` produce: the default chunk size of SPEC.md §10.3, which
 /// leaves room under the IC's 2 MiB message limit for the Candid envelope.
@@ -28,16 +29,7 @@ pub enum Error {
     ReplyTooLarge { size: u64, limit: u64 },
 }
 
-impl From<Reject> for Error {
-    fn from(r: Reject) -> Self {
-        Error::Format {
-            code: r.code.into(),
-            message: r.message,
-        }
-    }
-}
-
-fn format_error(e: tensorcbor::Error, what: &str) -> Error {
+pub(crate) fn format_error(e: tensorcbor::Error, what: &str) -> Error {
     Error::Format {
         code: e.code().as_str().into(),
         message: format!("{what}: {e}"),
@@ -75,19 +67,32 @@ pub struct Status {
     stable_bytes: u64,
 }
 
+/// The answer of `finish`: the model is published, or the document is being verified (call again).
+#[derive(CandidType, Deserialize, Debug, Clone)]
+pub enum FinishResult {
+    Ok(Stored),
+    Err(Error),
+    Verifying { verified: u64, doc_length: u64 },
+}
+
 thread_local! {
     static STATE: RefCell<State> = RefCell::new(State::default());
-    /// Caches rebuilt from `STATE` (after install, upload or upgrade): the parsed manifest and a name index.
-    static MANIFEST: RefCell<Option<Manifest>> = const { RefCell::new(None) };
+    /// Heap-only, rebuilt from `STATE` after an upgrade: the receiver of the upload in progress, the
+    /// verification `finish` has begun, and the name index of the model.
+    static RX: RefCell<Option<SequentialReceiver>> = const { RefCell::new(None) };
+    static VERIFY: RefCell<Option<Verify>> = const { RefCell::new(None) };
     static INDEX: RefCell<BTreeMap<String, usize>> = const { RefCell::new(BTreeMap::new()) };
 }
 
 fn rebuild_caches(state: &State) {
-    let manifest = state.upload.as_ref().map(|u| {
+    let rx = state.upload.as_ref().map(|u| {
         let digest: [u8; 32] = u.stream_digest.as_slice().try_into().unwrap_or([0; 32]);
-        chunk::parse_manifest(&u.manifest, &digest).unwrap_or_else(|e| ic_cdk::trap(e.message))
+        let received = u32::try_from(u.next - 1).unwrap_or(u32::MAX);
+        SequentialReceiver::resume(digest, None, &u.manifest, received, u.received)
+            .unwrap_or_else(|e| ic_cdk::trap(format!("resuming the upload: {e}")))
     });
-    MANIFEST.with(|m| *m.borrow_mut() = manifest);
+    RX.with(|r| *r.borrow_mut() = rx);
+    VERIFY.with(|v| *v.borrow_mut() = None);
     let index = state.model.as_ref().map_or_else(BTreeMap::new, |m| {
         m.entries
             .iter()
@@ -113,9 +118,13 @@ fn post_upgrade() {
     STATE.with(|s| *s.borrow_mut() = state);
 }
 
+fn is_uploader(state: &State, caller: &Principal) -> bool {
+    ic_cdk::api::is_controller(caller) || state.allowed.contains(caller)
+}
+
 fn require_uploader(state: &State) -> Result<(), Error> {
     let caller = ic_cdk::api::msg_caller();
-    if ic_cdk::api::is_controller(&caller) || state.allowed.contains(&caller) {
+    if is_uploader(state, &caller) {
         Ok(())
     } else {
         Err(Error::Unauthorized(format!(
@@ -133,12 +142,35 @@ fn require_controller() -> Result<(), Error> {
     }
 }
 
-fn upload_status(m: &Manifest, u: &UploadState) -> UploadStatus {
+/// Ingress filter, run before an update call is accepted: upload calls from principals that may not upload
+/// and admin calls from non-controllers are refused here, before the call is executed or charged for its
+/// argument (the methods repeat the checks: inspect_message does not run for inter-canister calls).
+#[ic_cdk::inspect_message]
+fn inspect_message() {
+    let method = ic_cdk::api::msg_method_name();
+    let caller = ic_cdk::api::msg_caller();
+    let accept = match method.as_str() {
+        "begin_upload" | "put_chunk" | "finish" => {
+            STATE.with(|s| is_uploader(&s.borrow(), &caller))
+        }
+        "clear" | "allow" | "disallow" | "set_quota" => ic_cdk::api::is_controller(&caller),
+        "status" | "list" | "get" | "get_range" | "dense" => true,
+        _ => false,
+    };
+    if accept {
+        ic_cdk::api::accept_message();
+    }
+}
+
+fn upload_status(rx: &SequentialReceiver) -> UploadStatus {
+    let (chunks, doc_length) = rx
+        .manifest()
+        .map_or((0, 0), |m| (u64::from(m.count()), m.doc_length));
     UploadStatus {
-        chunks: m.count(),
-        received: u.next - 1,
-        bytes: u.received,
-        doc_length: m.doc_length,
+        chunks,
+        received: u64::from(rx.received()),
+        bytes: rx.bytes(),
+        doc_length,
     }
 }
 
@@ -158,25 +190,29 @@ fn begin_upload(manifest: ByteBuf, stream_digest: ByteBuf) -> Result<UploadStatu
                 "a model is stored; call clear() before uploading another".into(),
             ));
         }
-        let m = chunk::parse_manifest(&manifest, &digest)?;
-        if m.doc_length > state.quota {
-            return Err(Error::Format {
-                code: "QUOTA_EXCEEDED".into(),
+        // E2 is skipped as SPEC.md §10.4 / design D8 allow: M1 checks the manifest against the stream digest
+        // the uploader vouches for, and every payload is checked against the manifest.
+        let mut rx = SequentialReceiver::new(Some(digest), Some(state.quota))
+            .skip_document_hash_when_trusted(true);
+        rx.accept(&manifest).map_err(|e| match e.code {
+            ErrorCode::QuotaExceeded => Error::Format {
+                code: e.code.as_str().into(),
                 message: format!(
-                    "the document is {} bytes; this canister's quota is {} bytes",
-                    m.doc_length, state.quota
+                    "the manifest declares a longer document than this canister's quota of {} bytes",
+                    state.quota
                 ),
-            });
-        }
-        let u = UploadState {
+            },
+            _ => format_error(e, "the manifest (chunk 0)"),
+        })?;
+        let status = upload_status(&rx);
+        state.upload = Some(UploadState {
             manifest,
             stream_digest,
             next: 1,
             received: 0,
-        };
-        let status = upload_status(&m, &u);
-        state.upload = Some(u);
-        MANIFEST.with(|c| *c.borrow_mut() = Some(m));
+        });
+        RX.with(|r| *r.borrow_mut() = Some(rx));
+        VERIFY.with(|v| *v.borrow_mut() = None);
         Ok(status)
     })
 }
@@ -186,110 +222,102 @@ fn put_chunk(data: ByteBuf) -> Result<UploadStatus, Error> {
     STATE.with(|s| {
         let mut state = s.borrow_mut();
         require_uploader(&state)?;
-        MANIFEST.with(|c| {
-            let cache = c.borrow();
-            let (Some(m), Some(u)) = (cache.as_ref(), state.upload.as_mut()) else {
+        RX.with(|r| {
+            let mut rx = r.borrow_mut();
+            let (Some(rx), Some(u)) = (rx.as_mut(), state.upload.as_mut()) else {
                 return Err(Error::InvalidState(
                     "no upload in progress: call begin_upload first".into(),
                 ));
             };
-            let chunk = chunk::check_data_chunk(m, u.next, &data)?;
-            chunk::check_length(m, u.received, &chunk)?;
-            store::write(DATA_BASE + u.received, chunk.payload).map_err(Error::InvalidState)?;
-            u.received += chunk.payload.len() as u64;
-            u.next += 1;
-            Ok(upload_status(m, u))
+            let at = DATA_BASE + rx.bytes();
+            let chunk = rx.accept(&data).map_err(|e| format_error(e, "the chunk"))?;
+            let Some(chunk) = chunk else {
+                return Err(Error::InvalidState(
+                    "the manifest was accepted already".into(),
+                ));
+            };
+            // A trap undoes the whole message, the receiver's counters included.
+            store::write(at, chunk.payload).unwrap_or_else(|e| ic_cdk::trap(e));
+            u.next = u64::from(rx.received()) + 1;
+            u.received = rx.bytes();
+            Ok(upload_status(rx))
         })
     })
 }
 
-/// Where each tensor's bytes are, from the strictly decoded document held in `doc`.
-fn index_document(doc: &[u8]) -> Result<Model, Error> {
-    let bundle = decode_bundle(doc).map_err(|e| format_error(e, "the uploaded document"))?;
-    let mut end = DATA_BASE + doc.len() as u64;
-    let mut entries = Vec::with_capacity(bundle.tensors.len());
-    for (name, t) in &bundle.tensors {
-        let (header, body_at, body_len, size) = match &t.elements {
-            Elements::Bytes(data) => {
-                let encoded =
-                    encode_tensor(t.dtype, &t.shape, data).map_err(|e| format_error(e, name))?;
-                let head_len = encoded.len() - data.len();
-                let offset = data.as_ptr() as usize - doc.as_ptr() as usize;
-                (
-                    encoded[..head_len].to_vec(),
-                    DATA_BASE + offset as u64,
-                    data.len() as u64,
-                    data.len() as u64,
-                )
-            }
-            Elements::Strings(_) => {
-                let encoded = encode_view(t).map_err(|e| format_error(e, name))?;
-                let at = end;
-                store::write(at, &encoded).map_err(Error::InvalidState)?;
-                end += encoded.len() as u64;
-                (Vec::new(), at, encoded.len() as u64, encoded.len() as u64)
-            }
-        };
-        entries.push(Entry {
-            name: (*name).into(),
-            dtype: t.dtype.name().into(),
-            shape: t.shape.clone(),
-            size,
-            header: ByteBuf::from(header),
-            body_at,
-            body_len,
-        });
+/// E1 (`MISSING_CHUNK`), then the strict decode of the stored document in windows (`verify`), as many
+/// messages as it needs; then the model is published. A document that fails ends the upload.
+#[ic_cdk::update]
+fn finish() -> FinishResult {
+    match finish_step() {
+        Ok(r) => r,
+        Err(e) => FinishResult::Err(e),
     }
-    Ok(Model {
-        doc_length: doc.len() as u64,
-        entries,
-        end,
-    })
 }
 
-#[ic_cdk::update]
-fn finish() -> Result<Stored, Error> {
+fn finish_step() -> Result<FinishResult, Error> {
     STATE.with(|s| {
         let mut state = s.borrow_mut();
         require_uploader(&state)?;
-        let m = MANIFEST.with(|c| c.borrow().clone());
-        let (Some(m), Some(u)) = (m, state.upload.as_ref()) else {
-            return Err(Error::InvalidState("no upload in progress".into()));
+        let doc_length = RX.with(|r| {
+            let rx = r.borrow();
+            let Some(rx) = rx.as_ref() else {
+                return Err(Error::InvalidState("no upload in progress".into()));
+            };
+            rx.finish().map_err(|e| Error::Format {
+                code: e.code.as_str().into(),
+                message: match rx.manifest() {
+                    Some(m) => format!(
+                        "{} of {} data chunks received; chunk {} is missing",
+                        rx.received(),
+                        m.count(),
+                        rx.received() + 1
+                    ),
+                    None => format!("the upload ended early: {e}"),
+                },
+            })?;
+            Ok(rx.bytes())
+        })?;
+        let step = VERIFY.with(|v| {
+            let mut v = v.borrow_mut();
+            if v.is_none() {
+                *v = Some(Verify::start(doc_length)?);
+            }
+            v.as_mut().map_or_else(
+                || Err(Error::InvalidState("no verification".into())),
+                |v| v.step(verify::BUDGET),
+            )
+        });
+        let model = match step {
+            Ok(Step::Pending { verified }) => {
+                return Ok(FinishResult::Verifying {
+                    verified,
+                    doc_length,
+                })
+            }
+            Ok(Step::Done(model)) => model,
+            Err(e) => {
+                state.upload = None;
+                rebuild_caches(&state);
+                return Err(e);
+            }
         };
-        if u.next <= m.count() {
-            return Err(Error::Format {
-                code: "MISSING_CHUNK".into(),
-                message: format!(
-                    "{} of {} data chunks received; chunk {} is missing",
-                    u.next - 1,
-                    m.count(),
-                    u.next
-                ),
-            });
-        }
-        // E2 is skipped as SPEC.md §10.4 / design D8 allow: M1 checked the manifest against the stream digest
-        // the uploader vouched for, and every payload against the manifest, so the document is fixed.
-        let doc = store::read(DATA_BASE, m.doc_length);
-        let result = index_document(&doc);
-        drop(doc);
-        state.upload = None;
-        MANIFEST.with(|c| *c.borrow_mut() = None);
-        let model = result?;
         let stored = Stored {
             tensors: model.entries.len() as u64,
             doc_length: model.doc_length,
         };
+        state.upload = None;
         state.model = Some(model);
         rebuild_caches(&state);
-        Ok(stored)
+        Ok(FinishResult::Ok(stored))
     })
 }
 
 #[ic_cdk::update]
 fn clear() -> Result<(), Error> {
+    require_controller()?;
     STATE.with(|s| {
         let mut state = s.borrow_mut();
-        require_uploader(&state)?;
         state.model = None;
         state.upload = None;
         rebuild_caches(&state);
@@ -310,11 +338,18 @@ fn allow(p: Principal) -> Result<(), Error> {
 }
 
 #[ic_cdk::update]
+fn disallow(p: Principal) -> Result<(), Error> {
+    require_controller()?;
+    STATE.with(|s| s.borrow_mut().allowed.retain(|a| *a != p));
+    Ok(())
+}
+
+#[ic_cdk::update]
 fn set_quota(quota: u64) -> Result<(), Error> {
     require_controller()?;
     if quota > store::MAX_QUOTA {
         return Err(Error::InvalidArgument(format!(
-            "the quota is at most {} bytes (finish decodes in the heap)",
+            "the quota is at most {} bytes (the IC's stable memory)",
             store::MAX_QUOTA
         )));
     }
@@ -326,14 +361,8 @@ fn set_quota(quota: u64) -> Result<(), Error> {
 fn status() -> Status {
     STATE.with(|s| {
         let state = s.borrow();
-        let upload = MANIFEST.with(|c| {
-            c.borrow()
-                .as_ref()
-                .zip(state.upload.as_ref())
-                .map(|(m, u)| upload_status(m, u))
-        });
         Status {
-            upload,
+            upload: RX.with(|r| r.borrow().as_ref().map(upload_status)),
             model: state.model.as_ref().map(|m| Stored {
                 tensors: m.entries.len() as u64,
                 doc_length: m.doc_length,
@@ -425,8 +454,8 @@ fn get_range(name: String, offset: u64, length: u64) -> Result<ByteBuf, Error> {
     })
 }
 
-/// A stored float32 tensor's elements.
-fn stored_f32(name: &str, rank: usize) -> Result<(Vec<u64>, Vec<u8>), Error> {
+/// A stored float32 tensor of the given rank (its entry only: no element is read).
+fn f32_entry(name: &str, rank: usize) -> Result<(Vec<u64>, u64, u64), Error> {
     with_entry(name, |e| {
         if e.dtype != DType::Float32.name() || e.shape.len() != rank {
             return Err(Error::InvalidArgument(format!(
@@ -434,30 +463,45 @@ fn stored_f32(name: &str, rank: usize) -> Result<(Vec<u64>, Vec<u8>), Error> {
                 e.dtype, e.shape
             )));
         }
-        Ok((e.shape.clone(), store::read(e.body_at, e.body_len)))
+        Ok((e.shape.clone(), e.body_at, e.body_len))
     })
 }
 
+/// Every check before any weight byte is read, in this order (the Motoko canister's too): the weight's
+/// entry and dimensions, the bias's entry and shape, x (decoded, then dtype and shape), the reply's size.
 #[ic_cdk::query]
 fn dense(weight: String, bias: Option<String>, x: ByteBuf) -> Result<ByteBuf, Error> {
-    let (w_shape, w) = stored_f32(&weight, 2)?;
-    let b = bias.map(|name| stored_f32(&name, 1)).transpose()?;
+    let (w_shape, w_at, w_len) = f32_entry(&weight, 2)?;
+    if w_shape.contains(&0) {
+        return Err(Error::InvalidArgument(format!(
+            "the weight has shape {w_shape:?}; both dimensions must be non-zero"
+        )));
+    }
+    let b = match bias {
+        None => None,
+        Some(name) => {
+            let (s, at, len) = f32_entry(&name, 1)?;
+            if s[0] != w_shape[0] {
+                return Err(Error::InvalidArgument(format!(
+                    "the bias has shape {s:?}; expected [{}]",
+                    w_shape[0]
+                )));
+            }
+            Some((at, len))
+        }
+    };
     let xt = tensorcbor::decode_tensor(&x).map_err(|e| format_error(e, "x"))?;
-    let y = dense::forward(
-        &w_shape,
-        &w,
-        b.as_ref().map(|(s, d)| (s.as_slice(), d.as_slice())),
-        &xt,
-    )
-    .map_err(Error::InvalidArgument)?;
-    let size = y.len() as u64;
-    if size > MAX_REPLY {
+    let plan = dense::plan(&w_shape, &xt).map_err(Error::InvalidArgument)?;
+    if plan.y_size > MAX_REPLY {
         return Err(Error::ReplyTooLarge {
-            size,
+            size: plan.y_size,
             limit: MAX_REPLY,
         });
     }
-    Ok(ByteBuf::from(y))
+    let w = store::read(w_at, w_len);
+    let b = b.map(|(at, len)| store::read(at, len));
+    let xd = xt.data().unwrap_or(&[]);
+    Ok(ByteBuf::from(dense::forward(&plan, &w, b.as_deref(), xd)))
 }
 
 ic_cdk::export_candid!();

@@ -19,7 +19,8 @@ pub const DATA_BASE: u64 = PAGE;
 const MAGIC: &[u8; 8] = b"TCBSTORE";
 const LAYOUT_VERSION: u32 = 1;
 
-/// An upload in progress: the verified manifest chunk and how far the stream has come.
+/// An upload in progress: the verified manifest chunk and how far the stream has come (what
+/// `SequentialReceiver::resume` needs after an upgrade).
 #[derive(CandidType, Deserialize, Clone, Debug)]
 pub struct UploadState {
     pub manifest: ByteBuf,
@@ -77,10 +78,11 @@ impl Default for State {
     }
 }
 
-/// Default quota on a declared document length: 1 GiB. `finish` decodes the document in the heap, so a
-/// wasm32 canister (4 GiB heap) cannot take more than `MAX_QUOTA`.
+/// Default quota on a declared document length: 1 GiB. `finish` verifies the document from stable memory
+/// in windows (the heap holds at most the largest tensor item and one window), so the quota may exceed the
+/// 4 GiB wasm32 heap: `MAX_QUOTA` leaves room under the IC's 500 GiB of stable memory.
 pub const DEFAULT_QUOTA: u64 = 1 << 30;
-pub const MAX_QUOTA: u64 = 3 << 30;
+pub const MAX_QUOTA: u64 = 480 << 30;
 
 /// Grow stable memory so that `[0, end)` is addressable.
 pub fn ensure(end: u64) -> Result<(), String> {
