@@ -36,6 +36,9 @@ echo "== npm (cbor-x)"; npm install --prefix conformance/js --no-audit --no-fund
 echo "== npm (motoko compiler)"; npm install --prefix bindings/motoko --no-audit --no-fund --loglevel=error
 # The JavaScript binding: TypeScript, @icp-sdk/core and @huggingface/hub (dev dependencies, pinned by its lock);
 # tests/test_binding_js.py builds it and runs node's test runner, the conformance suites and a headless Chromium.
+# ic-wasm and icp-cli (npm, pinned by examples/package-lock.json): the canisters' public candid:service section,
+# `ic-wasm check-endpoints` and `icp build` in the canister tests.
+echo "== npm (ic-wasm, icp-cli)"; npm install --prefix examples --no-audit --no-fund --loglevel=error
 echo "== npm (bindings/js)"; npm ci --prefix bindings/js --no-audit --no-fund --loglevel=error
 if ! command -v chromium >/dev/null; then
   if [ "$(id -u)" = 0 ]; then
