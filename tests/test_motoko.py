@@ -212,6 +212,16 @@ def test_float_elements_are_bit_exact_both_ways(codec: MotokoCodec, name: str) -
         assert got["float32"] == arr.tobytes().hex()
 
 
+@pytest.mark.parametrize("name", ["float16", "bfloat16"])
+@pytest.mark.parametrize("count", [65536, 65535])
+def test_every_16_bit_pattern_is_bit_exact(codec: MotokoCodec, name: str, count: int) -> None:
+    """All 65,536 patterns through the conversion tables (built arithmetically, specials through the Region)
+    and the pairwise Candid route, also with an odd element count."""
+    arr = np.arange(count, dtype=np.uint32).astype(np.uint16)[::-1].copy().view(BY_NAME[name].np_dtype)
+    got = _elements(codec, tensorcbor.encode(arr))
+    assert [int(h, 16) for h in got["floats"]] == _expected_f64_bits(arr, name)
+
+
 INTS = ["int8", "uint8", "int16", "uint16", "int32", "uint32", "int64", "uint64", "bool", "int4", "uint4", "int2",
         "uint2"]
 
