@@ -107,7 +107,7 @@ persistent actor {
     let result : Enc.Result<Blob> = if (kind == 0x74) {
       let n : Nat64 = switch (C.expect(c, 4, "a tensor request")) { case (?n) n; case null 0 };
       if (n != 3) return adapterError("malformed tensor request");
-      switch (input(c)) { case (?t) Enc.tensor(t); case null #err("malformed tensor request") };
+      switch (input(c)) { case (?t) Enc.tensor(t); case null return adapterError("malformed tensor request") };
     } else {
       let n : Nat64 = switch (C.expect(c, 4, "a bundle request")) { case (?n) n; case null 0 };
       if (n != 2) return adapterError("malformed bundle request");
@@ -127,7 +127,7 @@ persistent actor {
       Enc.bundle(Prim.Array_tabulate<(Text, T.Input)>(count, func k = ts[k]), meta);
     };
     switch result {
-      case (#err e) adapterError(e);
+      case (#err e) adapterError(Errors.name(e.code) # ": " # e.message);
       case (#ok doc) {
         let out = B.Builder(16 + 2 * doc.size());
         J.ascii(out, "{\"hex\":\"");

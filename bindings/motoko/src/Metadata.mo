@@ -4,6 +4,7 @@ import C "Cbor";
 import F "Floats";
 import B "Bytes";
 import T "Types";
+import E "Errors";
 
 module {
   public let MAX_NESTING : Nat = 32;
@@ -132,20 +133,22 @@ module {
 
   // ------------------------------------------------------------------ encoding
 
-  /// Why a value has no encoding.
-  public type EncodeError = Text;
+  /// Why a value has no encoding: a registry code (offset 0: the input is not a document) and what to do.
+  public type EncodeError = E.Error;
+
+  func fail(code : E.Code, message : Text) : ?EncodeError = ?{ code; offset = 0; message };
 
   /// Append the deterministic encoding of a metadata map; an error for out-of-range integers, duplicate
   /// keys or nesting deeper than 32 levels.
   public func encodeMap(out : B.Builder, m : [(Text, T.Value)], depth : Nat) : ?EncodeError {
-    if (depth > MAX_NESTING) return ?"metadata nests deeper than 32 arrays/maps; flatten it";
+    if (depth > MAX_NESTING) return fail(#NESTING_TOO_DEEP, "metadata nests deeper than 32 arrays/maps; flatten it");
     let keys = Prim.Array_tabulate<(Blob, Nat)>(m.size(), func i = (keyBytes(m[i].0), i));
     let sorted = sortKeys(keys);
     out.head(5, C.n64(m.size()));
     var i = 0;
     while (i < sorted.size()) {
       if (i > 0 and Prim.blobCompare(sorted[i].0, sorted[i - 1].0) == 0) {
-        return ?("metadata key \"" # m[sorted[i].1].0 # "\" appears twice");
+        return fail(#DUPLICATE_KEY, "metadata key \"" # m[sorted[i].1].0 # "\" appears twice; keys in a map are unique");
       };
       out.addBlob(sorted[i].0);
       switch (encodeValue(out, m[sorted[i].1].1, depth + 1)) { case (?e) return ?e; case null {} };
@@ -202,11 +205,11 @@ module {
     switch v {
       case (#int i) {
         if (i >= 0) {
-          if (i >= C.two64) return ?"an integer is outside CBOR's 64-bit range; store it as text";
+          if (i >= C.two64) return fail(#UNSUPPORTED_VALUE, "integer " # C.intText(i) # " is outside CBOR's 64-bit range; store it as text");
           out.head(0, Prim.natToNat64(Prim.abs(i)));
         } else {
           let m = Prim.abs(i) - 1;
-          if (m >= C.two64) return ?"an integer is outside CBOR's 64-bit range; store it as text";
+          if (m >= C.two64) return fail(#UNSUPPORTED_VALUE, "integer " # C.intText(i) # " is outside CBOR's 64-bit range; store it as text");
           out.head(1, Prim.natToNat64(m));
         };
       };
@@ -220,7 +223,7 @@ module {
       case (#bool b) { out.add(if b 0xf5 else 0xf4) };
       case (#null_) { out.add(0xf6) };
       case (#array a) {
-        if (depth > MAX_NESTING) return ?"metadata nests deeper than 32 arrays/maps; flatten it";
+        if (depth > MAX_NESTING) return fail(#NESTING_TOO_DEEP, "metadata nests deeper than 32 arrays/maps; flatten it");
         out.head(4, C.n64(a.size()));
         for (item in a.vals()) {
           switch (encodeValue(out, item, depth + 1)) { case (?e) return ?e; case null {} };
