@@ -152,8 +152,8 @@ def test_mutated_blobs_give_pythons_verdict_and_never_trap(codec: MotokoCodec, b
 # ---------------------------------------------------------------- typed element access
 
 
-def _elements(codec: MotokoCodec, doc: bytes) -> dict[str, Any]:
-    reply = codec.canister.update("elements", candid_blob(doc))
+def _elements(codec: MotokoCodec, doc: bytes, method: str = "elements") -> dict[str, Any]:
+    reply = codec.canister.update(method, candid_blob(doc))
     out: dict[str, Any] = json.loads(parse_candid_blob(reply))
     return out
 
@@ -212,12 +212,12 @@ def test_float_elements_are_bit_exact_both_ways(codec: MotokoCodec, name: str) -
 
 
 @pytest.mark.parametrize("name", ["float16", "bfloat16"])
-@pytest.mark.parametrize("count", [65536, 65535])
-def test_every_16_bit_pattern_is_bit_exact(codec: MotokoCodec, name: str, count: int) -> None:
-    """All 65,536 patterns through the conversion tables (built arithmetically, specials through the Region)
-    and the pairwise Candid route, also with an odd element count."""
+@pytest.mark.parametrize(("count", "method"), [(65536, "elements"), (65535, "elements"), (65535, "elementsTabled")])
+def test_every_16_bit_pattern_is_bit_exact(codec: MotokoCodec, name: str, count: int, method: str) -> None:
+    """All 65,536 patterns through the arithmetic route (specials through the Region) and through the tables
+    of `useHalfTables`, after the pairwise Candid decoding, also with an odd element count."""
     arr = np.arange(count, dtype=np.uint32).astype(np.uint16)[::-1].copy().view(BY_NAME[name].np_dtype)
-    got = _elements(codec, tensorcbor.encode(arr))
+    got = _elements(codec, tensorcbor.encode(arr), method)
     assert [int(h, 16) for h in got["floats"]] == _expected_f64_bits(arr, name)
 
 

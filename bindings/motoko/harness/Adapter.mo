@@ -23,6 +23,8 @@ import Stable "../src/Stable";
 
 persistent actor {
   transient let scratch = Bits.Scratch();
+  transient let tabled = Bits.Scratch();
+  tabled.useHalfTables();
 
   func errorAnswer(e : Errors.Error) : Blob {
     let out = B.Builder(64);
@@ -151,7 +153,12 @@ persistent actor {
 
   /// {"floats": [binary64 bits as hex], "float32": hex of the [Float32] route re-encoded, "ints": [...],
   ///  "reverse": hex of the element bytes rebuilt from the typed array}
-  public func elements(doc : Blob) : async Blob {
+  public func elements(doc : Blob) : async Blob { elementsWith(doc, scratch) };
+
+  /// The same with the float16/bfloat16 tables (`Bits.Scratch.useHalfTables`).
+  public func elementsTabled(doc : Blob) : async Blob { elementsWith(doc, tabled) };
+
+  func elementsWith(doc : Blob, scratch : Bits.Scratch) : Blob {
     let t = switch (Dec.tensor(doc)) { case (#ok t) t; case (#err e) return errorAnswer(e) };
     let out = B.Builder(64);
     let name = t.dtype.name;

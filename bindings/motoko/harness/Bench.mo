@@ -8,6 +8,8 @@ import Enc "../src/Encode";
 
 persistent actor {
   transient let s = Bits.Scratch();
+  transient let tables = Bits.Scratch(); // the same with the float16/bfloat16 tables (built at install)
+  tables.useHalfTables();
   transient var doc : Blob = "";
   transient var sink : Nat = 0;
 
@@ -55,6 +57,7 @@ persistent actor {
             switch op {
               case "f32_to_float32" count(El.toFloat32(t, s));
               case "to_float" count(El.toFloat(t, s));
+              case "to_float_tables" count(El.toFloat(t, tables));
               case "i32_to_int32" count(El.toInt32(t, s));
               case "u8_to_nat8" count(El.toNat8(t, s));
               case _ 0;

@@ -2,8 +2,8 @@
 ///
 /// Bulk routes reuse Motoko's own Candid decoder: the element bytes are staged in the scratch Region behind
 /// a Candid `vec T` header and decoded with `from_candid` (the same cost as receiving that vector as a
-/// message argument). float16/bfloat16 go through the 65,536-entry tables that a `Bits.Scratch` builds when
-/// it is constructed (never in a query); float32 NaNs are rebuilt from their bits
+/// message argument). float16/bfloat16 go through 65,536-entry tables when `Bits.Scratch.useHalfTables` built
+/// them, else through exact float arithmetic (no table is ever built here); float32 NaNs are rebuilt from their bits
 /// through the Region, since the IC canonicalizes NaNs in float arithmetic. Every function returns null
 /// when the dtype does not match (never traps on a decoded tensor).
 import Prim "mo:⛔";
@@ -98,7 +98,7 @@ module {
       );
     };
     if (name == "float16" or name == "bfloat16" or name == "complex32") {
-      let table = if (name == "bfloat16") s.bfloat16Table() else s.float16Table();
+      let bf = name == "bfloat16";
       let n = if (name == "complex32") 2 * t.count else t.count;
       // Candid decodes the elements in pairs, as `vec nat32` (its cost is per vector element, whatever the
       // width); an odd last element takes the two bytes after the data, which are never read as a value.
@@ -106,14 +106,46 @@ module {
       let b = switch (candidPrefix(s, t, 0x79, words, 4 * words)) { case (?b) b; case null return null };
       let v : ?[Nat32] = from_candid (b);
       let a = switch v { case (?a) a; case null return null };
-      return ?Prim.Array_tabulate<Float>(
-        n,
-        func i {
-          let k = Prim.natToNat64(i);
-          let w = Prim.nat32ToNat64(a[Prim.nat64ToNat(k >> 1)]);
-          table[Prim.nat64ToNat((w >> ((k & 1) << 4)) & 0xFFFF)];
-        },
-      );
+      switch (if bf s.bfloat16Table() else s.float16Table()) {
+        case (?table) return ?Prim.Array_tabulate<Float>(
+          n,
+          func i {
+            let k = Prim.natToNat64(i);
+            let w = Prim.nat32ToNat64(a[Prim.nat64ToNat(k >> 1)]);
+            table[Prim.nat64ToNat((w >> ((k & 1) << 4)) & 0xFFFF)];
+          },
+        );
+        case null {
+          // significand x 2^k in float arithmetic, exact (see Bits.Scratch.half); the format's constants
+          // written out, as the closure runs once per element
+          if bf {
+            let scale = s.bfloat16Scale();
+            return ?Prim.Array_tabulate<Float>(
+              n,
+              func i {
+                let k = Prim.natToNat64(i);
+                let b = (Prim.nat32ToNat64(a[Prim.nat64ToNat(k >> 1)]) >> ((k & 1) << 4)) & 0xFFFF;
+                let e = (b >> 7) & 0xFF;
+                if (e == 0xFF) return s.toFloat(F.widen(b, F.BF16));
+                let v = Prim.int64ToFloat(Prim.nat64ToInt64(if (e == 0) b & 0x7F else (b & 0x7F) | 0x80)) * scale[Prim.nat64ToNat(e)];
+                if (b >= 0x8000) -v else v;
+              },
+            );
+          };
+          let scale = s.float16Scale();
+          return ?Prim.Array_tabulate<Float>(
+            n,
+            func i {
+              let k = Prim.natToNat64(i);
+              let b = (Prim.nat32ToNat64(a[Prim.nat64ToNat(k >> 1)]) >> ((k & 1) << 4)) & 0xFFFF;
+              let e = (b >> 10) & 0x1F;
+              if (e == 0x1F) return s.toFloat(F.widen(b, F.F16));
+              let v = Prim.int64ToFloat(Prim.nat64ToInt64(if (e == 0) b & 0x3FF else (b & 0x3FF) | 0x400)) * scale[Prim.nat64ToNat(e)];
+              if (b >= 0x8000) -v else v;
+            },
+          );
+        };
+      };
     };
     let fmt = switch (F.formatOf(name)) { case (?f) f; case null return null };
     let bits = C.nat(t.dtype.bits);
