@@ -88,6 +88,36 @@ def test_error_offsets_agree_with_python(codec: MotokoCodec) -> None:
     assert not differ, differ
 
 
+def _same_detail(code: str, py: str, mo: str) -> bool:
+    """Whether the Motoko message says what the Python one says. Exceptions, each for a stated reason:
+    INVALID_UTF8 (Python appends its codec's reason, which Prim.decodeUtf8 does not give), NON_CANONICAL_FLOAT
+    (Python prints the float's value; Motoko has no shortest-repr float printer), UNSUPPORTED_COMPRESSION (a Core
+    decoder refuses the Extended profile before reading the codec) and the BAD_MAGIC hint naming each language's
+    own reader function."""
+    if code == "INVALID_UTF8":
+        return py.startswith(mo + " (")
+    if code in ("NON_CANONICAL_FLOAT", "UNSUPPORTED_COMPRESSION"):
+        return bool(mo)
+    if code == "BAD_MAGIC" and "; read it with " in py:
+        return py.split("; read it with ")[0] == mo.split("; read it with ")[0]
+    return py == mo
+
+
+def test_error_messages_agree_with_python(codec: MotokoCodec) -> None:
+    differ = {}
+    for v in CORE:
+        if v.valid:
+            continue
+        try:
+            (tensorcbor.decode if v.kind == "tensor" else tensorcbor.decode_bundle)(v.data())
+        except DecodeError as exc:
+            py = str(exc).split(": ", 1)[1]
+            mo = codec.decode(v.data(), v.kind).get("message", "")
+            if not _same_detail(exc.code, py, mo):
+                differ[v.id] = (py, mo)
+    assert not differ, f"{len(differ)} differ: {dict(list(differ.items())[:10])}"
+
+
 def test_core_decoder_refuses_compressed_data(codec: MotokoCodec) -> None:
     compressed = [v for v in SUITE.vectors if v.profile == "extended" and v.valid and v.kind == "tensor"][:3]
     assert compressed

@@ -25,12 +25,7 @@ module {
   func fail<X>(code : E.Code, message : Text) : Result<X> = #err({ code; offset = 0; message });
 
   /// "[2, 3]", as Python prints a shape.
-  public func shapeText(shape : [Nat]) : Text {
-    var out = "[";
-    var i = 0;
-    while (i < shape.size()) { out #= (if (i > 0) ", " else "") # C.natText(shape[i]); i += 1 };
-    out # "]";
-  };
+  public let shapeText : [Nat] -> Text = C.shapeText;
 
   /// The element count of a shape for dtype `dt`, or why the shape has no encoding.
   public func count(dt : D.DType, shape : [Nat]) : Result<Nat64> {
@@ -202,10 +197,10 @@ module {
     while (i < n) {
       let (name, t) = tensors[i];
       let raw = Prim.encodeUtf8(name).size();
-      if (raw == 0 or raw > 4096) return fail(#INVALID_NAME, "tensor name \"" # name # "\" must be 1 to 4096 UTF-8 bytes");
+      if (raw == 0 or raw > 4096) return fail(#INVALID_NAME, "tensor name " # C.quote(name) # " must be 1 to 4096 UTF-8 bytes");
       switch (validate(t)) {
         case (#ok((_, l))) lens[i] := l;
-        case (#err e) return #err({ e with message = "tensor \"" # name # "\": " # e.message });
+        case (#err e) return #err({ e with message = "tensor " # C.quote(name) # ": " # e.message });
       };
       switch (t.data) {
         case (#strings s) {
@@ -216,7 +211,7 @@ module {
         case _ {};
       };
       if (i > 0 and Prim.blobCompare(order[i].0, order[i - 1].0) == 0) {
-        return fail(#DUPLICATE_NAME, "tensor name \"" # tensors[order[i].1].0 # "\" appears twice; names in a bundle are unique");
+        return fail(#DUPLICATE_NAME, "tensor name " # C.quote(tensors[order[i].1].0) # " appears twice; names in a bundle are unique");
       };
       i += 1;
     };
