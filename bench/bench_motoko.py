@@ -66,10 +66,13 @@ def _docs(n: int, rng: np.random.Generator) -> dict[str, bytes]:
     }
 
 
-OPS = {"f32_to_float32": "f32_to_float32", "f32_to_float": "to_float", "f16_to_float": "to_float_tables",
-       "bf16_to_float": "to_float_tables", "f16_to_float_no_tables": "to_float", "bf16_to_float_no_tables": "to_float", "i32_to_int32": "i32_to_int32", "u8_to_nat8": "u8_to_nat8",
-       "candid_vec_float32": "candid_vec_float32", "motoko_encode_f32_per_element": "encode_f32",
-       "motoko_candid_encode_f32_per_element": "candid_encode_f32"}
+OPS = {
+    "f32_to_float32": "f32_to_float32", "f32_to_float": "to_float",
+    "f16_to_float": "to_float_tables", "bf16_to_float": "to_float_tables",
+    "f16_to_float_no_tables": "to_float", "bf16_to_float_no_tables": "to_float",
+    "i32_to_int32": "i32_to_int32", "u8_to_nat8": "u8_to_nat8", "candid_vec_float32": "candid_vec_float32",
+    "motoko_encode_f32_per_element": "encode_f32", "motoko_candid_encode_f32_per_element": "candid_encode_f32",
+}
 # keys whose IC-instruction twin (`<key>_ic_instructions`) waits for the metered emulation
 IC_KEYS = ("f16_to_float", "bf16_to_float", "motoko_encode_f32_per_element", "motoko_candid_encode_f32_per_element",
            "motoko_query_bf16_cold", "motoko_query_bf16_warm")
