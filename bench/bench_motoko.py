@@ -10,7 +10,9 @@ instructions); stable-memory copies are charged one per byte.
 `f16_to_float` / `bf16_to_float` use the tables of `Bits.Scratch.useHalfTables` (built at install, as a
 canister that decodes half precision in volume would); `*_no_tables` the default arithmetic route.
 `motoko_encode_f32_per_element` is `Encode.float32` ([Float32] to a tensor document) beside
-`motoko_candid_encode_f32_per_element`, Motoko's own `to_candid` of the same array. `motoko_query_bf16_cold` and
+`motoko_candid_encode_f32_per_element`, Motoko's own `to_candid` of the same array; `_tensor_` and `_tensor_in_`
+are the general routes from the same array (`Elements.fromFloat32`, then `Encode.tensor` in the heap or
+`Encode.tensorIn` through the Region). `motoko_query_bf16_cold` and
 `_warm` are whole queries (decode a one-element bfloat16 document, sum it as [Float]) under the icemu emulation,
 which discards a query's changes as the IC does: on a freshly installed canister, then after the same work ran in
 an update call.
@@ -63,6 +65,8 @@ def _docs(n: int, rng: np.random.Generator) -> dict[str, bytes]:
         "candid_vec_float32": b"DIDL\x01\x6d\x73\x01\x00" + leb128(n) + f32.tobytes(),
         "motoko_encode_f32_per_element": tensorcbor.encode(f32),
         "motoko_candid_encode_f32_per_element": tensorcbor.encode(f32),
+        "motoko_encode_tensor_f32_per_element": tensorcbor.encode(f32),
+        "motoko_encode_tensor_in_f32_per_element": tensorcbor.encode(f32),
     }
 
 
@@ -72,6 +76,8 @@ OPS = {
     "f16_to_float_no_tables": "to_float", "bf16_to_float_no_tables": "to_float",
     "i32_to_int32": "i32_to_int32", "u8_to_nat8": "u8_to_nat8", "candid_vec_float32": "candid_vec_float32",
     "motoko_encode_f32_per_element": "encode_f32", "motoko_candid_encode_f32_per_element": "candid_encode_f32",
+    "motoko_encode_tensor_f32_per_element": "encode_f32_tensor",
+    "motoko_encode_tensor_in_f32_per_element": "encode_f32_tensor_in",
 }
 # keys whose IC-instruction twin (`<key>_ic_instructions`) waits for the metered emulation
 IC_KEYS = ("f16_to_float", "bf16_to_float", "motoko_encode_f32_per_element", "motoko_candid_encode_f32_per_element",

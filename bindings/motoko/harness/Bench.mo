@@ -2,6 +2,7 @@
 /// instructions (wasmtime fuel through ic0.performance_counter) spent inside the library call.
 import Prim "mo:⛔";
 import Bits "../src/Bits";
+import D "../src/DTypes";
 import Dec "../src/Decode";
 import El "../src/Elements";
 import Enc "../src/Encode";
@@ -42,6 +43,20 @@ persistent actor {
         let xs = f32s();
         let start = Prim.performanceCounter(0);
         let n = switch (Enc.float32(xs, [xs.size()], s)) { case (#ok d) d.size(); case (#err _) 0 };
+        return finish(n, Prim.performanceCounter(0) - start);
+      };
+      case "encode_f32_tensor" { // the general route: Elements.fromFloat32, then the heap-only Encode.tensor
+        let xs = f32s();
+        let start = Prim.performanceCounter(0);
+        let input = { dtype = D.FLOAT32; shape = [xs.size()]; data = #bytes(El.fromFloat32(xs, s)) };
+        let n = switch (Enc.tensor(input)) { case (#ok d) d.size(); case (#err _) 0 };
+        return finish(n, Prim.performanceCounter(0) - start);
+      };
+      case "encode_f32_tensor_in" { // Elements.fromFloat32, then Encode.tensorIn (through the Region)
+        let xs = f32s();
+        let start = Prim.performanceCounter(0);
+        let input = { dtype = D.FLOAT32; shape = [xs.size()]; data = #bytes(El.fromFloat32(xs, s)) };
+        let n = switch (Enc.tensorIn(input, s)) { case (#ok d) d.size(); case (#err _) 0 };
         return finish(n, Prim.performanceCounter(0) - start);
       };
       case "candid_encode_f32" { // Motoko's own to_candid of the same [Float32]
