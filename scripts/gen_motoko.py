@@ -28,12 +28,22 @@ def errors_mo() -> str:
     codes = [code for code, _ in REGISTRY]
     lines = [HEADER.format(src="errors.py"),
              "/// Error registry codes (SPEC.md §8): stable names, reported with a byte offset.",
+             'import Prim "mo:⛔";',
+             "",
              "module {",
              "  public type Code = {"]
     lines += [f"    #{code};" for code in codes]
     lines += ["  };", "",
               "  /// A rejection: registry code, byte offset where the check failed, and what to do about it.",
               "  public type Error = { code : Code; offset : Nat; message : Text };", "",
+              "  /// An `Error` as it crosses Candid: `record { code : text; offset : nat64; message : text }`,",
+              "  /// the same record as the Rust crate's `candid` feature gives. Return it from a canister method",
+              "  /// (inside your own `#err` variant) so that callers get the registry code as data, not a trap.",
+              "  public type CandidError = { code : Text; offset : Nat64; message : Text };", "",
+              "  /// The Candid form of an error (the code by its registry name).",
+              "  public func toCandid(e : Error) : CandidError {",
+              "    { code = name(e.code); offset = Prim.natToNat64(e.offset); message = e.message };",
+              "  };", "",
               "  /// The registry name of a code, as conformance vectors spell it.",
               "  public func name(c : Code) : Text {",
               "    switch c {"]

@@ -6,6 +6,7 @@ tests FAIL, not skip."""
 from __future__ import annotations
 
 import hashlib
+import subprocess
 import sys
 from pathlib import Path
 
@@ -65,3 +66,28 @@ def test_every_length_around_block_boundaries(probe: icemu.Canister) -> None:
 def test_incremental_writes(probe: icemu.Canister, step: int) -> None:
     data = bytes(range(256)) * 5 + b"tail"
     assert _digest(probe, "digest_parts", [("blob", data), ("nat", step)]) == hashlib.sha256(data).digest()
+
+
+def test_generated_source_is_current() -> None:
+    """Sha256.mo is written by scripts/gen_sha256.py (unrolled rounds, constants computed from their FIPS 180-4
+    definition): the committed file must be what the script writes."""
+    gen = subprocess.run([sys.executable, str(ROOT / "scripts" / "gen_sha256.py"), "--check"],
+                         capture_output=True, text=True)
+    assert gen.returncode == 0, gen.stderr
+
+
+def test_constants_match_their_definition() -> None:
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import gen_sha256
+
+    k, h = gen_sha256.round_constants(), gen_sha256.initial_hash()
+    assert (k[0], k[1], k[63]) == (0x428A2F98, 0x71374491, 0xC67178F2)
+    assert (h[0], h[7]) == (0x6A09E667, 0x5BE0CD19)
+
+
+def test_range_writes_across_blocks(probe: icemu.Canister) -> None:
+    """writeRange on sub-ranges of one blob (how put_chunk hashes a chunk's payload in place)."""
+    data = bytes((i * 131 + 7) % 256 for i in range(3000))
+    for start, length in [(0, 0), (5, 64), (1, 129), (60, 2000), (3, 2997)]:
+        got = _digest(probe, "digest_range", [("blob", data), ("nat", start), ("nat", length)])
+        assert got == hashlib.sha256(data[start:start + length]).digest(), (start, length)

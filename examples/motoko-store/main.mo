@@ -242,7 +242,7 @@ persistent actor {
       if (t.dtype.kind == #string) {
         let enc = switch (Enc.tensor({ dtype = t.dtype; shape = t.shape; data = #strings(t.strings) })) {
           case (#ok b) b;
-          case (#err e) Prim.trap("re-encoding string tensor " # name # ": " # e);
+          case (#err e) Prim.trap("re-encoding string tensor " # name # ": " # e.message);
         };
         let at = end;
         if (not ensure(store, at + C.n64(enc.size()))) Prim.trap("stable memory cannot grow");
@@ -417,22 +417,29 @@ persistent actor {
       case (?e) switch (loadF32(e)) { case (?a) ?a; case null return #Err(#InvalidState("cannot stage the bias")) };
     };
     let xs = switch (El.toFloat32(xt, scratch)) { case (?a) a; case null return #Err(#InvalidArgument("x is not float32")) };
-    let y = Prim.Array_tabulate<Float32>(batch * out, func k {
-      let row = k / out;
-      let o = k % out;
-      var acc : Float = switch b { case (?bb) Prim.float32ToFloat(bb[o]); case null 0.0 };
-      var i = 0;
-      let wo = o * inp;
-      let xo = row * inp;
-      while (i < inp) {
-        acc += Prim.float32ToFloat(w[wo + i]) * Prim.float32ToFloat(xs[xo + i]);
-        i += 1;
+    // x widened to Float once, one array per row, so that the inner loop iterates it with `vals()` and walks
+    // the weights with one running Nat64 index (no Nat arithmetic per multiply-add).
+    let xrows = Prim.Array_tabulate<[Float]>(batch, func row = Prim.Array_tabulate<Float>(inp, func i = Prim.float32ToFloat(xs[row * inp + i])));
+    let y = Prim.Array_init<Float32>(batch * out, 0.0);
+    var row = 0;
+    while (row < batch) {
+      let xr = xrows[row];
+      var k : Nat64 = 0; // index of w[o][0]
+      var o = 0;
+      while (o < out) {
+        var acc : Float = switch b { case (?bb) Prim.float32ToFloat(bb[o]); case null 0.0 };
+        for (xv in xr.vals()) {
+          acc += Prim.float32ToFloat(w[Prim.nat64ToNat(k)]) * xv;
+          k += 1;
+        };
+        y[row * out + o] := Prim.floatToFloat32(acc);
+        o += 1;
       };
-      Prim.floatToFloat32(acc);
-    });
-    switch (Enc.tensor({ dtype = D.FLOAT32; shape; data = #bytes(El.fromFloat32(y, scratch)) })) {
+      row += 1;
+    };
+    switch (Enc.float32(Prim.Array_tabulate<Float32>(y.size(), func i = y[i]), shape, scratch)) {
       case (#ok doc) #Ok(doc);
-      case (#err e) #Err(#InvalidState("encoding y: " # e));
+      case (#err e) #Err(#InvalidState("encoding y: " # e.message));
     };
   };
 };

@@ -1,6 +1,6 @@
 /// Test actor for bindings/motoko/src/Sha256.mo (tests/test_motoko_sha256.py): `digest` hashes its argument in
 /// one call, `digest_parts` feeds it in pieces of `step` bytes, `repeat` hashes `n` copies of a blob (the
-/// one-million-'a' vector without a 1 MB message), `hash_only` returns nothing, for fuel per byte.
+/// one-million-'a' vector without a 1 MB message), `digest_range` hashes a sub-range in place, `hash_only` returns nothing, for fuel per byte.
 import Prim "mo:⛔";
 import Sha "mo:tensorcbor/Sha256";
 
@@ -23,6 +23,12 @@ persistent actor {
     let d = Sha.Sha256();
     var i = 0;
     while (i < n) { d.write(data); i += 1 };
+    d.sum();
+  };
+
+  public query func digest_range(data : Blob, from : Nat, len : Nat) : async Blob {
+    let d = Sha.Sha256();
+    d.writeRange(data, from, len);
     d.sum();
   };
 

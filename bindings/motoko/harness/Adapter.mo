@@ -23,6 +23,8 @@ import Stable "../src/Stable";
 
 persistent actor {
   transient let scratch = Bits.Scratch();
+  transient let tabled = Bits.Scratch();
+  tabled.useHalfTables();
 
   func errorAnswer(e : Errors.Error) : Blob {
     let out = B.Builder(64);
@@ -107,7 +109,7 @@ persistent actor {
     let result : Enc.Result<Blob> = if (kind == 0x74) {
       let n : Nat64 = switch (C.expect(c, 4, "a tensor request")) { case (?n) n; case null 0 };
       if (n != 3) return adapterError("malformed tensor request");
-      switch (input(c)) { case (?t) Enc.tensor(t); case null #err("malformed tensor request") };
+      switch (input(c)) { case (?t) Enc.tensor(t); case null return adapterError("malformed tensor request") };
     } else {
       let n : Nat64 = switch (C.expect(c, 4, "a bundle request")) { case (?n) n; case null 0 };
       if (n != 2) return adapterError("malformed bundle request");
@@ -127,7 +129,7 @@ persistent actor {
       Enc.bundle(Prim.Array_tabulate<(Text, T.Input)>(count, func k = ts[k]), meta);
     };
     switch result {
-      case (#err e) adapterError(e);
+      case (#err e) adapterError(Errors.name(e.code) # ": " # e.message);
       case (#ok doc) {
         let out = B.Builder(16 + 2 * doc.size());
         J.ascii(out, "{\"hex\":\"");
@@ -151,7 +153,12 @@ persistent actor {
 
   /// {"floats": [binary64 bits as hex], "float32": hex of the [Float32] route re-encoded, "ints": [...],
   ///  "reverse": hex of the element bytes rebuilt from the typed array}
-  public func elements(doc : Blob) : async Blob {
+  public func elements(doc : Blob) : async Blob { elementsWith(doc, scratch) };
+
+  /// The same with the float16/bfloat16 tables (`Bits.Scratch.useHalfTables`).
+  public func elementsTabled(doc : Blob) : async Blob { elementsWith(doc, tabled) };
+
+  func elementsWith(doc : Blob, scratch : Bits.Scratch) : Blob {
     let t = switch (Dec.tensor(doc)) { case (#ok t) t; case (#err e) return errorAnswer(e) };
     let out = B.Builder(64);
     let name = t.dtype.name;

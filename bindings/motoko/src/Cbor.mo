@@ -42,7 +42,7 @@ module {
   /// Read one head with the generic checks: TRUNCATED, MALFORMED, INDEFINITE_LENGTH, NON_SHORTEST_HEAD.
   public func head(c : Cursor) : ?Head {
     let start = c.pos;
-    if (start >= c.size) return fail(c, #TRUNCATED, start, "the input ends where a data item should start");
+    if (start >= c.size) return fail(c, #TRUNCATED, start, "a data item needs 1 bytes but only 0 remain");
     let ib = c.buf[start];
     let major = ib >> 5;
     let ai = ib & 31;
@@ -52,27 +52,27 @@ module {
     };
     if (ai > 27) {
       if (ai == 31 and major >= 2 and major <= 5) {
-        return fail(c, #INDEFINITE_LENGTH, start, "indefinite-length items are not allowed; use a definite length");
+        return fail(c, #INDEFINITE_LENGTH, start, "indefinite-length items are not allowed; encode strings, arrays and maps with a definite length");
       };
-      return fail(c, #MALFORMED, start, "initial byte is not well-formed CBOR (additional information 28-31)");
+      return fail(c, #MALFORMED, start, "initial byte " # hexByte(ib) # " is not well-formed CBOR");
     };
     let size : Nat = switch ai { case 24 1; case 25 2; case 26 4; case _ 8 };
-    if (c.size < start + 1 + size) return fail(c, #TRUNCATED, start, "the input ends inside a data item head");
+    if (c.size < start + 1 + size) return fail(c, #TRUNCATED, start, "a data item head needs " # natText(1 + size) # " bytes but only " # natText(c.size - start) # " remain");
     var arg : Nat64 = 0;
     var i = start + 1;
     let stop = start + 1 + size;
     while (i < stop) { arg := (arg << 8) | n8to64(c.buf[i]); i += 1 };
     c.pos := stop;
     if (major == 7) {
-      if (ai == 24 and arg < 32) return fail(c, #MALFORMED, start, "a simple value below 32 must use the one-byte form");
+      if (ai == 24 and arg < 32) return fail(c, #MALFORMED, start, "simple value " # n64Text(arg) # " must use the one-byte form");
       return ?{ major; ai; arg; start };
     };
     let minimum : Nat64 = switch ai { case 24 24; case 25 256; case 26 65536; case _ 4294967296 };
-    if (arg < minimum) return fail(c, #NON_SHORTEST_HEAD, start, "an argument is not in its shortest form");
+    if (arg < minimum) return fail(c, #NON_SHORTEST_HEAD, start, "argument " # n64Text(arg) # " is not in its shortest form (initial byte " # hexByte(ib) # ")");
     ?{ major; ai; arg; start };
   };
 
-  func majorName(m : Nat8) : Text {
+  public func majorName(m : Nat8) : Text {
     switch m {
       case 0 "an unsigned integer";
       case 1 "a negative integer";
@@ -88,7 +88,7 @@ module {
   /// Check that a head has major type `major` ("expect type X": a tag is UNEXPECTED_TAG).
   public func check(c : Cursor, h : Head, major : Nat8, what : Text) : ?Nat64 {
     if (h.major == major) return ?h.arg;
-    if (h.major == 6) return fail(c, #UNEXPECTED_TAG, h.start, "a tag where " # what # " was expected");
+    if (h.major == 6) return fail(c, #UNEXPECTED_TAG, h.start, "tag " # n64Text(h.arg) # " where " # what # " was expected");
     fail(c, #UNEXPECTED_TYPE, h.start, majorName(h.major) # " where " # what # " was expected");
   };
 
@@ -101,7 +101,7 @@ module {
   /// Skip `n` content bytes that must lie in the readable buffer; returns where they start.
   public func take(c : Cursor, n : Nat64, what : Text) : ?Nat {
     let start = c.pos;
-    if (n64(c.size - start) < n) return fail(c, #TRUNCATED, start, what # " claims more bytes than remain");
+    if (n64(c.size - start) < n) return fail(c, #TRUNCATED, start, what # " needs " # n64Text(n) # " bytes but only " # natText(c.size - start) # " remain");
     c.pos := start + nat(n);
     ?start;
   };
@@ -109,7 +109,7 @@ module {
   /// Skip `n` bytes that may lie beyond the buffer but inside the document (element data).
   public func skip(c : Cursor, n : Nat64, what : Text) : ?Nat {
     let start = c.pos;
-    if (n64(c.docLen - start) < n) return fail(c, #TRUNCATED, start, what # " claims more bytes than remain");
+    if (n64(c.docLen - start) < n) return fail(c, #TRUNCATED, start, what # " needs " # n64Text(n) # " bytes but only " # natText(c.docLen - start) # " remain");
     c.pos := start + nat(n);
     ?start;
   };
@@ -193,5 +193,23 @@ module {
     t;
   };
   public func n64Text(x : Nat64) : Text = natText(Prim.nat64ToNat(x));
+
+  /// 'name', as Python's repr quotes a name in its messages.
+  public func quote(t : Text) : Text = "'" # t # "'";
+
+  /// "[2, 3]", as Python prints a shape.
+  public func shapeText(shape : [Nat]) : Text {
+    var out = "[";
+    var i = 0;
+    while (i < shape.size()) { out #= (if (i > 0) ", " else "") # natText(shape[i]); i += 1 };
+    out # "]";
+  };
+
+  /// "0x1c": a byte as Python's f"0x{b:02x}" writes it.
+  public func hexByte(b : Nat8) : Text {
+    func digit(d : Nat8) : Text = Prim.charToText(Prim.nat32ToChar(Prim.nat16ToNat32(Prim.nat8ToNat16(if (d < 10) 48 + d else 87 + d))));
+    "0x" # digit(b / 16) # digit(b % 16);
+  };
+
   public func intText(x : Int) : Text = if (x < 0) "-" # natText(Prim.abs(x)) else natText(Prim.abs(x));
 };

@@ -33,9 +33,9 @@ module {
     let ok = n >= 3 and b[0] == 0xd9 and b[1] == 0xd9 and b[2] == 0xf7;
     if (not ok) {
       if (n < 3 and (n == 0 or (b[0] == 0xd9 and (n == 1 or b[1] == 0xd9)))) {
-        return C.fail(c, #TRUNCATED, 0, "the input ends inside the self-described CBOR tag d9d9f7");
+        return C.fail(c, #TRUNCATED, 0, "the input ends inside the self-described CBOR tag");
       };
-      return C.fail(c, #BAD_MAGIC, 0, "not a tensorcbor document: it must start with d9d9f7 (tag 55799)");
+      return C.fail(c, #BAD_MAGIC, 0, "not a tensorcbor document: it must start with d9d9f7 (self-described CBOR, tag 55799)");
     };
     // fast path: the 3-byte tag head d9 cb xx of the expected tag
     if (n >= 6 and b[3] == 0xd9 and b[4] == 0xcb and C.n8to64(b[5]) == tag - 0xcb00) {
@@ -44,22 +44,25 @@ module {
     };
     c.pos := 3;
     let h = switch (C.head(c)) { case (?h) h; case null return null };
-    if (h.major != 6 or h.arg != tag) {
-      let what = if (tag == TENSOR_TAG) "a tensor document (tag 52084)" else "a bundle document (tag 52066)";
-      return C.fail(c, #BAD_MAGIC, h.start, "expected " # what);
+    if (h.major != 6 or (h.arg != TENSOR_TAG and h.arg != BUNDLE_TAG)) {
+      return C.fail(c, #BAD_MAGIC, h.start, "not a tensorcbor document: expected tag 52084 (tensor) or 52066 (bundle) after the self-described CBOR tag");
+    };
+    if (h.arg != tag) {
+      let (found, want, reader) = if (tag == TENSOR_TAG) ("bundle", "tensor", "Decode.bundle") else ("tensor", "bundle", "Decode.tensor");
+      return C.fail(c, #BAD_MAGIC, h.start, "this is a " # found # " document, not a " # want # "; read it with " # reader);
     };
     ?();
   };
 
   /// Step 3-4 with D1's order: array head (non-empty), version 1, then the array length.
-  func envelope(c : C.Cursor, lo : Nat64, hi : Nat64, what : Text) : ?Nat64 {
+  func envelope(c : C.Cursor, lo : Nat64, hi : Nat64, name : Text, what : Text) : ?Nat64 {
     let start = c.pos;
-    let len = switch (C.expect(c, 4, "the document array")) { case (?n) n; case null return null };
-    if (len == 0) return C.fail(c, #UNEXPECTED_TYPE, start, "the document array is empty");
+    let len = switch (C.expect(c, 4, name)) { case (?n) n; case null return null };
+    if (len == 0) return C.fail(c, #UNEXPECTED_TYPE, start, name # " is empty; it starts with the version");
     let vstart = c.pos;
     let v = switch (C.expect(c, 0, "the version (unsigned integer)")) { case (?v) v; case null return null };
-    if (v != 1) return C.fail(c, #UNSUPPORTED_VERSION, vstart, "format version is not 1; this decoder reads version 1");
-    if (len < lo or len > hi) return C.fail(c, #UNEXPECTED_TYPE, start, what);
+    if (v != 1) return C.fail(c, #UNSUPPORTED_VERSION, vstart, "format version " # C.n64Text(v) # " is not supported (this decoder reads version 1)");
+    if (len < lo or len > hi) return C.fail(c, #UNEXPECTED_TYPE, start, what # ", found " # C.n64Text(len));
     ?len;
   };
 
@@ -90,7 +93,7 @@ module {
         if (d == 0) { zero := true } else {
           if (d > MAX_COUNT / nonzero) {
             failed := true;
-            ignore C.fail<()>(c, #SIZE_OVERFLOW, dstart, "the product of the dimensions exceeds 2^53-1");
+            ignore C.fail<()>(c, #SIZE_OVERFLOW, dstart, "the product of the non-zero dimensions exceeds 2^53-1");
             return 0;
           };
           nonzero *= d;
@@ -100,8 +103,10 @@ module {
     );
     if (failed) return null;
     if (dt.kind == #block) {
-      let ok = dims.size() > 0 and (dims[dims.size() - 1] % C.nat(dt.blockElems)) == 0;
-      if (not ok) return C.fail(c, #SHAPE_MISMATCH, start, dt.name # " needs rank >= 1 and a last dimension that is a multiple of its block size");
+      let size = C.nat(dt.blockElems);
+      if (dims.size() == 0) return C.fail(c, #SHAPE_MISMATCH, start, "a " # dt.name # " tensor needs rank >= 1 (its last dimension is cut into blocks of " # C.natText(size) # ")");
+      let last = dims[dims.size() - 1];
+      if (last % size != 0) return C.fail(c, #SHAPE_MISMATCH, start, "the last dimension of a " # dt.name # " tensor must be a multiple of " # C.natText(size) # ", found " # C.natText(last));
     };
     ?(dims, if zero 0 else nonzero);
   };
@@ -113,10 +118,10 @@ module {
   };
 
   /// F4: the string array (TRUNCATED / INVALID_UTF8 per element).
-  func strings(c : C.Cursor, count : Nat64) : ?[Text] {
+  func strings(c : C.Cursor, dims : [Nat], count : Nat64) : ?[Text] {
     let start = c.pos;
     let n = switch (C.expect(c, 4, "the string array")) { case (?x) x; case null return null };
-    if (n != count) return C.fail(c, #SHAPE_MISMATCH, start, "the shape needs " # C.n64Text(count) # " strings, found " # C.n64Text(n));
+    if (n != count) return C.fail(c, #SHAPE_MISMATCH, start, "shape " # C.shapeText(dims) # " needs " # C.n64Text(count) # " strings, found " # C.n64Text(n));
     var out : [var Text] = [var];
     var used = 0;
     var i : Nat64 = 0;
@@ -155,7 +160,7 @@ module {
     if (dt.kind == #string) {
       if (padded) return C.fail(c, #BAD_PADDING, c.pos - padLen, "string tensors never carry padding");
       let start = c.pos;
-      let s = switch (strings(c, count)) { case (?s) s; case null return null };
+      let s = switch (strings(c, dims, count)) { case (?s) s; case null return null };
       return ?{ dtype = dt; shape = dims; count = C.nat(count); source = c.buf; dataOffset = start; dataLength = c.pos - start; strings = s };
     };
     let dstart = c.pos;
@@ -165,7 +170,7 @@ module {
     };
     if (dt.tag != 0) {
       if (h.major != 6 or h.arg != dt.tag) {
-        return C.fail(c, #UNEXPECTED_TAG, dstart, dt.name # " data must be wrapped in RFC 8746 tag " # C.n64Text(dt.tag));
+        return C.fail(c, #UNEXPECTED_TAG, dstart, dt.name # " data must be wrapped in RFC 8746 tag " # C.n64Text(dt.tag) # ", found " # (if (h.major == 6) "tag " # C.n64Text(h.arg) else "no tag"));
       };
       h := switch (C.head(c)) { case (?h) h; case null return null };
     };
@@ -178,11 +183,11 @@ module {
     let a = C.nat(dt.align);
     let need = (a - p % a) % a;
     if (padLen != need) {
-      return C.fail(c, #BAD_PADDING, dstart, "element data needs " # C.natText(need) # " padding bytes for " # C.natText(a) # "-byte alignment, found " # C.natText(padLen));
+      return C.fail(c, #BAD_PADDING, dstart, "element data at offset " # C.natText(p) # " needs " # C.natText(need) # " padding bytes for " # C.natText(a) # "-byte alignment, found " # C.natText(padLen));
     };
     let expected = dataLength(dt, count);
     if (len != expected) {
-      return C.fail(c, #SHAPE_MISMATCH, dstart, "the shape needs " # C.n64Text(expected) # " data bytes, found " # C.n64Text(len));
+      return C.fail(c, #SHAPE_MISMATCH, dstart, "shape " # C.shapeText(dims) # " of " # dt.name # " needs " # C.n64Text(expected) # " data bytes, found " # C.n64Text(len));
     };
     let off = switch (C.skip(c, len, "the element data")) { case (?x) x; case null return null };
     ?{ dtype = dt; shape = dims; count = C.nat(count); source = c.buf; dataOffset = off; dataLength = C.nat(len); strings = [] };
@@ -196,7 +201,7 @@ module {
       var i = t.dataOffset;
       let stop = t.dataOffset + t.dataLength;
       while (i < stop) {
-        if (b[i] > 1) return ?{ code = #INVALID_ELEMENT; offset = i; message = "a bool element is neither 0x00 nor 0x01" };
+        if (b[i] > 1) return ?{ code = #INVALID_ELEMENT; offset = i; message = "bool element " # C.natText(i - t.dataOffset) # " is " # C.hexByte(b[i]) # "; only 0x00 and 0x01 are allowed" };
         i += 1;
       };
       return null;
@@ -225,13 +230,13 @@ module {
     let c = C.cursor(doc);
     let t = switch (tensorFields(c)) { case (?t) t; case null return err(c) };
     switch (checkElements(t)) { case (?e) return #err(e); case null {} };
-    if (c.pos != doc.size()) return #err({ code = #TRAILING_BYTES; offset = c.pos; message = "bytes follow the end of the document" });
+    if (c.pos != doc.size()) return #err({ code = #TRAILING_BYTES; offset = c.pos; message = C.natText(doc.size() - c.pos) # " bytes follow the end of the document" });
     #ok(t);
   };
 
   func tensorFields(c : C.Cursor) : ?T.Tensor {
     switch (magic(c, TENSOR_TAG)) { case null return null; case _ {} };
-    let len = switch (envelope(c, 4, 5, "a tensor array has 4 or 5 elements")) { case (?n) n; case null return null };
+    let len = switch (envelope(c, 4, 5, "the tensor array", "a tensor array has 4 or 5 elements")) { case (?n) n; case null return null };
     tensorBody(c, len);
   };
 
@@ -257,40 +262,43 @@ module {
   public func bundle(doc : Blob) : Result<T.Bundle> {
     let c = C.cursor(doc);
     switch (magic(c, BUNDLE_TAG)) { case null return err(c); case _ {} };
-    switch (envelope(c, 5, 5, "a bundle array has 5 elements")) { case null return err(c); case _ {} };
+    switch (envelope(c, 5, 5, "the bundle array", "a bundle array has exactly 5 elements")) { case null return err(c); case _ {} };
     let metadata = switch (M.read(c, true)) { case (?m) m; case null return err(c) };
     let entries = switch (directory(c)) { case (?e) e; case null return err(c) };
     // pad: B must be a multiple of 8
     let pstart = c.pos;
-    let k = switch (C.expect(c, 2, "the bundle padding byte string")) { case (?x) x; case null return err(c) };
-    let body = switch (C.take(c, k, "the bundle padding")) { case (?x) x; case null return err(c) };
+    let k = switch (C.expect(c, 2, "the pad (a byte string)")) { case (?x) x; case null return err(c) };
+    let body = switch (C.take(c, k, "the pad")) { case (?x) x; case null return err(c) };
     var i = 0;
     while (i < C.nat(k)) {
-      if (doc[body + i] != 0) return #err({ code = #BAD_PADDING; offset = pstart; message = "bundle padding bytes must be zero" });
+      if (doc[body + i] != 0) return #err({ code = #BAD_PADDING; offset = pstart; message = "the pad before the tensors must be zero bytes" });
       i += 1;
     };
-    if (k > 7 or c.pos % 8 != 0) return #err({ code = #BAD_PADDING; offset = pstart; message = "the bundle padding must be the 0 to 7 zero bytes that make the tensors array start at a multiple of 8" });
+    let want = (8 - (pstart + 1) % 8) % 8;
+    if (c.pos % 8 != 0 or C.nat(k) != want) {
+      return #err({ code = #BAD_PADDING; offset = pstart; message = "the pad must be " # C.natText(want) # " zero bytes, so that the tensors start at a multiple of 8; found " # C.n64Text(k) });
+    };
     let base = c.pos;
     let tstart = c.pos;
     let n = switch (C.expect(c, 4, "the tensors array")) { case (?x) x; case null return err(c) };
-    if (n != C.n64(entries.size())) return #err({ code = #DIRECTORY_MISMATCH; offset = tstart; message = "the tensors array has " # C.n64Text(n) # " items but the directory lists " # C.natText(entries.size()) });
+    if (n != C.n64(entries.size())) return #err({ code = #DIRECTORY_MISMATCH; offset = tstart; message = "the directory lists " # C.natText(entries.size()) # " tensors, the tensors array has " # C.n64Text(n) });
     let tensors = Prim.Array_init<(Text, T.Tensor)>(entries.size(), ("", emptyTensor(doc)));
     var j = 0;
     while (j < entries.size()) {
       let e = entries[j];
       let istart = c.pos;
-      let fields = switch (C.expect(c, 4, "a tensor item array")) { case (?x) x; case null return err(c) };
-      if (fields != 1 and fields != 2) return #err({ code = #UNEXPECTED_TYPE; offset = istart; message = "a tensor item has 1 or 2 elements" });
+      let fields = switch (C.expect(c, 4, "the item of tensor " # C.quote(e.name) # " (an array)")) { case (?x) x; case null return err(c) };
+      if (fields != 1 and fields != 2) return #err({ code = #UNEXPECTED_TYPE; offset = istart; message = "tensor " # C.quote(e.name) # ": an item has 1 or 2 elements, found " # C.n64Text(fields) });
       let t = switch (data(c, e.dtype, e.shape, e.count, fields == 2)) { case (?t) t; case null return err(c) };
       let rel = t.dataOffset - base;
       if (C.n64(rel) != e.offset or C.n64(t.dataLength) != e.length) {
-        return #err({ code = #DIRECTORY_MISMATCH; offset = istart; message = "tensor \"" # e.name # "\" is not where or as long as its directory entry says" });
+        return #err({ code = #DIRECTORY_MISMATCH; offset = istart; message = "tensor " # C.quote(e.name) # ": the item's bytes are at " # C.natText(t.dataOffset) # " (" # C.natText(t.dataLength) # " bytes), the directory says " # C.natText(base + C.nat(e.offset)) # " (" # C.n64Text(e.length) # " bytes)" });
       };
       switch (checkElements(t)) { case (?x) return #err(x); case null {} };
       tensors[j] := (e.name, t);
       j += 1;
     };
-    if (c.pos != doc.size()) return #err({ code = #TRAILING_BYTES; offset = c.pos; message = "bytes follow the end of the document" });
+    if (c.pos != doc.size()) return #err({ code = #TRAILING_BYTES; offset = c.pos; message = C.natText(doc.size() - c.pos) # " bytes follow the end of the document" });
     #ok({ metadata; tensors = Prim.Array_tabulate<(Text, T.Tensor)>(tensors.size(), func q = tensors[q]) });
   };
 
@@ -310,7 +318,7 @@ module {
 
   /// The directory with every entry check of D4, offsets checked against the layout rule.
   public func directory(c : C.Cursor) : ?[Entry] {
-    let n = switch (C.expect(c, 4, "the bundle directory (array)")) { case (?x) x; case null return null };
+    let n = switch (C.expect(c, 4, "the directory (an array)")) { case (?x) x; case null return null };
     // the tensors array head precedes item 0 in the layout
     var rel : Nat = B.headSize(n);
     var out : [var Entry] = [var];
@@ -320,39 +328,39 @@ module {
     var i : Nat64 = 0;
     while (i < n) {
       let estart = c.pos;
-      let fields = switch (C.expect(c, 4, "a directory entry (array)")) { case (?x) x; case null return null };
-      if (fields != 5 and fields != 7) return C.fail(c, #UNEXPECTED_TYPE, estart, "a directory entry has 5 or 7 elements");
+      let fields = switch (C.expect(c, 4, "a directory entry (an array)")) { case (?x) x; case null return null };
+      if (fields != 5 and fields != 7) return C.fail(c, #UNEXPECTED_TYPE, estart, "a directory entry has 5 or 7 elements, found " # C.n64Text(fields));
       let nstart = c.pos;
       let nlen = switch (C.expect(c, 3, "a tensor name (text)")) { case (?x) x; case null return null };
       let name = switch (C.text(c, nlen, "a tensor name")) { case (?t) t; case null return null };
-      if (nlen == 0 or nlen > MAX_NAME) return C.fail(c, #INVALID_NAME, nstart, "tensor names are 1 to 4096 UTF-8 bytes");
+      if (nlen == 0 or nlen > MAX_NAME) return C.fail(c, #INVALID_NAME, nstart, "tensor names are 1 to 4096 UTF-8 bytes, found " # C.n64Text(nlen));
       let keyLen : Nat = c.pos - nstart;
       if (i > 0) {
         let order = C.compareRanges(c.buf, nstart, keyLen, prevStart, prevLen);
-        if (order == 0) return C.fail(c, #DUPLICATE_NAME, nstart, "tensor \"" # name # "\" appears twice");
-        if (order < 0) return C.fail(c, #UNSORTED_KEYS, nstart, "tensor \"" # name # "\" is out of order; names are sorted bytewise by their encoding");
+        if (order == 0) return C.fail(c, #DUPLICATE_NAME, nstart, "tensor " # C.quote(name) # " appears twice");
+        if (order < 0) return C.fail(c, #UNSORTED_KEYS, nstart, "tensor " # C.quote(name) # " is out of order; names must be sorted bytewise by their encoding");
       };
       prevStart := nstart;
       prevLen := keyLen;
       let dt = switch (dtype(c)) { case (?d) d; case null return null };
       let (dims, count) = switch (shape(c, dt)) { case (?s) s; case null return null };
       let ostart = c.pos;
-      let offset = switch (C.expect(c, 0, "a tensor offset (unsigned integer)")) { case (?x) x; case null return null };
+      let offset = switch (C.expect(c, 0, "the offset (unsigned integer)")) { case (?x) x; case null return null };
       let lstart = c.pos;
-      let length = switch (C.expect(c, 0, "a tensor length (unsigned integer)")) { case (?x) x; case null return null };
+      let length = switch (C.expect(c, 0, "the length (unsigned integer)")) { case (?x) x; case null return null };
       if (fields == 5) {
         if (dt.kind != #string and length != dataLength(dt, count)) {
-          return C.fail(c, #SHAPE_MISMATCH, lstart, "tensor \"" # name # "\": length " # C.n64Text(length) # " is not the data length of its dtype and shape");
+          return C.fail(c, #SHAPE_MISMATCH, lstart, "tensor " # C.quote(name) # ": shape " # C.shapeText(dims) # " of " # dt.name # " needs " # C.n64Text(dataLength(dt, count)) # " data bytes, the directory says " # C.n64Text(length));
         };
       } else {
-        if (dt.kind == #string) return C.fail(c, #INVALID_COMPRESSION, c.pos, "string tensors are never compressed");
+        if (dt.kind == #string) return C.fail(c, #INVALID_COMPRESSION, c.pos, "tensor " # C.quote(name) # ": string tensors are never compressed");
         // a Core decoder stops here, before reading codec and filter (SPEC §7.1 bundle step 7)
         return C.fail(c, #UNSUPPORTED_COMPRESSION, c.pos, "compressed tensors (Extended profile) are not supported by this Core decoder");
       };
       // layout rule: item array head, padding (non-string), tag head, byte-string head, then the data
       let expectedOffset : Nat = layoutOffset(rel, dt, length);
       if (C.nat(offset) != expectedOffset) {
-        return C.fail(c, #DIRECTORY_MISMATCH, ostart, "tensor \"" # name # "\": offset " # C.n64Text(offset) # " is not the layout rule's " # C.natText(expectedOffset));
+        return C.fail(c, #DIRECTORY_MISMATCH, ostart, "tensor " # C.quote(name) # ": the layout rule puts its bytes at offset " # C.natText(expectedOffset) # " from B, the directory says " # C.n64Text(offset));
       };
       rel := expectedOffset + C.nat(length);
       let e : Entry = { name; dtype = dt; shape = dims; count; offset; length };

@@ -2,7 +2,8 @@
 ///
 /// Bulk routes reuse Motoko's own Candid decoder: the element bytes are staged in the scratch Region behind
 /// a Candid `vec T` header and decoded with `from_candid` (the same cost as receiving that vector as a
-/// message argument). float16/bfloat16 go through a 65,536-entry table; NaNs are rebuilt from their bits
+/// message argument). float16/bfloat16 go through 65,536-entry tables when `Bits.Scratch.useHalfTables` built
+/// them, else through exact float arithmetic (no table is ever built here); float32 NaNs are rebuilt from their bits
 /// through the Region, since the IC canonicalizes NaNs in float arithmetic. Every function returns null
 /// when the dtype does not match (never traps on a decoded tensor).
 import Prim "mo:⛔";
@@ -41,7 +42,7 @@ module {
     let hdr = Prim.arrayToBlob(Prim.Array_tabulate<Nat8>(9 + tail.size(), func i = if (i < 9) fixed[i] else tail[i - 9]));
     let hlen = C.n64(hdr.size());
     let srcLen = C.n64(t.source.size());
-    if (not s.ensure(BASE + srcLen)) return null;
+    if (not s.ensure(BASE + srcLen + 8)) return null; // + 8: the pairwise float16 route reads 2 bytes past odd-length data
     Region.storeBlob(r, BASE, t.source);
     let start = BASE + C.n64(t.dataOffset) - hlen;
     Region.storeBlob(r, start, hdr);
@@ -97,14 +98,54 @@ module {
       );
     };
     if (name == "float16" or name == "bfloat16" or name == "complex32") {
-      let key = if (name == "bfloat16") "bfloat16" else "float16";
-      let fmt = if (name == "bfloat16") F.BF16 else F.F16;
-      let table = s.table16(key, func bits = F.widen(bits, fmt));
+      let bf = name == "bfloat16";
       let n = if (name == "complex32") 2 * t.count else t.count;
-      let b = switch (candid(s, t, 0x7a, n)) { case (?b) b; case null return null };
-      let v : ?[Nat16] = from_candid (b);
+      // Candid decodes the elements in pairs, as `vec nat32` (its cost is per vector element, whatever the
+      // width); an odd last element takes the two bytes after the data, which are never read as a value.
+      let words = (n + 1) / 2;
+      let b = switch (candidPrefix(s, t, 0x79, words, 4 * words)) { case (?b) b; case null return null };
+      let v : ?[Nat32] = from_candid (b);
       let a = switch v { case (?a) a; case null return null };
-      return ?Prim.Array_tabulate<Float>(n, func i = table[Prim.nat16ToNat(a[i])]);
+      switch (if bf s.bfloat16Table() else s.float16Table()) {
+        case (?table) return ?Prim.Array_tabulate<Float>(
+          n,
+          func i {
+            let k = Prim.natToNat64(i);
+            let w = Prim.nat32ToNat64(a[Prim.nat64ToNat(k >> 1)]);
+            table[Prim.nat64ToNat((w >> ((k & 1) << 4)) & 0xFFFF)];
+          },
+        );
+        case null {
+          // significand x 2^k in float arithmetic, exact (see Bits.Scratch.half); the format's constants
+          // written out, as the closure runs once per element
+          if bf {
+            let scale = s.bfloat16Scale();
+            return ?Prim.Array_tabulate<Float>(
+              n,
+              func i {
+                let k = Prim.natToNat64(i);
+                let b = (Prim.nat32ToNat64(a[Prim.nat64ToNat(k >> 1)]) >> ((k & 1) << 4)) & 0xFFFF;
+                let e = (b >> 7) & 0xFF;
+                if (e == 0xFF) return s.toFloat(F.widen(b, F.BF16));
+                let v = Prim.int64ToFloat(Prim.nat64ToInt64(if (e == 0) b & 0x7F else (b & 0x7F) | 0x80)) * scale[Prim.nat64ToNat(e)];
+                if (b >= 0x8000) -v else v;
+              },
+            );
+          };
+          let scale = s.float16Scale();
+          return ?Prim.Array_tabulate<Float>(
+            n,
+            func i {
+              let k = Prim.natToNat64(i);
+              let b = (Prim.nat32ToNat64(a[Prim.nat64ToNat(k >> 1)]) >> ((k & 1) << 4)) & 0xFFFF;
+              let e = (b >> 10) & 0x1F;
+              if (e == 0x1F) return s.toFloat(F.widen(b, F.F16));
+              let v = Prim.int64ToFloat(Prim.nat64ToInt64(if (e == 0) b & 0x3FF else (b & 0x3FF) | 0x400)) * scale[Prim.nat64ToNat(e)];
+              if (b >= 0x8000) -v else v;
+            },
+          );
+        };
+      };
     };
     let fmt = switch (F.formatOf(name)) { case (?f) f; case null return null };
     let bits = C.nat(t.dtype.bits);

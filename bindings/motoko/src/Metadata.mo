@@ -4,6 +4,7 @@ import C "Cbor";
 import F "Floats";
 import B "Bytes";
 import T "Types";
+import E "Errors";
 
 module {
   public let MAX_NESTING : Nat = 32;
@@ -16,7 +17,7 @@ module {
   func tooLarge(x : Ctx, h : C.Head) : Bool {
     let content : Nat = if (h.major == 2 or h.major == 3) C.nat(h.arg) else 0;
     if (x.c.pos + content - x.m0 > MAX_BYTES) {
-      ignore C.fail<()>(x.c, #METADATA_TOO_LARGE, h.start, "metadata is longer than 16 MiB; store large data as a tensor");
+      ignore C.fail<()>(x.c, #METADATA_TOO_LARGE, h.start, "the metadata reaches past the " # C.natText(MAX_BYTES) # "-byte limit at this item");
       return true;
     };
     false;
@@ -27,7 +28,8 @@ module {
     let x : Ctx = { c; m0 = c.pos; strict };
     let h = switch (C.head(c)) { case (?h) h; case null return null };
     if (tooLarge(x, h)) return null; // the limit comes before the head's type (SPEC.md §7.1 bundle step 6)
-    let n = switch (C.check(c, h, 5, "the metadata map")) { case (?n) n; case null return null };
+    if (h.major != 5) return C.fail(c, if (h.major == 6) #UNEXPECTED_TAG else #UNEXPECTED_TYPE, h.start, "the metadata must be a map");
+    let n = h.arg;
     mapBody(x, n, 1);
   };
 
@@ -42,17 +44,17 @@ module {
       let keyStart = c.pos;
       let h = switch (C.head(c)) { case (?h) h; case null return null };
       if (tooLarge(x, h)) return null;
-      if (h.major != 3) return C.fail(c, #UNSUPPORTED_VALUE, keyStart, "a metadata map key is not text");
+      if (h.major != 3) return C.fail(c, #UNSUPPORTED_VALUE, keyStart, "map key of type " # C.majorName(h.major) # "; metadata keys must be text");
       let key = switch (C.text(c, h.arg, "a map key")) { case (?k) k; case null return null };
       let keyLen : Nat = c.pos - keyStart;
       if (i > 0) {
         let order = C.compareRanges(c.buf, keyStart, keyLen, prevStart, prevLen);
-        if (order == 0) return C.fail(c, #DUPLICATE_KEY, keyStart, "map key \"" # key # "\" appears twice");
+        if (order == 0) return C.fail(c, #DUPLICATE_KEY, keyStart, "map key " # C.quote(key) # " appears twice");
         if (order < 0) {
-          if (x.strict) return C.fail(c, #UNSORTED_KEYS, keyStart, "map key \"" # key # "\" is out of order; keys are sorted bytewise by their encoding");
+          if (x.strict) return C.fail(c, #UNSORTED_KEYS, keyStart, "map key " # C.quote(key) # " is out of order; keys must be sorted bytewise by their encoding");
           var j = 0;
           while (j < used) {
-            if (items[j].0 == key) return C.fail(c, #DUPLICATE_KEY, keyStart, "map key \"" # key # "\" appears twice");
+            if (items[j].0 == key) return C.fail(c, #DUPLICATE_KEY, keyStart, "map key " # C.quote(key) # " appears twice");
             j += 1;
           };
         };
@@ -110,7 +112,7 @@ module {
         if (depth > MAX_NESTING) return C.fail(c, #NESTING_TOO_DEEP, start, "metadata nests deeper than 32 levels");
         switch (mapBody(x, h.arg, depth)) { case (?m) ?#map(m); case null null };
       };
-      case 6 C.fail(c, #UNSUPPORTED_VALUE, start, "tags are not allowed in metadata");
+      case 6 C.fail(c, #UNSUPPORTED_VALUE, start, "tag " # C.n64Text(h.arg) # " is not allowed in metadata");
       case _ {
         switch (h.ai) {
           case 20 ?#bool(false);
@@ -124,7 +126,7 @@ module {
             let bits = F.headBits(h.ai, h.arg);
             ?#float(if (F.isNaN(bits)) F.QNAN else bits);
           };
-          case _ C.fail(c, #UNSUPPORTED_VALUE, start, "undefined and simple values other than false/true/null are not allowed in metadata");
+          case _ C.fail(c, #UNSUPPORTED_VALUE, start, "simple value " # C.n64Text(h.arg) # " is not allowed in metadata");
         };
       };
     };
@@ -132,20 +134,22 @@ module {
 
   // ------------------------------------------------------------------ encoding
 
-  /// Why a value has no encoding.
-  public type EncodeError = Text;
+  /// Why a value has no encoding: a registry code (offset 0: the input is not a document) and what to do.
+  public type EncodeError = E.Error;
+
+  func fail(code : E.Code, message : Text) : ?EncodeError = ?{ code; offset = 0; message };
 
   /// Append the deterministic encoding of a metadata map; an error for out-of-range integers, duplicate
   /// keys or nesting deeper than 32 levels.
   public func encodeMap(out : B.Builder, m : [(Text, T.Value)], depth : Nat) : ?EncodeError {
-    if (depth > MAX_NESTING) return ?"metadata nests deeper than 32 arrays/maps; flatten it";
+    if (depth > MAX_NESTING) return fail(#NESTING_TOO_DEEP, "metadata nests deeper than 32 arrays/maps; flatten it");
     let keys = Prim.Array_tabulate<(Blob, Nat)>(m.size(), func i = (keyBytes(m[i].0), i));
     let sorted = sortKeys(keys);
     out.head(5, C.n64(m.size()));
     var i = 0;
     while (i < sorted.size()) {
       if (i > 0 and Prim.blobCompare(sorted[i].0, sorted[i - 1].0) == 0) {
-        return ?("metadata key \"" # m[sorted[i].1].0 # "\" appears twice");
+        return fail(#DUPLICATE_KEY, "metadata key " # C.quote(m[sorted[i].1].0) # " appears twice; keys in a map are unique");
       };
       out.addBlob(sorted[i].0);
       switch (encodeValue(out, m[sorted[i].1].1, depth + 1)) { case (?e) return ?e; case null {} };
@@ -202,11 +206,11 @@ module {
     switch v {
       case (#int i) {
         if (i >= 0) {
-          if (i >= C.two64) return ?"an integer is outside CBOR's 64-bit range; store it as text";
+          if (i >= C.two64) return fail(#UNSUPPORTED_VALUE, "integer " # C.intText(i) # " is outside CBOR's 64-bit range; store it as text");
           out.head(0, Prim.natToNat64(Prim.abs(i)));
         } else {
           let m = Prim.abs(i) - 1;
-          if (m >= C.two64) return ?"an integer is outside CBOR's 64-bit range; store it as text";
+          if (m >= C.two64) return fail(#UNSUPPORTED_VALUE, "integer " # C.intText(i) # " is outside CBOR's 64-bit range; store it as text");
           out.head(1, Prim.natToNat64(m));
         };
       };
@@ -220,7 +224,7 @@ module {
       case (#bool b) { out.add(if b 0xf5 else 0xf4) };
       case (#null_) { out.add(0xf6) };
       case (#array a) {
-        if (depth > MAX_NESTING) return ?"metadata nests deeper than 32 arrays/maps; flatten it";
+        if (depth > MAX_NESTING) return fail(#NESTING_TOO_DEEP, "metadata nests deeper than 32 arrays/maps; flatten it");
         out.head(4, C.n64(a.size()));
         for (item in a.vals()) {
           switch (encodeValue(out, item, depth + 1)) { case (?e) return ?e; case null {} };

@@ -3,6 +3,7 @@
 /// ranges are loaded on demand. Fits documents uploaded in chunks with `Region.storeBlob`.
 import Prim "mo:⛔";
 import Region "mo:core/Region";
+import C "Cbor";
 import Dec "Decode";
 import E "Errors";
 import T "Types";
@@ -52,7 +53,7 @@ module {
         let piece = Region.loadBlob(r, base + at, Prim.nat64ToNat(n));
         var i = 0;
         for (b in piece.vals()) {
-          if (b > 1) return ?{ code = #INVALID_ELEMENT; offset = t.dataOffset + Prim.nat64ToNat(at) + i; message = "a bool element is neither 0x00 nor 0x01" };
+          if (b > 1) return ?{ code = #INVALID_ELEMENT; offset = t.dataOffset + Prim.nat64ToNat(at) + i; message = "bool element " # C.natText(Prim.nat64ToNat(at) + i) # " is " # C.hexByte(b) # "; only 0x00 and 0x01 are allowed" };
           i += 1;
         };
         at += n;
