@@ -292,7 +292,8 @@ class Canister:
         for imp in module.imports:
             if imp.module != "ic0" or not isinstance(imp.type, wasmtime.FuncType):
                 raise Trap(f"unsupported import {imp.module}.{imp.name}", kind="system_api")
-            imports.append(wasmtime.Func(store, imp.type, self._host(imp.name or ""), access_caller=True))
+            masks = [(1 << 64) - 1 if str(t) == "i64" else (1 << 32) - 1 for t in imp.type.params]
+            imports.append(wasmtime.Func(store, imp.type, self._host(imp.name or "", masks), access_caller=True))
         store.set_fuel(FUEL_BUDGET)
         try:
             instance = wasmtime.Instance(store, module, imports)
@@ -391,11 +392,13 @@ class Canister:
 
     # -------------------------------------------------------------- ic0
 
-    def _host(self, name: str) -> Callable[..., Any]:
+    def _host(self, name: str, masks: list[int]) -> Callable[..., Any]:
+        """The host function for ic0.<name>; its integer arguments arrive unsigned (as the replica reads them)."""
         impl: Callable[..., Any] | None = getattr(self, f"_ic0_{name}", None)
         overhead = costs.SYSTEM_API_OVERHEAD.get(name, 0)
 
-        def call(caller: Any, *args: int) -> Any:
+        def call(caller: Any, *signed: int) -> Any:
+            args = [a & m for a, m in zip(signed, masks)]
             msg = self._msg
             if msg is None:
                 raise Trap(f"ic0.{name} called outside a message", kind="system_api")
