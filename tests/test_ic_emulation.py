@@ -139,9 +139,12 @@ def test_fuel_is_the_original_modules() -> None:
     body = """(func (export "canister_update f") (local $i i32)
         (loop $l (local.set $i (i32.add (local.get $i) (i32.const 1)))
           (memory.fill (i32.const 0) (i32.const 1) (i32.const 300))
+          (memory.copy (i32.const 70000) (i32.const 0) (i32.const 300))
+          (i64.store offset=65530 (local.get $i) (i64.const 7)) (i32.store8 (i32.const 3) (i32.const 1))
+          (f64.store offset=8 (i32.const 0) (f64.const 1.5))
           (if (i32.eqz (i32.rem_u (local.get $i) (i32.const 3))) (then (drop (i32.const 1))) (else nop))
           (br_if $l (i32.lt_u (local.get $i) (i32.const 50)))))"""
-    raw = _module(body)
+    raw = _module(body, "(memory 2)")
     cfg = wasmtime.Config()
     cfg.consume_fuel = True
     store = wasmtime.Store(wasmtime.Engine(cfg))
@@ -169,13 +172,16 @@ def test_cycles_at_the_published_price() -> None:
 
 STATEFUL = """(global $n (mut i32) (i32.const 0))
   (func $touch (global.set $n (i32.const 99)) (i32.store (i32.const 16) (i32.const 7))
+    (memory.fill (i32.const 100) (i32.const 9) (i32.const 200))
+    (call $arg_copy (i32.const 300) (i32.const 0) (call $arg_size))
+    (drop (memory.grow (i32.const 1))) (i32.store (i32.const 70000) (i32.const 5))
     (drop (call $sgrow (i64.const 1))) (call $swrite (i64.const 0) (i64.const 16) (i64.const 4)))
   (func (export "canister_update inc")
     (global.set $n (i32.add (global.get $n) (i32.const 1)))
     (i32.store (i32.const 0) (global.get $n)) (call $append (i32.const 0) (i32.const 4)) (call $reply))
   (func (export "canister_query heap") (call $append (i32.const 0) (i32.const 32)) (call $reply))
   (func (export "canister_update unreachable") (call $touch) unreachable)
-  (func (export "canister_update oob") (call $touch) (drop (i32.load (i32.const 70000))))
+  (func (export "canister_update oob") (call $touch) (drop (i32.load (i32.const 1000000))))
   (func (export "canister_update divzero") (call $touch) (drop (i32.div_u (i32.const 1) (i32.const 0))))
   (func (export "canister_update host_trap") (call $touch) (call $trap (i32.const 0) (i32.const 4)))
   (func (export "canister_update out_of_instructions") (call $touch)
@@ -191,10 +197,13 @@ def test_every_trap_rolls_the_message_back(method: str, kind: str) -> None:
     c = _canister(STATEFUL)
     assert c.update("inc", b"").ok() == b"\x01\x00\x00\x00"
     before = (c.query("heap", b"").ok(), bytes(c.stable))
+    heap = bytes(c._memory_view())
     with pytest.raises(Trap) as info:
-        c.update(method, b"")
+        c.update(method, b"an argument copied into the heap")
     assert info.value.kind == kind, info.value
-    assert (c.query("heap", b"").ok(), bytes(c.stable)) == before, "heap, globals and stable memory restored"
+    assert (c.query("heap", b"").ok(), bytes(c.stable)) == before, "globals and stable memory restored"
+    after = bytes(c._memory_view())
+    assert after[:len(heap)] == heap and not any(after[len(heap):]), "the heap restored, grown pages zeroed"
     assert c.update("inc", b"").ok() == b"\x02\x00\x00\x00", "the canister goes on after the trap"
 
 

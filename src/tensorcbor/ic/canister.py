@@ -20,11 +20,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import wasmtime
 
 from . import costs
 from .instrument import (
+    BYTEMAP_EXPORT,
     COUNTER_EXPORT,
+    DIRTY_SHIFT,
     FUEL_OVERHEAD_EXPORT,
     MEMORY_EXPORT,
     START_EXPORT,
@@ -98,6 +101,22 @@ class _Message:
 
 
 @dataclass
+class _Live:
+    """A running instance and what the emulator keeps beside it: the heap as of the last committed message
+    (`shadow`), from which the pages a failed message wrote are restored."""
+
+    store: wasmtime.Store
+    instance: wasmtime.Instance
+    memory: wasmtime.Memory
+    counter: wasmtime.Global
+    fuel_overhead: wasmtime.Global
+    bytemap: wasmtime.Memory
+    globals: list[wasmtime.Global]
+    shadow: bytearray
+    host_dirty: set[int] = field(default_factory=set)
+
+
+@dataclass
 class _Loaded:
     """A compiled, instrumented module."""
 
@@ -119,6 +138,7 @@ def engine() -> wasmtime.Engine:
         cfg.wasm_memory64 = True  # Motoko's IC target is Wasm64
         cfg.wasm_bulk_memory = True
         cfg.wasm_reference_types = True
+        cfg.wasm_multi_memory = True  # the dirty-page bytemap is a second memory
         _ENGINE = wasmtime.Engine(cfg)
     return _ENGINE
 
@@ -163,11 +183,22 @@ class Canister:
         self._msg: _Message | None = None
         self._caller_ctx: Any = None
         self._txn: list[tuple[int, bytes]] | None = None  # stable memory journal of an upgrade in progress
-        self.store: wasmtime.Store | None = None
-        self.instance: wasmtime.Instance | None = None
-        self.memory: wasmtime.Memory | None = None
+        self._live: _Live | None = None
 
     # -------------------------------------------------------------- properties
+
+    @property
+    def store(self) -> wasmtime.Store | None:
+        return self._live.store if self._live else None
+
+    @property
+    def instance(self) -> wasmtime.Instance | None:
+        return self._live.instance if self._live else None
+
+    @property
+    def memory(self) -> wasmtime.Memory | None:
+        """The canister's Wasm heap."""
+        return self._live.memory if self._live else None
 
     @property
     def wasm64(self) -> bool:
@@ -199,7 +230,7 @@ class Canister:
             init = self._run("canister_init", arg, self.first_controller, budget - start.ic_instructions, "init",
                              needs_reply=False)
         except Trap:
-            self.instance = self.memory = self.store = None
+            self._live = None
             self.stable = bytearray()
             raise
         return _merge(start, init)
@@ -210,7 +241,7 @@ class Canister:
         ``canister_post_upgrade``, within one install budget. If any of them traps, the canister is left as it
         was before the upgrade and Trap is raised. Returns (pre, post)."""
         self._require_instance()
-        old = (self._loaded, self.store, self.instance, self.memory)
+        old = (self._loaded, self._live)
         heap, globals_ = self._snapshot()
         stable_size = len(self.stable)
         self._txn = []
@@ -227,7 +258,7 @@ class Canister:
             post = self._run("canister_post_upgrade", arg, self.first_controller, budget - start.ic_instructions,
                              "post_upgrade", needs_reply=False)
         except Trap:
-            self._loaded, self.store, self.instance, self.memory = old
+            self._loaded, self._live = old
             self._restore(heap, globals_)
             for at, data in reversed(self._txn):
                 self.stable[at:at + len(data)] = data
@@ -275,15 +306,14 @@ class Canister:
             raise Trap(f"argument of {len(arg)} bytes exceeds the {costs.MAX_MESSAGE}-byte message limit",
                        kind="message")
 
-    def _require_instance(self) -> wasmtime.Instance:
-        if self.instance is None:
+    def _require_instance(self) -> _Live:
+        if self._live is None:
             raise Trap("the canister is empty: install() first", kind="message")
-        return self.instance
+        return self._live
 
     def _export(self, name: str) -> Any:
-        instance = self._require_instance()
-        assert self.store is not None
-        return instance.exports(self.store).get(name)
+        live = self._require_instance()
+        return live.instance.exports(live.store).get(name)
 
     def _instantiate(self, heap: bytes = b"") -> None:
         store = wasmtime.Store(engine())
@@ -308,17 +338,19 @@ class Canister:
             if have < len(heap):
                 memory.grow(store, (len(heap) - have + PAGE - 1) // PAGE)
             memory.write(store, heap, 0)
-        self.store, self.instance, self.memory = store, instance, memory
         counter, fuel = exports.get(COUNTER_EXPORT), exports.get(FUEL_OVERHEAD_EXPORT)
+        bytemap = exports.get(BYTEMAP_EXPORT)
         assert isinstance(counter, wasmtime.Global) and isinstance(fuel, wasmtime.Global)
-        self._counter, self._fuel_overhead = counter, fuel
-        self._globals = [g for g in exports.values() if isinstance(g, wasmtime.Global) and g.type(store).mutable]
+        assert isinstance(bytemap, wasmtime.Memory)
+        globals_ = [g for g in exports.values() if isinstance(g, wasmtime.Global) and g.type(store).mutable]
+        self._live = _Live(store, instance, memory, counter, fuel, bytemap, globals_,
+                           bytearray(_view(memory, store)))
 
     def _run(self, export: str, arg: bytes, caller: bytes, limit: int, kind: str, *, needs_reply: bool = True,
              method: str = "") -> Result:
         func = self._export(export)
-        store = self.store
-        assert store is not None
+        live = self._require_instance()
+        store = live.store
         if func is None:
             if export in SYSTEM_METHODS:
                 return Result(None, None, 0, 0, 0, 0, self.wasm64)
@@ -326,10 +358,11 @@ class Canister:
         assert isinstance(func, wasmtime.Func)
         self._clock += 1_000_000_000
         msg = self._msg = _Message(kind, arg, caller, method, limit, stable_size_before=len(self.stable))
-        heap, globals_ = self._snapshot()
+        heap_len = live.memory.data_len(store)
+        globals_ = [(g, g.value(store)) for g in live.globals]
         self.counter_readings = []
-        self._counter.set_value(store, wasmtime.Val.i64(limit))
-        self._fuel_overhead.set_value(store, wasmtime.Val.i64(0))
+        live.counter.set_value(store, wasmtime.Val.i64(limit))
+        live.fuel_overhead.set_value(store, wasmtime.Val.i64(0))
         store.set_fuel(FUEL_BUDGET)
         error: BaseException | None = None
         try:
@@ -338,9 +371,9 @@ class Canister:
             error = exc
         finally:
             self._msg = None
-        counter = self._counter.value(store)
+        counter = live.counter.value(store)
         used = limit - counter
-        fuel = _fuel_used(store.get_fuel(), self._fuel_overhead.value(store))
+        fuel = _fuel_used(store.get_fuel(), live.fuel_overhead.value(store))
         if error is None and counter < 0:
             error = Trap("out of instructions", kind="instructions")
         if error is None and needs_reply and not msg.replied:
@@ -349,15 +382,17 @@ class Canister:
             error = Trap(f"reply of {len(msg.reply)} bytes exceeds the {costs.MAX_MESSAGE}-byte limit",
                          kind="message")
         if error is not None:
-            self._undo(msg, heap, globals_)
+            self._undo(live, msg, heap_len, globals_)
             trap = _as_trap(error, export, counter < 0, limit, used, fuel)
             if trap is None:
                 raise error  # an emulator bug, not the canister's: the message is undone, the error shown
             raise trap from error
         if kind in ("query", "inspect"):
-            self._undo(msg, heap, globals_)  # the IC discards a query's changes
-        elif self._txn is not None:
-            self._txn.extend(msg.stable_journal)
+            self._undo(live, msg, heap_len, globals_)  # the IC discards a query's changes
+        else:
+            self._commit(live, heap_len)
+            if self._txn is not None:
+                self._txn.extend(msg.stable_journal)
         if kind == "inspect":
             reject = None if msg.accepted else "the canister did not accept the message"
             return Result(None, reject, fuel, msg.syscalls, msg.syscall_bytes, used, self.wasm64)
@@ -365,27 +400,52 @@ class Canister:
         return Result(reply, msg.reject, fuel, msg.syscalls, msg.syscall_bytes, used, self.wasm64)
 
     def _memory_view(self) -> Any:
-        assert self.memory is not None and self.store is not None
-        n = self.memory.data_len(self.store)
-        return (ctypes.c_ubyte * n).from_address(ctypes.addressof(self.memory.data_ptr(self.store).contents))
+        live = self._require_instance()
+        return _view(live.memory, live.store)
 
     def _snapshot(self) -> tuple[bytes, list[tuple[wasmtime.Global, Any]]]:
-        """The Wasm heap and every mutable global (the instrumentation exports them all)."""
-        assert self.store is not None
-        return bytes(self._memory_view()), [(g, g.value(self.store)) for g in self._globals]
+        """The whole Wasm heap and every mutable global (for an upgrade, which may replace the instance)."""
+        live = self._require_instance()
+        return bytes(self._memory_view()), [(g, g.value(live.store)) for g in live.globals]
 
     def _restore(self, heap: bytes, globals_: list[tuple[wasmtime.Global, Any]]) -> None:
-        """The heap and globals as they were (a heap that grew keeps its size, its new pages zeroed)."""
-        assert self.store is not None
+        """The heap and globals of `_snapshot` back in place (a heap that grew keeps its size, its new pages
+        zeroed)."""
+        live = self._require_instance()
         view = self._memory_view()
         ctypes.memmove(view, heap, len(heap))
         if len(view) > len(heap):
             ctypes.memset(ctypes.addressof(view) + len(heap), 0, len(view) - len(heap))
         for g, value in globals_:
-            g.set_value(self.store, value)
+            g.set_value(live.store, value)
+        live.shadow = bytearray(_view(live.memory, live.store))
+        _dirty_pages(live, len(live.shadow))
 
-    def _undo(self, msg: _Message, heap: bytes, globals_: list[tuple[wasmtime.Global, Any]]) -> None:
-        self._restore(heap, globals_)
+    def _commit(self, live: _Live, old_len: int) -> None:
+        """A message succeeded: the pages it wrote become the shadow's."""
+        heap = memoryview(_view(live.memory, live.store)).cast("B")
+        for page in _dirty_pages(live, len(heap)):
+            lo = page << DIRTY_SHIFT
+            hi = min(lo + (1 << DIRTY_SHIFT), old_len)
+            if lo < hi:
+                live.shadow[lo:hi] = heap[lo:hi]
+        if len(heap) > old_len:
+            live.shadow += heap[old_len:]
+
+    def _undo(self, live: _Live, msg: _Message, old_len: int, globals_: list[tuple[wasmtime.Global, Any]]) -> None:
+        """Undo a message: the pages it wrote from the shadow, the globals, stable memory; a heap that grew keeps
+        its size, its new pages zeroed."""
+        view = _view(live.memory, live.store)
+        heap = memoryview(view).cast("B")
+        for page in _dirty_pages(live, len(heap)):
+            lo = page << DIRTY_SHIFT
+            hi = min(lo + (1 << DIRTY_SHIFT), old_len)
+            if lo < hi:
+                heap[lo:hi] = live.shadow[lo:hi]
+        if len(heap) > old_len:
+            ctypes.memset(ctypes.addressof(view) + old_len, 0, len(heap) - old_len)
+        for g, value in globals_:
+            g.set_value(live.store, value)
         for at, old in reversed(msg.stable_journal):
             self.stable[at:at + len(old)] = old
         del self.stable[msg.stable_size_before:]
@@ -398,7 +458,7 @@ class Canister:
         overhead = costs.SYSTEM_API_OVERHEAD.get(name, 0)
 
         def call(caller: Any, *signed: int) -> Any:
-            args = [a & m for a, m in zip(signed, masks)]
+            args = [a & m for a, m in zip(signed, masks, strict=True)]
             msg = self._msg
             if msg is None:
                 raise Trap(f"ic0.{name} called outside a message", kind="system_api")
@@ -420,9 +480,9 @@ class Canister:
         """Subtract a system API charge from the message's instruction counter (out of instructions traps)."""
         if not instructions:
             return
-        assert self.store is not None
-        left = self._counter.value(self.store) - instructions
-        self._counter.set_value(self.store, wasmtime.Val.i64(max(left, -(1 << 63))))
+        live = self._require_instance()
+        left = live.counter.value(live.store) - instructions
+        live.counter.set_value(live.store, wasmtime.Val.i64(max(left, -(1 << 63))))
         if left < 0:
             raise Trap("out of instructions", kind="instructions")
 
@@ -440,6 +500,8 @@ class Canister:
             raise IndexError("heap out of bounds")
         if data:
             memory.write(self._caller_ctx, data, ptr)
+            assert self._live is not None
+            self._live.host_dirty.update(range(ptr >> DIRTY_SHIFT, ((ptr + len(data) - 1) >> DIRTY_SHIFT) + 1))
 
     def _copy_out(self, msg: _Message, source: bytes, dst: int, offset: int, size: int) -> None:
         """The *_copy calls: bytes [offset, offset+size) of `source` into the heap at dst, 1 instruction each."""
@@ -545,9 +607,9 @@ class Canister:
         return 0  # no certification here
 
     def _ic0_performance_counter(self, msg: _Message, kind: int) -> int:
-        assert self.store is not None
-        used = msg.limit - self._counter.value(self.store)
-        fuel = _fuel_used(self.store.get_fuel(), self._fuel_overhead.value(self.store))
+        live = self._require_instance()
+        used = msg.limit - live.counter.value(live.store)
+        fuel = _fuel_used(live.store.get_fuel(), live.fuel_overhead.value(live.store))
         self.counter_readings.append((used, fuel))
         return used
 
@@ -625,6 +687,23 @@ class Canister:
 
     def _ic0_stable_read(self, msg: _Message, dst: int, offset: int, size: int) -> None:
         self._ic0_stable64_read(msg, dst, offset, size)
+
+
+def _view(memory: wasmtime.Memory, store: wasmtime.Store) -> Any:
+    """A Wasm memory as a ctypes byte array over wasmtime's own buffer (valid until the memory grows)."""
+    n = memory.data_len(store)
+    return (ctypes.c_ubyte * n).from_address(ctypes.addressof(memory.data_ptr(store).contents))
+
+
+def _dirty_pages(live: _Live, heap_len: int) -> list[int]:
+    """The heap pages written since the last call (by the module's barrier or by the host), marks cleared."""
+    bytemap = _view(live.bytemap, live.store)
+    n = min(len(bytemap), (heap_len >> DIRTY_SHIFT) + 2)
+    marks = np.frombuffer(bytemap, dtype=np.uint8, count=n)
+    pages = set(np.flatnonzero(marks).tolist()) | live.host_dirty
+    ctypes.memset(ctypes.addressof(bytemap), 0, n)
+    live.host_dirty = set()
+    return sorted(pages)
 
 
 def _fuel_used(left: int, overhead: int) -> int:
