@@ -205,6 +205,9 @@ def test_every_trap_rolls_the_message_back(method: str, kind: str) -> None:
     after = bytes(c._memory_view())
     assert after[:len(heap)] == heap and not any(after[len(heap):]), "the heap restored, grown pages zeroed"
     assert c.update("inc", b"").ok() == b"\x02\x00\x00\x00", "the canister goes on after the trap"
+    with pytest.raises(Trap):
+        c.update(method, b"again, on the grown heap")
+    assert c.update("inc", b"").ok() == b"\x03\x00\x00\x00"
 
 
 def test_queries_change_nothing_and_have_their_own_limit() -> None:

@@ -444,6 +444,7 @@ class Canister:
                 heap[lo:hi] = live.shadow[lo:hi]
         if len(heap) > old_len:
             ctypes.memset(ctypes.addressof(view) + old_len, 0, len(heap) - old_len)
+            live.shadow += bytes(len(heap) - old_len)
         for g, value in globals_:
             g.set_value(live.store, value)
         for at, old in reversed(msg.stable_journal):
