@@ -305,3 +305,15 @@ def test_candid_round_trip() -> None:
     t = ("record", {"a": "nat64", "b": ("opt", "text"), "c": "blob"})
     msg = candid.encode([(t, {"a": 5, "b": "x", "c": b"\x01"})])
     assert candid.decode(msg, ["a", "b", "c"]) == [{"a": 5, "b": "x", "c": b"\x01"}]
+
+
+def test_a_plain_module_is_metered_the_same_way() -> None:
+    from tensorcbor.ic.meter import Metered
+
+    m = Metered(bytes(wasmtime.wat2wasm("""(module (memory (export "memory") 1)
+        (func (export "sum") (param $n i32) (result i32) (local $s i32)
+          (loop $l (local.set $s (i32.add (local.get $s) (local.get $n)))                 ;; 4
+            (br_if $l (local.tee $n (i32.sub (local.get $n) (i32.const 1)))))             ;; 4 + br_if 2
+          local.get $s))""")))
+    result, ic, fuel = m.call("sum", 10)
+    assert result == 55 and ic == ENTRY + 10 * 10 + 1 and 0 < fuel < ic

@@ -13,7 +13,7 @@ What it is and is not: see canister.py. Costs: see costs.py.
 from __future__ import annotations
 
 from . import candid, costs
-from .canister import Canister, Result, Trap
+from .canister import Canister
 from .costs import (
                     INSPECT_MESSAGE_LIMIT,
                     INSTALL_LIMIT,
@@ -22,6 +22,7 @@ from .costs import (
                     instructions_to_cycles,
                     update_cycles,
 )
+from .result import Result, Trap
 from .validate import InvalidModule
 
 __all__ = ["Canister", "Result", "Trap", "InvalidModule", "candid", "costs", "UPDATE_LIMIT", "QUERY_LIMIT",

@@ -15,8 +15,8 @@ inter-subnet messaging; no cycles balance or accounting beyond converting instru
 from __future__ import annotations
 
 import ctypes
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,86 +34,14 @@ from .instrument import (
     Instrumented,
     instrument_cached,
 )
+from .result import Result, Trap
+from .state import FUEL_BUDGET, Live, Message, fuel_used
+from .system_api import PAGE, SystemApi
 from .validate import InvalidModule, check_body, validate
 from .wasm import WasmFormatError
 
-PAGE = 65536
 MAX_STABLE = 16 << 30  # the emulator's cap on stable memory (the IC allows hundreds of GiB); held in RAM
-FUEL_BUDGET = 1 << 62  # wasmtime fuel per message: never the limit (the instruction counter is)
 SYSTEM_METHODS = ("canister_init", "canister_pre_upgrade", "canister_post_upgrade", START_EXPORT)
-
-
-class Trap(Exception):
-    """The message trapped and changed nothing. `kind` says why: "canister" (ic0.trap), "wasm" (a Wasm trap:
-    unreachable, out-of-bounds access, ...), "instructions" (the message's instruction limit), "system_api"
-    (a misuse of ic0 or an emulator limit), "message" (argument or reply too large, no reply, rejected)."""
-
-    def __init__(self, message: str, *, kind: str = "canister", ic_instructions: int = 0, fuel: int = 0) -> None:
-        super().__init__(message)
-        self.kind = kind
-        self.ic_instructions = ic_instructions
-        self.fuel = fuel
-
-
-@dataclass
-class Result:
-    """One message: its reply bytes or reject message, and what it cost. `ic_instructions` is the replica's
-    count (the unit the IC limits and bills), `fuel` the wasmtime fuel of the original module (about one per
-    operator: a second column, comparable with older figures). `syscalls`/`syscall_bytes` count ic0 calls and
-    the bytes they copied. `inspect` is the canister_inspect_message run that preceded an ingress update."""
-
-    reply: bytes | None
-    reject: str | None
-    fuel: int
-    syscalls: int
-    syscall_bytes: int
-    ic_instructions: int = 0
-    wasm64: bool = False
-    inspect: Result | None = None
-
-    def ok(self) -> bytes:
-        if self.reply is None:
-            raise Trap(f"rejected: {self.reject}", kind="message")
-        return self.reply
-
-    @property
-    def cycles(self) -> int:
-        """Cycles for this message's instructions at the 13-node application subnet price (Wasm64 at 2x)."""
-        return costs.instructions_to_cycles(self.ic_instructions, wasm64=self.wasm64)
-
-
-@dataclass
-class _Message:
-    kind: str  # init, start, update, query, inspect, pre_upgrade, post_upgrade
-    arg: bytes
-    caller: bytes
-    method: str
-    limit: int
-    reply: bytearray = field(default_factory=bytearray)
-    replied: bool = False
-    reject: str | None = None
-    accepted: bool = False
-    syscalls: int = 0
-    syscall_bytes: int = 0
-    stable_journal: list[tuple[int, bytes]] = field(default_factory=list)
-    stable_size_before: int = 0
-    dirty: set[int] = field(default_factory=set)
-
-
-@dataclass
-class _Live:
-    """A running instance and what the emulator keeps beside it: the heap as of the last committed message
-    (`shadow`), from which the pages a failed message wrote are restored."""
-
-    store: wasmtime.Store
-    instance: wasmtime.Instance
-    memory: wasmtime.Memory
-    counter: wasmtime.Global
-    fuel_overhead: wasmtime.Global
-    bytemap: wasmtime.Memory
-    globals: list[wasmtime.Global]
-    shadow: bytearray
-    host_dirty: set[int] = field(default_factory=set)
 
 
 @dataclass
@@ -159,7 +87,7 @@ def load(wasm: bytes | Path) -> _Loaded:
     return _Loaded(info, module, keeps_heap)
 
 
-class Canister:
+class Canister(SystemApi):
     """One canister: its module, its live instance and its stable memory (which survives upgrades).
 
     `limits=False` switches the message limits off (instructions, argument and reply sizes) for conformance
@@ -180,10 +108,10 @@ class Canister:
         self.counter_readings: list[tuple[int, int]] = []  # (ic instructions, fuel) per performance_counter call
         self._clock = 1_700_000_000_000_000_000
         self._log_used = 0
-        self._msg: _Message | None = None
+        self._msg: Message | None = None
         self._caller_ctx: Any = None
         self._txn: list[tuple[int, bytes]] | None = None  # stable memory journal of an upgrade in progress
-        self._live: _Live | None = None
+        self._live: Live | None = None
 
     # -------------------------------------------------------------- properties
 
@@ -306,7 +234,7 @@ class Canister:
             raise Trap(f"argument of {len(arg)} bytes exceeds the {costs.MAX_MESSAGE}-byte message limit",
                        kind="message")
 
-    def _require_instance(self) -> _Live:
+    def _require_instance(self) -> Live:
         if self._live is None:
             raise Trap("the canister is empty: install() first", kind="message")
         return self._live
@@ -343,7 +271,7 @@ class Canister:
         assert isinstance(counter, wasmtime.Global) and isinstance(fuel, wasmtime.Global)
         assert isinstance(bytemap, wasmtime.Memory)
         globals_ = [g for g in exports.values() if isinstance(g, wasmtime.Global) and g.type(store).mutable]
-        self._live = _Live(store, instance, memory, counter, fuel, bytemap, globals_,
+        self._live = Live(store, instance, memory, counter, fuel, bytemap, globals_,
                            bytearray(_view(memory, store)))
 
     def _run(self, export: str, arg: bytes, caller: bytes, limit: int, kind: str, *, needs_reply: bool = True,
@@ -357,7 +285,7 @@ class Canister:
             raise Trap(f"the module exports no {export!r}", kind="message")
         assert isinstance(func, wasmtime.Func)
         self._clock += 1_000_000_000
-        msg = self._msg = _Message(kind, arg, caller, method, limit, stable_size_before=len(self.stable))
+        msg = self._msg = Message(kind, arg, caller, method, limit, stable_size_before=len(self.stable))
         heap_len = live.memory.data_len(store)
         globals_ = [(g, g.value(store)) for g in live.globals]
         self.counter_readings = []
@@ -373,7 +301,7 @@ class Canister:
             self._msg = None
         counter = live.counter.value(store)
         used = limit - counter
-        fuel = _fuel_used(store.get_fuel(), live.fuel_overhead.value(store))
+        fuel = fuel_used(store.get_fuel(), live.fuel_overhead.value(store))
         if error is None and counter < 0:
             error = Trap("out of instructions", kind="instructions")
         if error is None and needs_reply and not msg.replied:
@@ -421,7 +349,7 @@ class Canister:
         live.shadow = bytearray(_view(live.memory, live.store))
         _dirty_pages(live, len(live.shadow))
 
-    def _commit(self, live: _Live, old_len: int) -> None:
+    def _commit(self, live: Live, old_len: int) -> None:
         """A message succeeded: the pages it wrote become the shadow's."""
         heap = memoryview(_view(live.memory, live.store)).cast("B")
         for page in _dirty_pages(live, len(heap)):
@@ -432,7 +360,7 @@ class Canister:
         if len(heap) > old_len:
             live.shadow += heap[old_len:]
 
-    def _undo(self, live: _Live, msg: _Message, old_len: int, globals_: list[tuple[wasmtime.Global, Any]]) -> None:
+    def _undo(self, live: Live, msg: Message, old_len: int, globals_: list[tuple[wasmtime.Global, Any]]) -> None:
         """Undo a message: the pages it wrote from the shadow, the globals, stable memory; a heap that grew keeps
         its size, its new pages zeroed."""
         view = _view(live.memory, live.store)
@@ -451,252 +379,13 @@ class Canister:
             self.stable[at:at + len(old)] = old
         del self.stable[msg.stable_size_before:]
 
-    # -------------------------------------------------------------- ic0
-
-    def _host(self, name: str, masks: list[int]) -> Callable[..., Any]:
-        """The host function for ic0.<name>; its integer arguments arrive unsigned (as the replica reads them)."""
-        impl: Callable[..., Any] | None = getattr(self, f"_ic0_{name}", None)
-        overhead = costs.SYSTEM_API_OVERHEAD.get(name, 0)
-
-        def call(caller: Any, *signed: int) -> Any:
-            args = [a & m for a, m in zip(signed, masks, strict=True)]
-            msg = self._msg
-            if msg is None:
-                raise Trap(f"ic0.{name} called outside a message", kind="system_api")
-            if impl is None:
-                raise Trap(f"ic0.{name} is not emulated (no inter-canister calls, cycles or certificates)",
-                           kind="system_api")
-            msg.syscalls += 1
-            self._charge(overhead)
-            self._caller_ctx = caller
-            try:
-                return impl(msg, *args)
-            except (IndexError, ValueError, OverflowError, wasmtime.WasmtimeError) as exc:
-                raise Trap(f"ic0.{name}: {exc}", kind="system_api") from exc
-            finally:
-                self._caller_ctx = None
-        return call
-
-    def _charge(self, instructions: int) -> None:
-        """Subtract a system API charge from the message's instruction counter (out of instructions traps)."""
-        if not instructions:
-            return
-        live = self._require_instance()
-        left = live.counter.value(live.store) - instructions
-        live.counter.set_value(live.store, wasmtime.Val.i64(max(left, -(1 << 63))))
-        if left < 0:
-            raise Trap("out of instructions", kind="instructions")
-
-    def _read(self, ptr: int, size: int) -> bytes:
-        memory = self._caller_ctx.get(MEMORY_EXPORT)
-        assert isinstance(memory, wasmtime.Memory)
-        if ptr + size > memory.data_len(self._caller_ctx):
-            raise IndexError("heap out of bounds")
-        return bytes(memory.read(self._caller_ctx, ptr, ptr + size))
-
-    def _write(self, ptr: int, data: bytes | bytearray) -> None:
-        memory = self._caller_ctx.get(MEMORY_EXPORT)
-        assert isinstance(memory, wasmtime.Memory)
-        if ptr + len(data) > memory.data_len(self._caller_ctx):
-            raise IndexError("heap out of bounds")
-        if data:
-            memory.write(self._caller_ctx, data, ptr)
-            assert self._live is not None
-            self._live.host_dirty.update(range(ptr >> DIRTY_SHIFT, ((ptr + len(data) - 1) >> DIRTY_SHIFT) + 1))
-
-    def _copy_out(self, msg: _Message, source: bytes, dst: int, offset: int, size: int) -> None:
-        """The *_copy calls: bytes [offset, offset+size) of `source` into the heap at dst, 1 instruction each."""
-        self._charge(size)
-        msg.syscall_bytes += size
-        if offset + size > len(source):
-            raise IndexError(f"reading bytes {offset}..{offset + size} of {len(source)}")
-        self._write(dst, source[offset:offset + size])
-
-    def _log_charge(self, size: int) -> int:
-        """Instructions to append `size` bytes to the canister log (linker.rs, logging_charge_bytes)."""
-        remaining = costs.CANISTER_LOG_CAPACITY - self._log_used
-        charge = 2 * min(size, costs.CANISTER_LOG_CAPACITY) + costs.BYTE_TRANSMISSION_COST * min(size, remaining)
-        self._log_used = min(costs.CANISTER_LOG_CAPACITY, self._log_used + size)
-        return charge
-
-    def _ic0_msg_arg_data_size(self, msg: _Message) -> int:
-        return len(msg.arg)
-
-    def _ic0_msg_arg_data_copy(self, msg: _Message, dst: int, offset: int, size: int) -> None:
-        self._copy_out(msg, msg.arg, dst, offset, size)
-
-    def _ic0_msg_caller_size(self, msg: _Message) -> int:
-        return len(msg.caller)
-
-    def _ic0_msg_caller_copy(self, msg: _Message, dst: int, offset: int, size: int) -> None:
-        self._copy_out(msg, msg.caller, dst, offset, size)
-
-    def _ic0_msg_method_name_size(self, msg: _Message) -> int:
-        return len(msg.method.encode())
-
-    def _ic0_msg_method_name_copy(self, msg: _Message, dst: int, offset: int, size: int) -> None:
-        self._copy_out(msg, msg.method.encode(), dst, offset, size)
-
-    def _ic0_accept_message(self, msg: _Message) -> None:
-        if msg.kind != "inspect" or msg.accepted:
-            raise Trap("accept_message outside canister_inspect_message, or twice", kind="system_api")
-        msg.accepted = True
-
-    def _reply_allowed(self, msg: _Message, what: str) -> None:
-        if msg.kind not in ("update", "query"):
-            raise Trap(f"{what} in {msg.kind}, which cannot reply", kind="system_api")
-        if msg.replied:
-            raise Trap(f"{what} after the reply", kind="system_api")
-
-    def _ic0_msg_reply_data_append(self, msg: _Message, src: int, size: int) -> None:
-        self._charge(costs.BYTE_TRANSMISSION_COST * size)
-        msg.syscall_bytes += size
-        self._reply_allowed(msg, "msg_reply_data_append")
-        msg.reply += self._read(src, size)
-
-    def _ic0_msg_reply(self, msg: _Message) -> None:
-        self._reply_allowed(msg, "msg_reply")
-        msg.replied = True
-
-    def _ic0_msg_reject(self, msg: _Message, src: int, size: int) -> None:
-        self._charge(costs.BYTE_TRANSMISSION_COST * size)
-        msg.syscall_bytes += size
-        self._reply_allowed(msg, "msg_reject")
-        msg.replied = True
-        msg.reject = self._read(src, size).decode("utf-8", "replace")
-
-    def _ic0_trap(self, msg: _Message, src: int, size: int) -> None:
-        self._charge(size + self._log_charge(size))
-        msg.syscall_bytes += size
-        raise Trap(self._read(src, size).decode("utf-8", "replace"), kind="canister")
-
-    def _ic0_debug_print(self, msg: _Message, src: int, size: int) -> None:
-        self._charge(self._log_charge(size))
-        msg.syscall_bytes += size
-        self.debug.append(self._read(src, size).decode("utf-8", "replace"))
-
-    def _ic0_time(self, msg: _Message) -> int:
-        return self._clock
-
-    def _ic0_canister_self_size(self, msg: _Message) -> int:
-        return len(self.canister_id)
-
-    def _ic0_canister_self_copy(self, msg: _Message, dst: int, offset: int, size: int) -> None:
-        self._copy_out(msg, self.canister_id, dst, offset, size)
-
-    def _ic0_is_controller(self, msg: _Message, src: int, size: int) -> int:
-        self._charge(size)
-        msg.syscall_bytes += size
-        return int(self._read(src, size) in self.controllers)
-
-    def _ic0_canister_version(self, msg: _Message) -> int:
-        return self.version
-
-    def _ic0_canister_status(self, msg: _Message) -> int:
-        return 1  # running
-
-    def _ic0_in_replicated_execution(self, msg: _Message) -> int:
-        return int(msg.kind not in ("query", "inspect"))
-
-    def _ic0_certified_data_set(self, msg: _Message, src: int, size: int) -> None:
-        self._charge(size)
-        if size > 32:
-            raise ValueError("certified data is at most 32 bytes")
-        self.certified_data = self._read(src, size)
-
-    def _ic0_data_certificate_present(self, msg: _Message) -> int:
-        return 0  # no certification here
-
-    def _ic0_performance_counter(self, msg: _Message, kind: int) -> int:
-        live = self._require_instance()
-        used = msg.limit - live.counter.value(live.store)
-        fuel = _fuel_used(live.store.get_fuel(), live.fuel_overhead.value(live.store))
-        self.counter_readings.append((used, fuel))
-        return used
-
-    def _ic0_global_timer_set(self, msg: _Message, timestamp: int) -> int:
-        return 0  # no timer was set; timers never fire here
-
-    def _ic0_msg_cycles_available128(self, msg: _Message, dst: int) -> None:
-        self._write(dst, bytes(16))
-
-    _ic0_msg_cycles_refunded128 = _ic0_msg_cycles_available128
-
-    def _ic0_canister_cycle_balance128(self, msg: _Message, dst: int) -> None:
-        self._write(dst, (10**13).to_bytes(16, "little"))  # a nominal balance: cycles are not accounted
-
-    def _ic0_msg_cycles_accept128(self, msg: _Message, high: int, low: int, dst: int) -> None:
-        self._write(dst, bytes(16))
-
-    def _ic0_canister_cycle_balance(self, msg: _Message) -> int:
-        return 10**13
-
-    def _ic0_msg_cycles_available(self, msg: _Message) -> int:
-        return 0
-
-    _ic0_msg_cycles_refunded = _ic0_msg_cycles_available
-
-    def _ic0_msg_cycles_accept(self, msg: _Message, amount: int) -> int:
-        return 0
-
-    # stable memory: 64-bit and 32-bit forms share one byte array
-    def _ic0_stable64_size(self, msg: _Message) -> int:
-        return len(self.stable) // PAGE
-
-    def _ic0_stable64_grow(self, msg: _Message, pages: int) -> int:
-        old = len(self.stable) // PAGE
-        if pages < 0 or (old + pages) * PAGE > self.max_stable:
-            return -1
-        self.stable.extend(bytes(pages * PAGE))
-        return old
-
-    def _ic0_stable64_write(self, msg: _Message, offset: int, src: int, size: int) -> None:
-        self._charge(size)
-        msg.syscall_bytes += size
-        if offset < 0 or size < 0 or offset + size > len(self.stable):
-            raise IndexError("stable memory write out of bounds")
-        if not size:
-            return
-        pages = range(offset // costs.OS_PAGE, (offset + size - 1) // costs.OS_PAGE + 1)
-        fresh = [p for p in pages if p not in msg.dirty]
-        self._charge(costs.DIRTY_PAGE_OVERHEAD * len(fresh))
-        msg.dirty.update(fresh)
-        data = self._read(src, size)
-        msg.stable_journal.append((offset, bytes(self.stable[offset:offset + size])))
-        self.stable[offset:offset + size] = data
-
-    def _ic0_stable64_read(self, msg: _Message, dst: int, offset: int, size: int) -> None:
-        self._charge(size)
-        msg.syscall_bytes += size
-        if offset < 0 or size < 0 or offset + size > len(self.stable):
-            raise IndexError("stable memory read out of bounds")
-        self._write(dst, self.stable[offset:offset + size])
-
-    def _ic0_stable_size(self, msg: _Message) -> int:
-        size = self._ic0_stable64_size(msg)
-        if size > 65536:
-            raise ValueError("stable memory is too big for the 32-bit API")
-        return size
-
-    def _ic0_stable_grow(self, msg: _Message, pages: int) -> int:
-        if len(self.stable) // PAGE + pages > 65536:
-            return -1
-        return self._ic0_stable64_grow(msg, pages)
-
-    def _ic0_stable_write(self, msg: _Message, offset: int, src: int, size: int) -> None:
-        self._ic0_stable64_write(msg, offset, src, size)
-
-    def _ic0_stable_read(self, msg: _Message, dst: int, offset: int, size: int) -> None:
-        self._ic0_stable64_read(msg, dst, offset, size)
-
-
 def _view(memory: wasmtime.Memory, store: wasmtime.Store) -> Any:
     """A Wasm memory as a ctypes byte array over wasmtime's own buffer (valid until the memory grows)."""
     n = memory.data_len(store)
     return (ctypes.c_ubyte * n).from_address(ctypes.addressof(memory.data_ptr(store).contents))
 
 
-def _dirty_pages(live: _Live, heap_len: int) -> list[int]:
+def _dirty_pages(live: Live, heap_len: int) -> list[int]:
     """The heap pages written since the last call (by the module's barrier or by the host), marks cleared."""
     bytemap = _view(live.bytemap, live.store)
     n = min(len(bytemap), (heap_len >> DIRTY_SHIFT) + 2)
@@ -705,12 +394,6 @@ def _dirty_pages(live: _Live, heap_len: int) -> list[int]:
     ctypes.memset(ctypes.addressof(bytemap), 0, n)
     live.host_dirty = set()
     return sorted(pages)
-
-
-def _fuel_used(left: int, overhead: int) -> int:
-    """Fuel the original module consumed so far in this message (budget minus what is left, minus the fuel of
-    the instrumentation)."""
-    return FUEL_BUDGET - left - overhead
 
 
 def _merge(a: Result, b: Result) -> Result:
