@@ -7,7 +7,9 @@ two points. Per-element figures are (cost for 2N elements - cost for N) / N with
 drop out; `candid_vec_float32` is Motoko's own `from_candid` of the same float32 values as `vec float32`,
 measured in the same run. Keys without a suffix are fuel (about one per Wasm operator, comparable with older
 figures); keys ending `_ic_instructions` are IC instructions. Message limits are off for this harness (the 2N
-documents are larger than one ingress message); the whole-call figures are within them.
+documents are larger than one ingress message); the whole-call figures are within them. `targets` are judged
+in IC instructions, `targets_fuel` in fuel (the unit they were set in). Fuel no longer includes the 1 per byte
+the former harness added for stable memory copies (those are IC charges now).
 
     python3 bench/bench_motoko.py --json
 """
@@ -105,15 +107,20 @@ def run(partial: bool = False) -> dict[str, Any]:
                                                            "bf16_to_float", "i32_to_int32", "u8_to_nat8")}
     cand_ic = out["candid_vec_float32_ic_instructions"]
     out["ratios_ic_instructions"] = {k: round(out[k + "_ic_instructions"] / cand_ic, 3) for k in out["ratios"]}
-    out["targets"] = {
-        "f32_to_float32 <= 1.15x candid": out["ratios"]["f32_to_float32"] <= 1.15,
-        "f32_to_float <= 2.5x candid": out["ratios"]["f32_to_float"] <= 2.5,
-        "f16_to_float <= 1.8x candid": out["ratios"]["f16_to_float"] <= 1.8,
-        "bf16_to_float <= 1.8x candid": out["ratios"]["bf16_to_float"] <= 1.8,
-        "header_rank2 <= 10000": out["header_rank2"] <= 10_000,
-        "1 MiB call < 1% of a query": ic < 0.01 * QUERY_LIMIT,
-    }
+    out["targets"] = _targets(out["ratios_ic_instructions"], out["header_rank2_ic_instructions"], ic)
+    out["targets_fuel"] = _targets(out["ratios"], out["header_rank2"], fuel)  # issue 13's targets were in fuel
     return out
+
+
+def _targets(ratios: dict[str, float], header: int, call: int) -> dict[str, bool]:
+    return {
+        "f32_to_float32 <= 1.15x candid": ratios["f32_to_float32"] <= 1.15,
+        "f32_to_float <= 2.5x candid": ratios["f32_to_float"] <= 2.5,
+        "f16_to_float <= 1.8x candid": ratios["f16_to_float"] <= 1.8,
+        "bf16_to_float <= 1.8x candid": ratios["bf16_to_float"] <= 1.8,
+        "header_rank2 <= 10000": header <= 10_000,
+        "1 MiB call < 1% of a query": call < 0.01 * QUERY_LIMIT,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
