@@ -317,3 +317,18 @@ def test_a_plain_module_is_metered_the_same_way() -> None:
           local.get $s))""")))
     result, ic, fuel = m.call("sum", 10)
     assert result == 55 and ic == ENTRY + 10 * 10 + 1 and 0 < fuel < ic
+
+
+def test_a_failed_upgrade_leaves_the_old_canister() -> None:
+    pre = '(func (export "canister_pre_upgrade") (call $touch))'
+    c = _canister(STATEFUL + pre)
+    assert c.update("inc", b"").ok() == b"\x01\x00\x00\x00"
+    before = (c.query("heap", b"").ok(), bytes(c.stable))
+    broken = _module(STATEFUL + '(func (export "canister_post_upgrade") unreachable)')
+    with pytest.raises(Trap, match="unreachable"):
+        c.upgrade(broken)
+    assert (c.query("heap", b"").ok(), bytes(c.stable)) == before, "pre_upgrade's writes undone"
+    assert c.update("inc", b"").ok() == b"\x02\x00\x00\x00", "the old module runs on"
+    pre_res, post_res = c.upgrade()  # the same module: stable memory kept, the heap started anew
+    assert pre_res.ic_instructions > 0 and post_res.reject is None and len(c.stable) == 65536
+    assert c.update("inc", b"").ok() == b"\x01\x00\x00\x00"
