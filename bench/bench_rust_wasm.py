@@ -1,11 +1,12 @@
-"""The Rust crate on wasm32: module size and wasmtime fuel of its operations (issue 13 §4, Rust-library keys).
+"""The Rust crate on wasm32: module size and the IC instructions and fuel of its operations (issue 13 §4).
 
 Builds bindings/rust/wasm-probe (a no_std wasm32 module over the crate, profile `wasm`: LTO, opt-level z,
 panic=abort) twice: with the crate, and with every tensorcbor call left out (feature `baseline`, same
 exports). The crate's share is the difference after `wasm-opt -Oz`.
 
-Fuel (PyPI wasmtime, `consume_fuel`) is about one per Wasm operator; the IC charges at least that much
-(calls, branches and globals cost more there), so read every fuel figure as a lower bound of IC instructions.
+Each operation is measured in IC instructions (the module instrumented as the replica instruments canisters,
+tensorcbor.ic.meter; keys ending `_ic_instructions...`) and in wasmtime fuel of the original module (about one
+per Wasm operator; the keys without the suffix, comparable with older figures).
 
 Imported by bench/bench_canister.py (the driver); `Probe` is also the harness of tests/test_rust_wasm.py.
 """
@@ -21,16 +22,15 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import wasmtime
 
 import tensorcbor
+from tensorcbor.ic.meter import Metered
 
 ROOT = Path(__file__).resolve().parent.parent
 CRATE = ROOT / "bindings" / "rust"
 TARGET = "wasm32-unknown-unknown"
 WASM_OPT_FLAGS = ["--enable-bulk-memory", "--enable-sign-ext", "--enable-mutable-globals",
                   "--enable-nontrapping-float-to-int", "--enable-multivalue", "--enable-reference-types"]
-FUEL = 1 << 62
 
 
 def build_probe(baseline: bool = False, stream: bool = False) -> Path:
@@ -62,25 +62,19 @@ def wasm_opt(path: Path) -> Path | None:
 
 
 class Probe:
-    """The probe module under wasmtime with fuel metering; each call reports (result, fuel used)."""
+    """The probe module, metered (tensorcbor.ic.meter); each call reports (result, fuel used) and leaves its IC
+    instructions in `ic` (a stream's data chunks: their sum)."""
 
     def __init__(self, wasm: Path) -> None:
-        config = wasmtime.Config()
-        config.consume_fuel = True
-        self.store = wasmtime.Store(wasmtime.Engine(config))
-        module = wasmtime.Module.from_file(self.store.engine, str(wasm))
-        instance = wasmtime.Instance(self.store, module, [])
-        self.exports = instance.exports(self.store)
-        memory = self.exports["memory"]
-        assert isinstance(memory, wasmtime.Memory)
-        self.memory = memory
+        self.metered = Metered(wasm)
+        self.store = self.metered.store
+        assert self.metered.memory is not None
+        self.memory = self.metered.memory
+        self.ic = 0
 
     def _call(self, name: str, *args: int) -> tuple[Any, int]:
-        func = self.exports[name]
-        assert isinstance(func, wasmtime.Func)
-        self.store.set_fuel(FUEL)
-        result = func(self.store, *args)
-        return result, FUEL - self.store.get_fuel()
+        result, self.ic, fuel = self.metered.call(name, *args)
+        return result, fuel
 
     def _put(self, data: bytes, reset: bool = True) -> int:
         if reset:  # forgets every allocation: not while a stream receiver lives in the module's heap
@@ -108,7 +102,9 @@ class Probe:
         out, fuel = self._call("encode", ptr, len(data), dtype_code, n)
         if out < 0:
             return int(out), fuel
+        ic = self.ic
         length, _ = self._call("out_len")
+        self.ic = ic
         return bytes(self.memory.read(self.store, out, out + length)), fuel
 
 
@@ -116,12 +112,14 @@ class Probe:
         """Feed a whole stream to a fresh sequential receiver: (result per chunk, fuel of the data chunks)."""
         self._call("reset")
         self._call("stream_reset")
-        results, fuel = [], 0
+        results, fuel, ic = [], 0, 0
         for i, chunk in enumerate(chunks):
             ptr = self._put(chunk, reset=False)
             out, used = self._call("stream_accept", ptr, len(chunk))
             results.append(int(out))
             fuel += used if i else 0
+            ic += self.ic if i else 0
+        self.ic = ic
         return results, fuel
 
 
@@ -157,37 +155,45 @@ def lib_wasm_bytes() -> dict[str, Any]:
 def decode_view_1mib() -> dict[str, Any]:
     p = probe()
     out, fuel = p.decode_view(float32_doc(1 << 20))
+    ic = p.ic
     assert out >= 0, registry_code(out)
     big, fuel_16 = p.decode_view(float32_doc(16 << 20))
     assert big >= 0, registry_code(big)
-    return {"rust_decode_view_1mib": fuel, "rust_decode_view_16mib": fuel_16}
+    return {"rust_decode_view_1mib_ic_instructions": ic, "rust_decode_view_1mib": fuel,
+            "rust_decode_view_16mib_ic_instructions": p.ic, "rust_decode_view_16mib": fuel_16}
 
 
 def sum_f32_per_element() -> dict[str, Any]:
     p = probe()
     doc = float32_doc(1 << 20)
     _, view = p.decode_view(doc)
+    view_ic = p.ic
     total, fuel = p.sum_f32(doc)
     assert total == float(np.arange(1 << 18, dtype=np.float64).sum())
-    return {"rust_sum_f32_per_element": round((fuel - view) / (1 << 18), 2)}
+    return {"rust_sum_f32_per_element_ic_instructions": round((p.ic - view_ic) / (1 << 18), 2),
+            "rust_sum_f32_per_element": round((fuel - view) / (1 << 18), 2)}
 
 
 def bundle_per_tensor() -> dict[str, Any]:
     p = probe()
     weights = {f"layer.{i:03d}.weight": np.full((4, 4), i, dtype=np.float32) for i in range(300)}
     count, fuel = p.bundle_tensor_count(tensorcbor.encode_bundle(weights, {"model": "bench"}))
+    ic = p.ic
     assert count == 300, registry_code(count)
     none, fuel_0 = p.bundle_tensor_count(tensorcbor.encode_bundle({}, {"model": "bench"}))
     assert none == 0, registry_code(none)
-    return {"rust_bundle_per_tensor": round((fuel - fuel_0) / 300, 1)}
+    return {"rust_bundle_per_tensor_ic_instructions": round((ic - p.ic) / 300, 1),
+            "rust_bundle_per_tensor": round((fuel - fuel_0) / 300, 1)}
 
 
 def encode_per_byte() -> dict[str, Any]:
     p = probe()
     data = np.arange(1 << 18, dtype=np.float32).tobytes()
     doc, fuel = p.encode(data, 1, 1 << 18)
+    ic = p.ic
     assert doc == tensorcbor.encode(np.frombuffer(data, dtype=np.float32))
-    return {"rust_encode_per_byte": round(fuel / len(data), 3)}
+    return {"rust_encode_ic_instructions_per_byte": round(ic / len(data), 3),
+            "rust_encode_per_byte": round(fuel / len(data), 3)}
 
 
 def stream_verify_per_byte() -> dict[str, Any]:
@@ -198,7 +204,8 @@ def stream_verify_per_byte() -> dict[str, Any]:
     chunks = list(stream.chunks(doc))
     results, fuel = p.stream_accept(chunks)
     assert results == list(range(len(chunks))), [registry_code(r) for r in results]
-    return {"rust_stream_verify_per_byte": round(fuel / len(doc), 2)}
+    return {"rust_stream_verify_ic_instructions_per_byte": round(p.ic / len(doc), 2),
+            "rust_stream_verify_per_byte": round(fuel / len(doc), 2)}
 
 
 MEASUREMENTS: dict[str, Callable[[], dict[str, Any]]] = {

@@ -29,12 +29,13 @@ from tensorcbor.conformance.runner import run
 from tensorcbor.conformance.values import decode_json
 from tensorcbor.dtypes import BY_NAME
 from tensorcbor.errors import DecodeError
+from tensorcbor.ic import Canister, candid
+from tensorcbor.ic.candid import candid_blob, leb128, parse_candid_blob
 
 ROOT = Path(__file__).resolve().parent.parent
 MOTOKO = ROOT / "bindings" / "motoko"
 sys.path.insert(0, str(MOTOKO / "harness"))
 
-from ichost import candid_blob, leb128, parse_candid_blob  # noqa: E402
 from protocol import MotokoCodec, build  # noqa: E402
 
 SUITE = load_suite()
@@ -165,7 +166,7 @@ def test_mutated_blobs_give_pythons_verdict_and_never_trap(codec: MotokoCodec, b
 
 
 def _elements(codec: MotokoCodec, doc: bytes, method: str = "elements") -> dict[str, Any]:
-    reply = codec.canister.update(method, candid_blob(doc))
+    reply = codec.canister.update(method, candid_blob(doc)).ok()
     out: dict[str, Any] = json.loads(parse_candid_blob(reply))
     return out
 
@@ -265,7 +266,7 @@ def test_string_elements(codec: MotokoCodec) -> None:
 
 def _from_stable(codec: MotokoCodec, doc: bytes, chunk: int) -> dict[str, Any]:
     body = b"DIDL\x01\x6d\x7b\x02\x00\x7d" + leb128(len(doc)) + doc + leb128(chunk)
-    reply = codec.canister.update("fromStable", body)
+    reply = codec.canister.update("fromStable", body).ok()
     out: dict[str, Any] = json.loads(parse_candid_blob(reply))
     return out
 
@@ -325,23 +326,20 @@ def test_metadata_floats_take_their_shortest_width(codec: MotokoCodec) -> None:
 
 def test_readme_example_compiles_and_runs(codec: MotokoCodec) -> None:
     """The README's first example: typed access, typed encoding, chunked upload and the Candid error record,
-    compiled and run under the icemu emulation."""
-    sys.path.insert(0, str(ROOT / "examples"))
-    import icemu
-
+    compiled and run under the emulation (tensorcbor.ic)."""
     text = (MOTOKO / "README.md").read_text(encoding="utf-8")
     source = text.split("```motoko\n", 1)[1].split("```", 1)[0]
     entry = MOTOKO / "build" / "readme" / "ReadmeExample.mo"
     entry.parent.mkdir(parents=True, exist_ok=True)
     entry.write_text(source, encoding="utf-8")
     wasm = build(entry, MOTOKO / "build" / "ReadmeExample.wasm")
-    c = icemu.Canister(wasm.read_bytes())
+    c = Canister(wasm)
     c.install()
     names = ["ok", "err", "code", "offset", "message"]
 
     def call(method: str, args: list[tuple[Any, Any]], update: bool = False) -> Any:
-        res = (c.update if update else c.query)(method, icemu.encode(args))
-        return icemu.decode(res.ok(), names)[0]
+        res = (c.update if update else c.query)(method, candid.encode(args))
+        return candid.decode(res.ok(), names)[0]
 
     arr = np.array([[1.5, -2.0, 0.25], [4.0, 8.0, -0.5]], dtype=np.float32)
     doc = tensorcbor.encode(arr)
@@ -355,7 +353,7 @@ def test_readme_example_compiles_and_runs(codec: MotokoCodec) -> None:
     assert err == ("err", {"code": "SHAPE_MISMATCH", "offset": 0,
                            "message": "shape [4, 3] needs 12 float32 values, found 6"})
     for k in range(0, len(doc), 7):
-        c.update("upload", icemu.encode([("blob", doc[k:k + 7])])).ok()
+        c.update("upload", candid.encode([("blob", doc[k:k + 7])])).ok()
     got = call("slice", [("nat", 2), ("nat", 3)])
     assert got[0] == "ok" and np.array(got[1], np.float32).tobytes() == arr.reshape(-1)[2:5].tobytes()
     assert call("slice", [("nat", 5), ("nat", 3)])[1]["code"] == "SHAPE_MISMATCH"

@@ -1,6 +1,6 @@
 /// The conformance adapter's Motoko side: an actor whose `handle` method takes one request and answers
 /// with the protocol's JSON (conformance/README.md). Decoding, encoding and every check run here; the
-/// Python host (harness/ichost.py) only frames requests and lines.
+/// Python host (harness/protocol.py on tensorcbor.ic) only frames requests and lines.
 ///
 /// Request: byte 0 is 'd' (decode) or 'e' (encode), byte 1 't' (tensor) or 'b' (bundle); then the document
 /// (decode) or the value to encode as CBOR: tensor [dtype name, shape, bytes | [text...]]; bundle
