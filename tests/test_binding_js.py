@@ -28,11 +28,11 @@ from tensorcbor.conformance.impl import BatchImpl, ProcessImpl
 from tensorcbor.conformance.runner import run
 from tensorcbor.conformance.values import tensor_json
 from tensorcbor.dtypes import BY_NAME
+from tensorcbor.ic import Canister, candid
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "examples"))
 import canisters  # noqa: E402
-import icemu  # noqa: E402
 from store_client import NAMES  # noqa: E402
 
 PKG = ROOT / "bindings" / "js"
@@ -232,8 +232,8 @@ def _store_cli(*args: str) -> Any:
 def test_js_upload_calls_and_get_replies_against_the_emulated_tensor_store(built: str, tmp_path: Path) -> None:
     """examples/tensor-store.mjs through @icp-sdk/core's Candid: the JS cuts a .tcb into begin_upload / put_chunk /
     finish argument bytes, which are replayed into the real tensor-store canister (examples/rust-store) under the
-    icemu emulation; then the canister's `get` replies are decoded by the JS. (The agent's HTTP transport needs a
-    replica and is not exercised.)"""
+    IC emulation (tensorcbor.ic, as ingress: inspect_message first); then the canister's `get` replies are decoded
+    by the JS. (The agent's HTTP transport needs a replica and is not exercised.)"""
     try:
         wasm = canisters.build_rust_store()
     except canisters.BuildError as exc:
@@ -249,22 +249,22 @@ def test_js_upload_calls_and_get_replies_against_the_emulated_tensor_store(built
     assert [c["method"] for c in calls] == ["begin_upload"] + ["put_chunk"] * (len(want) - 1) + ["finish"]
     assert len(want) > 5
     # The argument bytes carry exactly the reference's chunks (and the stream digest with the manifest).
-    manifest, digest = icemu.decode(bytes.fromhex(calls[0]["arg"]))
+    manifest, digest = candid.decode(bytes.fromhex(calls[0]["arg"]))
     assert (manifest, digest) == (want[0], stream.stream_digest(want[0]))
-    assert [icemu.decode(bytes.fromhex(c["arg"]))[0] for c in calls[1:-1]] == want[1:]
+    assert [candid.decode(bytes.fromhex(c["arg"]))[0] for c in calls[1:-1]] == want[1:]
 
-    canister = icemu.Canister(wasm, controllers=[b"\x01"])
+    canister = Canister(wasm, controllers=[b"\x01"])
     canister.install()
     for c in calls:
-        (value,) = icemu.decode(canister.update(c["method"], bytes.fromhex(c["arg"])).ok(), NAMES)
+        (value,) = candid.decode(canister.update(c["method"], bytes.fromhex(c["arg"])).ok(), NAMES)
         assert value[0] == "Ok", (c["method"], value)
     for name in ["head.dense.bias", "vocab", "extra.int4", "extra.mask", "embed.weight"]:
-        (tmp_path / "reply.bin").write_bytes(canister.query("get", icemu.encode([("text", name)])).ok())
+        (tmp_path / "reply.bin").write_bytes(canister.query("get", candid.encode([("text", name)])).ok())
         got = _store_cli("get", str(tmp_path / "reply.bin"))
         arr = model[name]
         dt = BY_NAME["string" if arr.dtype.kind == "U" else str(arr.dtype)]
         assert got == tensor_json(arr, dt), name
-    (tmp_path / "reply.bin").write_bytes(canister.query("get", icemu.encode([("text", "no.such.tensor")])).ok())
+    (tmp_path / "reply.bin").write_bytes(canister.query("get", candid.encode([("text", "no.such.tensor")])).ok())
     done = subprocess.run([_tool("node"), str(PKG / "examples" / "store-cli.mjs"), "get", str(tmp_path / "reply.bin")],
                           cwd=PKG,
                           capture_output=True, text=True, timeout=60)

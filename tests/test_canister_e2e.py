@@ -3,7 +3,7 @@
 Builds each canister's real .wasm, installs it, uploads a synthetic transformer-shaped model in verified chunks
 (SPEC.md §10), tampers with chunks, lists, reads every tensor back byte-identical, runs the dense layer
 against numpy, upgrades and reads again. The model is about 20 MB (some 400 tensors) for the Rust canister and
-8 MB for the Motoko one (its SHA-256 costs ~800 fuel per byte); TENSORCBOR_E2E_MB=100 and
+8 MB for the Motoko one (its upload costs ~208 IC instructions per byte); TENSORCBOR_E2E_MB=100 and
 TENSORCBOR_E2E_MOTOKO_MB=100 give the 100 MB runs. Without cargo, the wasm32 target, node or the npm motoko
 compiler these tests FAIL, not skip.
 """
@@ -30,7 +30,7 @@ import canisters  # noqa: E402
 from store_client import MAX_REPLY, StoreClient  # noqa: E402
 
 MODEL_MB = float(os.environ.get("TENSORCBOR_E2E_MB", "20"))
-# The Motoko canister verifies chunks at ~800 fuel per byte (SHA-256 in Motoko): a smaller default keeps CI moderate.
+# The Motoko canister verifies chunks at ~208 IC instructions per byte (SHA-256 in Motoko): a smaller default.
 MOTOKO_MODEL_MB = float(os.environ.get("TENSORCBOR_E2E_MOTOKO_MB", "8"))
 CONTROLLER = b"\x01"
 STRANGER = b"\x02\x02\x02"
@@ -88,15 +88,22 @@ def test_only_controllers_and_allowed_principals_upload(wasm: tuple[str, bytes],
                                                         model: tuple[Any, bytes, list[bytes]]) -> None:
     _, doc, chunks = model
     c, s = _fresh(wasm[1])
+    direct = StoreClient(c, ingress=False)  # as from another canister: no inspect_message, the method decides
     digest = stream.stream_digest(chunks[0])
-    assert _err(s.begin_upload(chunks[0], digest, STRANGER)[0])[0] == "Unauthorized"
-    assert _err(s.allow(UPLOADER, STRANGER)[0])[0] == "Unauthorized"
-    assert _err(s.set_quota(1, STRANGER)[0])[0] == "Unauthorized"
+    assert _err(direct.begin_upload(chunks[0], digest, STRANGER)[0])[0] == "Unauthorized"
+    assert _err(direct.allow(UPLOADER, STRANGER)[0])[0] == "Unauthorized"
+    assert _err(direct.set_quota(1, STRANGER)[0])[0] == "Unauthorized"
+    for call in (lambda: s.begin_upload(chunks[0], digest, STRANGER), lambda: s.allow(UPLOADER, STRANGER),
+                 lambda: s.set_quota(1, STRANGER)):
+        with pytest.raises(Trap, match="refused by canister_inspect_message"):  # as ingress: refused unrun
+            call()
     assert s.status()[0]["upload"] is None
     assert s.allow(UPLOADER)[0] == ("Ok", None)
     status = s.begin_upload(chunks[0], digest, UPLOADER)[0]
     assert status[0] == "Ok" and status[1]["chunks"] == len(chunks) - 1
-    assert _err(s.put_chunk(chunks[1], STRANGER)[0])[0] == "Unauthorized"
+    assert _err(direct.put_chunk(chunks[1], STRANGER)[0])[0] == "Unauthorized"
+    with pytest.raises(Trap, match="refused by canister_inspect_message"):
+        s.put_chunk(chunks[1], STRANGER)
     assert s.put_chunk(chunks[1], UPLOADER)[0][0] == "Ok"
 
 

@@ -1,7 +1,9 @@
 """The tensor-store canisters against hostile callers and inputs, and what the IC's tooling expects of them.
 
 Both canisters (examples/rust-store, examples/motoko-store) are built as `dfx deploy` / `icp build` would and
-run under the icemu emulation; ingress goes through `canister_inspect_message` (tests/canister_ingress.py).
+run under the IC emulation (tensorcbor.ic), which runs `canister_inspect_message` before an ingress update.
+`StoreClient(c, ingress=False)` (the tests' `s`) calls the methods as another canister would, to test their own
+checks; ingress calls go through `c.update` / `c.inspect`.
 Each test runs on both canisters and, where both answer the same input, asserts they answer alike. Without
 cargo, the wasm32 target, node, the npm motoko compiler or ic-wasm (`npm ci --prefix examples`) these tests
 FAIL, not skip.
@@ -25,12 +27,11 @@ import tensorcbor
 from tensorcbor import stream
 from tensorcbor.cbor import head
 from tensorcbor.errors import CODES, DecodeError
+from tensorcbor.ic import Canister, candid
+from tensorcbor.ic.costs import MAX_MESSAGE
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "examples"))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 import canisters  # noqa: E402
-import icemu  # noqa: E402
-from canister_ingress import IngressCanister  # noqa: E402
 from store_client import NAMES, StoreClient  # noqa: E402
 
 CONTROLLER = b"\x01"
@@ -73,17 +74,17 @@ DOC = tensorcbor.encode_bundle(MODEL, {"model": "hostile"})
 CHUNKS = list(stream.chunks(DOC))
 
 
-def _installed(wasm: bytes, chunks: list[bytes] | None = CHUNKS) -> tuple[IngressCanister, StoreClient]:
-    c = IngressCanister(wasm, controllers=[CONTROLLER])
+def _installed(wasm: bytes, chunks: list[bytes] | None = CHUNKS) -> tuple[Canister, StoreClient]:
+    c = Canister(wasm, controllers=[CONTROLLER])
     c.install()
-    s = StoreClient(c)
+    s = StoreClient(c, ingress=False)
     if chunks is not None:
         s.upload(chunks, stream.stream_digest(chunks[0]))
     return c, s
 
 
 @pytest.fixture(scope="module", params=KINDS)
-def loaded(request: pytest.FixtureRequest, wasms: dict[str, bytes]) -> Iterator[tuple[str, IngressCanister,
+def loaded(request: pytest.FixtureRequest, wasms: dict[str, bytes]) -> Iterator[tuple[str, Canister,
                                                                                      StoreClient]]:
     c, s = _installed(wasms[request.param])
     yield request.param, c, s
@@ -127,50 +128,54 @@ def test_icp_build_builds_both_canisters(wasms: dict[str, bytes]) -> None:
 # ------------------------------------------------------------------ item 4: inspect_message
 
 def _put_chunk_arg(size: int) -> bytes:
-    return icemu.encode([("blob", bytes(size))])
+    return candid.encode([("blob", bytes(size))])
 
 
 def test_a_strangers_2mib_call_costs_only_the_inspect(wasms: dict[str, bytes]) -> None:
-    arg = _put_chunk_arg(icemu.MAX_MESSAGE - 64)
+    arg = _put_chunk_arg(MAX_MESSAGE - 64)
     for kind in KINDS:
         c, s = _installed(wasms[kind], chunks=None)
         assert s.begin_upload(CHUNKS[0], stream.stream_digest(CHUNKS[0]))[0][0] == "Ok"
         before = (s.status()[0], bytes(c.stable))
         # Without the filter the call runs and is refused by the method, after receiving the 2 MiB.
-        direct = c.update("put_chunk", arg, STRANGER)
-        assert _err(icemu.decode(direct.ok(), NAMES)[0])[0] == "Unauthorized"
-        call = c.ingress("put_chunk", arg, STRANGER)
-        assert not call.accepted and call.update is None, f"{kind}: inspect accepted a stranger's put_chunk"
+        direct = c.update("put_chunk", arg, STRANGER, ingress=False)
+        assert _err(candid.decode(direct.ok(), NAMES)[0])[0] == "Unauthorized"
+        refused = c.update("put_chunk", arg, STRANGER)  # as ingress: inspect_message first
+        assert refused.reply is None and refused.reject is not None and refused.reject.startswith("refused"), \
+            f"{kind}: inspect accepted a stranger's put_chunk: {refused.reject}"
+        assert refused.ic_instructions == refused.fuel == 0, "a refused call is not executed"
+        call = refused.inspect
+        assert call is not None and call.reject is not None
         assert (s.status()[0], bytes(c.stable)) == before
         # The filter's Wasm work does not grow with the call. The Rust filter reads no argument; Motoko's
         # runtime copies the argument into the heap for any `system func inspect` (its `arg` field), whatever
         # the function reads: one system-API copy of the 2 MiB, nothing more.
         copied = 1024 if kind == "rust" else len(arg) + 1024
-        assert call.inspect.syscall_bytes < copied, (kind, call.inspect.syscall_bytes)
-        assert call.inspect.fuel * 20 < direct.fuel, (kind, call.inspect.fuel, direct.fuel)
-        small = c.ingress("put_chunk", _put_chunk_arg(10), STRANGER)
-        assert not small.accepted and abs(small.inspect.fuel - call.inspect.fuel) < 1000, \
-            (kind, small.inspect.fuel, call.inspect.fuel)
-        print(f"{kind}: stranger's 2 MiB put_chunk: inspect {call.inspect.fuel} fuel + {call.inspect.syscalls} "
-              f"system calls copying {call.inspect.syscall_bytes} bytes; without inspect the update costs "
-              f"{direct.fuel} fuel + {direct.syscall_bytes} bytes")
+        assert call.syscall_bytes < copied, (kind, call.syscall_bytes)
+        assert call.fuel * 20 < direct.fuel, (kind, call.fuel, direct.fuel)
+        small = c.inspect("put_chunk", _put_chunk_arg(10), STRANGER)
+        assert small.reject is not None and abs(small.fuel - call.fuel) < 1000, (kind, small.fuel, call.fuel)
+        print(f"{kind}: stranger's 2 MiB put_chunk: inspect {call.ic_instructions} IC instructions "
+              f"({call.fuel} fuel) + {call.syscalls} system calls copying {call.syscall_bytes} bytes; without "
+              f"inspect the update costs {direct.ic_instructions} ({direct.fuel} fuel) + {direct.syscall_bytes} "
+              "bytes")
 
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_inspect_accepts_exactly_the_calls_a_caller_may_make(kind: str, wasms: dict[str, bytes]) -> None:
     c, s = _installed(wasms[kind], chunks=None)
     assert s.allow(UPLOADER)[0] == ("Ok", None)
-    upload = {"begin_upload": icemu.encode([("blob", CHUNKS[0]), ("blob", stream.stream_digest(CHUNKS[0]))]),
-              "put_chunk": _put_chunk_arg(100), "finish": icemu.encode([])}
-    admin = {"clear": icemu.encode([]), "allow": icemu.encode([("principal", STRANGER)]),
-             "disallow": icemu.encode([("principal", UPLOADER)]), "set_quota": icemu.encode([("nat64", 5)])}
-    reads = {"status": icemu.encode([]), "list": icemu.encode([]), "get": icemu.encode([("text", "w")])}
+    upload = {"begin_upload": candid.encode([("blob", CHUNKS[0]), ("blob", stream.stream_digest(CHUNKS[0]))]),
+              "put_chunk": _put_chunk_arg(100), "finish": candid.encode([])}
+    admin = {"clear": candid.encode([]), "allow": candid.encode([("principal", STRANGER)]),
+             "disallow": candid.encode([("principal", UPLOADER)]), "set_quota": candid.encode([("nat64", 5)])}
+    reads = {"status": candid.encode([]), "list": candid.encode([]), "get": candid.encode([("text", "w")])}
     for method, arg in {**upload, **admin, **reads}.items():
         for who in (CONTROLLER, UPLOADER, STRANGER):
             expected = method in reads or who == CONTROLLER or (who == UPLOADER and method in upload)
-            accepted, _ = c.inspect(method, arg, who)
+            accepted = c.inspect(method, arg, who).reject is None
             assert accepted == expected, f"{kind}: {method} by {who!r}: accepted={accepted}"
-    assert not c.inspect("no_such_method", icemu.encode([]), CONTROLLER)[0]
+    assert c.inspect("no_such_method", candid.encode([]), CONTROLLER).reject is not None
 
 
 # ------------------------------------------------------------------ item 5: allow list, clear
@@ -186,7 +191,8 @@ def test_removal_from_the_allow_list(kind: str, wasms: dict[str, bytes]) -> None
     assert s.disallow(UPLOADER)[0] == ("Ok", None)
     assert s.disallow(UPLOADER)[0] == ("Ok", None), "removing an absent principal is not an error"
     assert _err(s.put_chunk(CHUNKS[1], UPLOADER)[0])[0] == "Unauthorized"
-    assert not c.ingress("put_chunk", icemu.encode([("blob", CHUNKS[1])]), UPLOADER).accepted
+    refused = c.update("put_chunk", candid.encode([("blob", CHUNKS[1])]), UPLOADER)
+    assert refused.reply is None and refused.inspect is not None and refused.inspect.reject is not None
     assert s.allow(UPLOADER)[0] == ("Ok", None)
     assert s.put_chunk(CHUNKS[1], UPLOADER)[0][0] == "Ok"
 
@@ -219,7 +225,7 @@ def test_stable_memory_flat_over_ten_upgrades(kind: str, wasms: dict[str, bytes]
 
 # ------------------------------------------------------------------ item 5: get_range in proportion to the range
 
-def test_get_range_costs_in_proportion_to_the_range(loaded: tuple[str, IngressCanister, StoreClient]) -> None:
+def test_get_range_costs_in_proportion_to_the_range(loaded: tuple[str, Canister, StoreClient]) -> None:
     kind, c, s = loaded
     doc = tensorcbor.encode(MODEL["big"])  # 4 MiB
     costs = {}
@@ -299,7 +305,7 @@ def test_hostile_dense_inputs_get_the_same_answers_from_both(wasms: dict[str, by
             value, res = s.dense(weight, bias, x)
             label = f"{kind}: dense({weight}, {bias}, {len(x)} bytes)"
             assert _answer(value) == expected, f"{label}: {value if value[0] != 'Ok' else 'Ok'}"
-            assert res.reply is not None and len(res.reply) <= icemu.MAX_MESSAGE
+            assert res.reply is not None and len(res.reply) <= MAX_MESSAGE
             if expected == OK:
                 xs = np.asarray(tensorcbor.decode(x)).astype(np.float64)
                 ref = xs @ MODEL[weight].T.astype(np.float64) + (MODEL[bias] if bias else 0)
@@ -310,7 +316,7 @@ def test_hostile_dense_inputs_get_the_same_answers_from_both(wasms: dict[str, by
                 assert np.all(np.abs(y - ref) <= 1e-5 * bound + 1e-6), label
 
 
-def test_dense_checks_x_before_reading_any_weight(loaded: tuple[str, IngressCanister, StoreClient]) -> None:
+def test_dense_checks_x_before_reading_any_weight(loaded: tuple[str, Canister, StoreClient]) -> None:
     kind, c, s = loaded
     weight_bytes = MODEL["big"].nbytes
     good, good_res = s.dense("big", None, _x((1024,)))
@@ -368,21 +374,16 @@ def test_finish_rejects_a_bad_document_with_the_reference_code(kind: str, wasms:
 
 # ------------------------------------------------------------------ item 6: finish over several messages
 
-class SlowCanister(IngressCanister):
-    """The instruction counter as if every Wasm instruction cost SLOWDOWN: `finish` then runs out of its
-    per-message budget after a window or two, as it does on the IC for a document of tens of GB."""
-
-    SLOWDOWN = 10_000
-
-    def _ic0_performance_counter(self, kind: int) -> int:
-        return super()._ic0_performance_counter(kind) * self.SLOWDOWN
+# ic0.performance_counter as if every instruction cost SLOWDOWN (Canister's performance_counter_scale): `finish`
+# then runs out of its per-message budget after a window or two, as it does on the IC for a document of tens of GB.
+SLOWDOWN = 10_000
 
 
 def test_rust_finish_verifies_over_several_messages_and_restarts_after_an_upgrade(wasms: dict[str, bytes]) -> None:
     tensors = canisters.synthetic_model(20_000_000)
     doc = tensorcbor.encode_bundle(tensors)
     chunks = list(stream.chunks(doc))
-    c = SlowCanister(wasms["rust"], controllers=[CONTROLLER])
+    c = Canister(wasms["rust"], controllers=[CONTROLLER], performance_counter_scale=SLOWDOWN)
     c.install()
     s = StoreClient(c)
     assert s.begin_upload(chunks[0], stream.stream_digest(chunks[0]))[0][0] == "Ok"

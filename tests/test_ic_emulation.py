@@ -243,6 +243,31 @@ def test_inspect_message_refuses_before_execution() -> None:
     assert c.update("inc", b"").ok() == b"\x02\x00\x00\x00", "refusals changed nothing"
     direct = c.update("inc", b"", ingress=False)  # not an ingress message: no inspection
     assert direct.inspect is None and direct.ok() == b"\x03\x00\x00\x00"
+    # The filter alone, as the IC runs it before an ingress update: accepted (reject None) or not, nothing runs.
+    assert c.inspect("inc", b"").reject is None and c.inspect("nope", b"").reject is not None
+    spun = c.inspect("spin", b"")  # a trap in the filter refuses, with the costs spent until it
+    assert spun.reject is not None and "out of instructions" in spun.reject
+    assert spun.ic_instructions > INSPECT_MESSAGE_LIMIT
+    assert c.update("inc", b"").ok() == b"\x04\x00\x00\x00", "inspections changed nothing"
+
+
+def test_performance_counter_scale_changes_what_the_canister_reads_only() -> None:
+    imports = IMPORTS + """(import "ic0" "performance_counter" (func $perf (param i32) (result i64)))"""
+    body = """(func (export "canister_update f")
+        (i64.store (i32.const 0) (call $perf (i32.const 0)))
+        (call $append (i32.const 0) (i32.const 8)) (call $reply))"""
+    plain = Canister(_module(body, imports=imports))
+    scaled = Canister(_module(body, imports=imports), performance_counter_scale=1000)
+    read = []
+    for c in (plain, scaled):
+        c.install()
+        res = c.update("f", b"")
+        read.append((int.from_bytes(res.ok(), "little"), res.ic_instructions, c.counter_readings[0][0]))
+    (seen, used, reading), (seen_scaled, used_scaled, reading_scaled) = read
+    assert 0 < seen < used and seen_scaled == 1000 * seen, "the canister reads the count times the scale"
+    assert (used_scaled, reading_scaled) == (used, reading), "metering and the recorded readings are unchanged"
+    with pytest.raises(ValueError):
+        Canister(_module(body, imports=imports), performance_counter_scale=0)
 
 
 # ------------------------------------------------------------------ install-time validation

@@ -86,7 +86,7 @@ def test_constants_match_their_definition() -> None:
     assert (h[0], h[7]) == (0x6A09E667, 0x5BE0CD19)
 
 
-def test_range_writes_across_blocks(probe: icemu.Canister) -> None:
+def test_range_writes_across_blocks(probe: Canister) -> None:
     """writeRange on sub-ranges of one blob (how put_chunk hashes a chunk's payload in place)."""
     data = bytes((i * 131 + 7) % 256 for i in range(3000))
     for start, length in [(0, 0), (5, 64), (1, 129), (60, 2000), (3, 2997)]:

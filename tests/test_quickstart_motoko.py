@@ -1,7 +1,7 @@
 """examples/quickstart-motoko: built with the project's pinned compiler (bindings/motoko/scripts/build.js), run
-under the icemu emulation, answers checked against numpy, malformed input answered with the typed error record
-(never a trap). Without node or the npm `motoko` package (npm install --prefix bindings/motoko) these tests FAIL,
-not skip."""
+under the IC emulation (tensorcbor.ic), answers checked against numpy, malformed input answered with the typed
+error record (never a trap). Without node or the npm `motoko` package (npm install --prefix bindings/motoko) these
+tests FAIL, not skip."""
 
 from __future__ import annotations
 
@@ -15,11 +15,11 @@ import pytest
 import tensorcbor
 from tensorcbor.dtypes import BY_NAME
 from tensorcbor.errors import DecodeError
+from tensorcbor.ic import Canister, candid
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "examples"))
 import canisters  # noqa: E402
-import icemu  # noqa: E402
 
 QUICKSTART = ROOT / "examples" / "quickstart-motoko"
 NAMES = ["ok", "err", "code", "offset", "message"]
@@ -35,18 +35,18 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def canister(built: Path) -> icemu.Canister:
-    c = icemu.Canister(built.read_bytes())
+def canister(built: Path) -> Canister:
+    c = Canister(built.read_bytes())
     c.install()
     return c
 
 
-def _call(c: icemu.Canister, method: str, *args: tuple[Any, Any]) -> tuple[str, Any]:
-    tag, value = icemu.decode(c.query(method, icemu.encode(list(args))).ok(), NAMES)[0]
+def _call(c: Canister, method: str, *args: tuple[Any, Any]) -> tuple[str, Any]:
+    tag, value = candid.decode(c.query(method, candid.encode(list(args))).ok(), NAMES)[0]
     return tag, value
 
 
-def _sum(c: icemu.Canister, doc: bytes) -> tuple[str, Any]:
+def _sum(c: Canister, doc: bytes) -> tuple[str, Any]:
     return _call(c, "sum", ("blob", doc))
 
 
@@ -59,7 +59,7 @@ def test_the_canister_is_under_60_lines() -> None:
 
 
 @pytest.mark.parametrize("name", ["float32", "float64", "float16", "bfloat16"])
-def test_sum_matches_numpy(canister: icemu.Canister, name: str) -> None:
+def test_sum_matches_numpy(canister: Canister, name: str) -> None:
     rng = np.random.default_rng(3)
     for shape in [(0,), (1,), (7, 5), (2, 3, 4), (1000,)]:
         x = rng.standard_normal(shape).astype(BY_NAME[name].np_dtype)
@@ -67,7 +67,7 @@ def test_sum_matches_numpy(canister: icemu.Canister, name: str) -> None:
         assert _sum(canister, tensorcbor.encode(x)) == ("ok", want), (name, shape)
 
 
-def test_scale_matches_numpy_bit_for_bit(canister: icemu.Canister) -> None:
+def test_scale_matches_numpy_bit_for_bit(canister: Canister) -> None:
     rng = np.random.default_rng(4)
     x = rng.standard_normal((64, 33)).astype(np.float32)
     x.reshape(-1)[:6] = [np.inf, -np.inf, -0.0, 1e-45, 3.4e38, 0.0]
@@ -92,7 +92,7 @@ def _python_error(doc: bytes) -> DecodeError:
     raise AssertionError("Python accepted the document")
 
 
-def test_malformed_input_returns_the_typed_error(canister: icemu.Canister) -> None:
+def test_malformed_input_returns_the_typed_error(canister: Canister) -> None:
     good = tensorcbor.encode(np.arange(6, dtype=np.float32).reshape(2, 3))
     bad = [b"", b"\x00" + good[1:], good[:-3], good + b"\x00", good[:6] + b"\x83" + good[7:]]
     for doc in bad:
@@ -104,7 +104,7 @@ def test_malformed_input_returns_the_typed_error(canister: icemu.Canister) -> No
             assert err["message"]
 
 
-def test_wrong_dtype_returns_the_typed_error(canister: icemu.Canister) -> None:
+def test_wrong_dtype_returns_the_typed_error(canister: Canister) -> None:
     ints = tensorcbor.encode(np.arange(4, dtype=np.int32))
     tag, err = _sum(canister, ints)
     assert (tag, err["code"]) == ("err", "WRONG_DTYPE") and "int32" in err["message"]
@@ -113,7 +113,7 @@ def test_wrong_dtype_returns_the_typed_error(canister: icemu.Canister) -> None:
     assert (tag, err["code"]) == ("err", "WRONG_DTYPE") and "float16" in err["message"]
 
 
-def test_mutated_documents_never_trap(canister: icemu.Canister) -> None:
+def test_mutated_documents_never_trap(canister: Canister) -> None:
     """Every answer to a corrupted document is a reply (ok or the error record with Python's code), never a
     trap or reject."""
     rng = np.random.default_rng(5)

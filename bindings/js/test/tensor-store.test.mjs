@@ -1,5 +1,5 @@
 // The tensor-store example's call sequence, against a stand-in actor that verifies chunks as the canister does.
-// (tests/test_binding_js.py replays the same calls into the real canister under the icemu emulation.)
+// (tests/test_binding_js.py replays the same calls into the real canister under tensorcbor.ic, the IC emulation.)
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { IDL } from "@icp-sdk/core/candid";

@@ -91,13 +91,21 @@ class Canister(SystemApi):
     """One canister: its module, its live instance and its stable memory (which survives upgrades).
 
     `limits=False` switches the message limits off (instructions, argument and reply sizes) for conformance
-    runs that feed whole suites through one call; instructions are still counted."""
+    runs that feed whole suites through one call; instructions are still counted.
+
+    `performance_counter_scale` (tests only; default 1, the IC's behaviour) multiplies what
+    ``ic0.performance_counter`` returns to the canister, as if every instruction cost that many: a canister
+    that budgets its own work on the counter (e.g. a verification split over several messages) then shows
+    that behaviour on a small input. Metering, limits and `Result` figures are unaffected."""
 
     def __init__(self, wasm: bytes | Path, *, controllers: Iterable[bytes] = (b"\x01",),
                  canister_id: bytes = b"\x00\x00\x00\x00\x00\x00\x00\x01\x01\x01", limits: bool = True,
-                 max_stable: int = MAX_STABLE) -> None:
+                 max_stable: int = MAX_STABLE, performance_counter_scale: int = 1) -> None:
+        if performance_counter_scale < 1:
+            raise ValueError("performance_counter_scale must be a positive integer")
         self.limits = limits
         self.max_stable = max_stable
+        self.performance_counter_scale = performance_counter_scale
         self._loaded = load(wasm)
         self.controllers = set(controllers)
         self.canister_id = canister_id
@@ -205,13 +213,7 @@ class Canister(SystemApi):
         self._check_arg(arg)
         inspect: Result | None = None
         if ingress and self._export("canister_inspect_message") is not None:
-            try:
-                inspect = self._run("canister_inspect_message", arg, who, self._limit(costs.INSPECT_MESSAGE_LIMIT),
-                                    "inspect", needs_reply=False, method=method)
-            except Trap as exc:
-                refused = Result(None, f"refused by canister_inspect_message: {exc}", exc.fuel, 0, 0,
-                                 exc.ic_instructions, self.wasm64)
-                return Result(None, refused.reject, 0, 0, 0, 0, self.wasm64, refused)
+            inspect = self.inspect(method, arg, who)
             if inspect.reject is not None:
                 return Result(None, f"refused by canister_inspect_message: {inspect.reject}", 0, 0, 0, 0,
                               self.wasm64, inspect)
@@ -219,6 +221,22 @@ class Canister(SystemApi):
                         method=method)
         res.inspect = inspect
         return res
+
+    def inspect(self, method: str, arg: bytes, caller: bytes | None = None) -> Result:
+        """Only the ingress filter of an update call: ``canister_inspect_message`` as the IC runs it before an
+        ingress update (200M instruction limit, its changes discarded). The Result's `reject` is None when the
+        canister accepted the message, else why not (it did not call ``ic0.accept_message``, or it trapped:
+        the costs are then those spent until the trap). A module without the export accepts everything."""
+        who = self.first_controller if caller is None else caller
+        self._check_arg(arg)
+        if self._export("canister_inspect_message") is None:
+            return Result(None, None, 0, 0, 0, 0, self.wasm64)
+        try:
+            return self._run("canister_inspect_message", arg, who, self._limit(costs.INSPECT_MESSAGE_LIMIT),
+                             "inspect", needs_reply=False, method=method)
+        except Trap as exc:
+            return Result(None, str(exc), exc.fuel, exc.syscalls, exc.syscall_bytes, exc.ic_instructions,
+                          self.wasm64)
 
     def query(self, method: str, arg: bytes, caller: bytes | None = None) -> Result:
         """A query call: its changes are discarded, as on the IC."""
@@ -314,6 +332,7 @@ class Canister(SystemApi):
             trap = _as_trap(error, export, counter < 0, limit, used, fuel)
             if trap is None:
                 raise error  # an emulator bug, not the canister's: the message is undone, the error shown
+            trap.syscalls, trap.syscall_bytes = msg.syscalls, msg.syscall_bytes
             raise trap from error
         if kind in ("query", "inspect"):
             self._undo(live, msg, heap_len, globals_)  # the IC discards a query's changes

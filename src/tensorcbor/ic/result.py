@@ -10,13 +10,17 @@ from . import costs
 class Trap(Exception):
     """The message trapped and changed nothing. `kind` says why: "canister" (ic0.trap), "wasm" (a Wasm trap:
     unreachable, out-of-bounds access, ...), "instructions" (the message's instruction limit), "system_api"
-    (a misuse of ic0 or an emulator limit), "message" (argument or reply too large, no reply, rejected)."""
+    (a misuse of ic0 or an emulator limit), "message" (argument or reply too large, no reply, rejected).
+    The costs are those spent until the trap (`syscalls`/`syscall_bytes` as in `Result`)."""
 
-    def __init__(self, message: str, *, kind: str = "canister", ic_instructions: int = 0, fuel: int = 0) -> None:
+    def __init__(self, message: str, *, kind: str = "canister", ic_instructions: int = 0, fuel: int = 0,
+                 syscalls: int = 0, syscall_bytes: int = 0) -> None:
         super().__init__(message)
         self.kind = kind
         self.ic_instructions = ic_instructions
         self.fuel = fuel
+        self.syscalls = syscalls
+        self.syscall_bytes = syscall_bytes
 
 
 @dataclass

@@ -32,6 +32,7 @@ class SystemApi:
     certified_data: bytes
     version: int
     counter_readings: list[tuple[int, int]]
+    performance_counter_scale: int
     _clock: int
     _log_used: int
     _msg: Message | None
@@ -200,7 +201,7 @@ class SystemApi:
         used = msg.limit - live.counter.value(live.store)
         fuel = fuel_used(live.store.get_fuel(), live.fuel_overhead.value(live.store))
         self.counter_readings.append((used, fuel))
-        return used
+        return used * self.performance_counter_scale  # 1 except in tests (Canister's docstring)
 
     def _ic0_global_timer_set(self, msg: Message, timestamp: int) -> int:
         return 0  # no timer was set; timers never fire here
