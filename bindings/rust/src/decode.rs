@@ -4,7 +4,7 @@ use crate::cbor::{
     head_len, Head, Reader, MAJOR_ARRAY, MAJOR_BYTES, MAJOR_TAG, MAJOR_TEXT, MAJOR_UINT,
 };
 use crate::dtype::DType;
-use crate::error::{Error, ErrorCode};
+use crate::error::{Detail, Error, ErrorCode, ShortText};
 use crate::layout::{base_pad, data_len, item_layout, item_offset, shape_ok};
 use crate::value::{read_metadata, Metadata, Value};
 use alloc::vec::Vec;
@@ -126,7 +126,11 @@ pub fn decode_tensor(buf: &[u8]) -> Result<TensorView<'_>, Error> {
     open_document(&mut r, TENSOR_TAG)?;
     let h = open_array(&mut r)?;
     if h.arg != 4 && h.arg != 5 {
-        return r.fail(ErrorCode::UnexpectedType, h.start);
+        let detail = Detail::ArrayLength {
+            what: "a tensor array has 4 or 5 elements",
+            found: h.arg,
+        };
+        return r.fail_with(ErrorCode::UnexpectedType, h.start, detail);
     }
     let (dtype, shape, n) = read_header(&mut r)?;
     let (elements, at) = read_body(&mut r, dtype, n, h.arg == 5)?;
@@ -238,7 +242,11 @@ pub(crate) fn read_bundle_prefix<'a>(r: &mut Reader<'a>) -> Result<BundlePrefix<
     open_document(r, BUNDLE_TAG)?;
     let h = open_array(r)?;
     if h.arg != 5 {
-        return r.fail(ErrorCode::UnexpectedType, h.start);
+        let detail = Detail::ArrayLength {
+            what: "a bundle array has exactly 5 elements",
+            found: h.arg,
+        };
+        return r.fail_with(ErrorCode::UnexpectedType, h.start, detail);
     }
     // The metadata limit is judged before the head's type (SPEC.md §7.1 bundle step 6).
     let mh = r.head()?;
@@ -246,13 +254,24 @@ pub(crate) fn read_bundle_prefix<'a>(r: &mut Reader<'a>) -> Result<BundlePrefix<
     let (tensors, lengths) = read_directory(r)?;
     // The pad item: k zero bytes putting the tensors array head on a multiple of 8.
     let ph = r.expect(MAJOR_BYTES)?;
-    let body = r.take(ph.arg)?;
-    if body.iter().any(|&b| b != 0) || ph.arg as usize != base_pad(ph.start) {
-        return r.fail(ErrorCode::BadPadding, ph.start);
+    let body = r.take_as(ph.arg, "the pad")?;
+    if body.iter().any(|&b| b != 0) {
+        return r.fail_with(ErrorCode::BadPadding, ph.start, Detail::BundlePadNotZero);
+    }
+    if ph.arg as usize != base_pad(ph.start) {
+        let detail = Detail::BundlePad {
+            wanted: base_pad(ph.start) as u64,
+            found: ph.arg,
+        };
+        return r.fail_with(ErrorCode::BadPadding, ph.start, detail);
     }
     let th = r.expect(MAJOR_ARRAY)?;
     if th.arg != tensors.len() as u64 {
-        return r.fail(ErrorCode::DirectoryMismatch, th.start);
+        let detail = Detail::DirectoryCount {
+            listed: tensors.len() as u64,
+            found: th.arg,
+        };
+        return r.fail_with(ErrorCode::DirectoryMismatch, th.start, detail);
     }
     Ok(BundlePrefix {
         metadata,
@@ -271,12 +290,18 @@ pub(crate) fn read_item<'a>(
 ) -> Result<(Elements<'a>, usize), Error> {
     let ih = r.expect(MAJOR_ARRAY)?;
     if ih.arg != 1 && ih.arg != 2 {
-        return r.fail(ErrorCode::UnexpectedType, ih.start);
+        let detail = Detail::ItemLength { found: ih.arg };
+        return r.fail_with(ErrorCode::UnexpectedType, ih.start, detail);
     }
     let (elements, at) = read_body(r, dtype, n, ih.arg == 2)?;
     if dtype == DType::String && (r.pos - at) as u64 != length {
         // Reported at the item, as the reference decoder does (the item disagrees with its entry).
-        return r.fail(ErrorCode::DirectoryMismatch, ih.start);
+        let detail = Detail::ItemSize {
+            at: at as u64,
+            found: (r.pos - at) as u64,
+            wanted: length,
+        };
+        return r.fail_with(ErrorCode::DirectoryMismatch, ih.start, detail);
     }
     Ok((elements, at))
 }
@@ -298,20 +323,28 @@ fn read_directory<'a>(
     for _ in 0..dh.arg {
         let eh = r.expect(MAJOR_ARRAY)?;
         if eh.arg != 5 && eh.arg != 7 {
-            return r.fail(ErrorCode::UnexpectedType, eh.start);
+            let detail = Detail::ArrayLength {
+                what: "a directory entry has 5 or 7 elements",
+                found: eh.arg,
+            };
+            return r.fail_with(ErrorCode::UnexpectedType, eh.start, detail);
         }
         let nh = r.expect(MAJOR_TEXT)?;
         let name = r.text(nh)?;
         if name.is_empty() || name.len() > MAX_NAME_BYTES {
-            return r.fail(ErrorCode::InvalidName, nh.start);
+            let detail = Detail::NameLength { length: nh.arg };
+            return r.fail_with(ErrorCode::InvalidName, nh.start, detail);
         }
         let encoded = &r.buf[nh.start..r.pos];
         if let Some(p) = prev {
+            let name = ShortText::new(name);
             if encoded == p {
-                return r.fail(ErrorCode::DuplicateName, nh.start);
+                let detail = Detail::DuplicateName { name };
+                return r.fail_with(ErrorCode::DuplicateName, nh.start, detail);
             }
             if encoded < p {
-                return r.fail(ErrorCode::UnsortedKeys, nh.start);
+                let detail = Detail::UnsortedName { name };
+                return r.fail_with(ErrorCode::UnsortedKeys, nh.start, detail);
             }
         }
         prev = Some(encoded);
@@ -322,22 +355,36 @@ fn read_directory<'a>(
             // A Core decoder stops before the codec, without reading its head (SPEC.md §7.1 bundle step 7;
             // a string tensor is never compressed).
             let at = r.pos;
+            let name = ShortText::new(name);
             if dtype == DType::String {
-                return r.fail(ErrorCode::InvalidCompression, at);
+                let detail = Detail::CompressedString { name };
+                return r.fail_with(ErrorCode::InvalidCompression, at, detail);
             }
-            return r.fail(ErrorCode::UnsupportedCompression, at);
+            let detail = Detail::CompressedEntry { name };
+            return r.fail_with(ErrorCode::UnsupportedCompression, at, detail);
         }
         if dtype != DType::String && Some(lh.arg) != data_len(dtype, n) {
-            return r.fail(ErrorCode::ShapeMismatch, lh.start);
+            let detail = Detail::EntryLength {
+                name: ShortText::new(name),
+                dtype,
+                count: n,
+                wanted: data_len(dtype, n).unwrap_or(0),
+                found: lh.arg,
+            };
+            return r.fail_with(ErrorCode::ShapeMismatch, lh.start, detail);
         }
         // The offset the layout rule gives; once the layout has passed 2^64 - 1 (a huge claimed length), no
         // later entry's offset can match it, which the reference reports at that later entry.
-        if pos
+        let wanted = pos
             .and_then(|p| item_offset(p, dtype, lh.arg))
-            .map(|(o, _)| o)
-            != Some(oh.arg)
-        {
-            return r.fail(ErrorCode::DirectoryMismatch, oh.start);
+            .map(|(o, _)| o);
+        if wanted != Some(oh.arg) {
+            let detail = Detail::EntryOffset {
+                name: ShortText::new(name),
+                wanted,
+                found: oh.arg,
+            };
+            return r.fail_with(ErrorCode::DirectoryMismatch, oh.start, detail);
         }
         pos = oh.arg.checked_add(lh.arg);
         let t = TensorView {
@@ -355,15 +402,24 @@ fn read_directory<'a>(
 pub(crate) fn open_document(r: &mut Reader<'_>, want: u64) -> Result<(), Error> {
     let buf = r.buf;
     if buf.len() < 3 && SELF_DESCRIBE.starts_with(buf) {
-        return r.fail(ErrorCode::Truncated, 0);
+        return r.fail_with(ErrorCode::Truncated, 0, Detail::TruncatedMagic);
     }
     if !buf.starts_with(&SELF_DESCRIBE) {
-        return r.fail(ErrorCode::BadMagic, 0);
+        return r.fail_with(ErrorCode::BadMagic, 0, Detail::NotSelfDescribed);
     }
     r.pos = 3;
     let h = r.head()?;
     if h.major != MAJOR_TAG || h.arg != want {
-        return r.fail(ErrorCode::BadMagic, h.start);
+        // Stream chunks (other tags) keep the registry sentence.
+        let document = want == TENSOR_TAG || want == BUNDLE_TAG;
+        let detail = match (h.major, h.arg) {
+            _ if !document => Detail::None,
+            (MAJOR_TAG, TENSOR_TAG | BUNDLE_TAG) => Detail::WrongKind {
+                found_bundle: h.arg == BUNDLE_TAG,
+            },
+            _ => Detail::NotTensorcbor,
+        };
+        return r.fail_with(ErrorCode::BadMagic, h.start, detail);
     }
     Ok(())
 }
@@ -373,18 +429,25 @@ pub(crate) fn open_document(r: &mut Reader<'_>, want: u64) -> Result<(), Error> 
 pub(crate) fn open_array(r: &mut Reader<'_>) -> Result<Head, Error> {
     let h = r.expect(MAJOR_ARRAY)?;
     if h.arg == 0 {
-        return r.fail(ErrorCode::UnexpectedType, h.start);
+        let detail = Detail::EmptyArray {
+            what: "the top-level array",
+        };
+        return r.fail_with(ErrorCode::UnexpectedType, h.start, detail);
     }
     let v = r.expect(MAJOR_UINT)?;
     if v.arg != VERSION {
-        return r.fail(ErrorCode::UnsupportedVersion, v.start);
+        let detail = Detail::Version { version: v.arg };
+        return r.fail_with(ErrorCode::UnsupportedVersion, v.start, detail);
     }
     Ok(h)
 }
 
 pub(crate) fn close_document(r: &Reader<'_>) -> Result<(), Error> {
     if r.remaining() != 0 {
-        return r.fail(ErrorCode::TrailingBytes, r.pos);
+        let detail = Detail::TrailingBytes {
+            count: r.remaining() as u64,
+        };
+        return r.fail_with(ErrorCode::TrailingBytes, r.pos, detail);
     }
     Ok(())
 }
@@ -393,11 +456,13 @@ pub(crate) fn close_document(r: &Reader<'_>) -> Result<(), Error> {
 pub(crate) fn read_header(r: &mut Reader<'_>) -> Result<(DType, Vec<u64>, u64), Error> {
     let dh = r.expect(MAJOR_UINT)?;
     let Some(dtype) = DType::from_code(dh.arg) else {
-        return r.fail(ErrorCode::UnknownDtype, dh.start);
+        let detail = Detail::UnknownDtype { code: dh.arg };
+        return r.fail_with(ErrorCode::UnknownDtype, dh.start, detail);
     };
     let sh = r.expect(MAJOR_ARRAY)?;
     if sh.arg > MAX_RANK as u64 {
-        return r.fail(ErrorCode::RankTooLarge, sh.start);
+        let detail = Detail::Rank { rank: sh.arg };
+        return r.fail_with(ErrorCode::RankTooLarge, sh.start, detail);
     }
     let mut shape = Vec::with_capacity(sh.arg as usize); // at most 32
     let mut nonzero: u64 = 1;
@@ -406,14 +471,18 @@ pub(crate) fn read_header(r: &mut Reader<'_>) -> Result<(DType, Vec<u64>, u64), 
         if d.arg != 0 {
             match nonzero.checked_mul(d.arg) {
                 Some(p) if p <= MAX_SIZE => nonzero = p,
-                _ => return r.fail(ErrorCode::SizeOverflow, d.start),
+                _ => return r.fail_with(ErrorCode::SizeOverflow, d.start, Detail::Size),
             }
         }
         shape.push(d.arg);
     }
     // Block types (design D2, SPEC.md §4.6): rank >= 1 and the last dimension cut into whole blocks.
     if !shape_ok(dtype, &shape) {
-        return r.fail(ErrorCode::ShapeMismatch, sh.start);
+        let detail = Detail::Blocks {
+            dtype,
+            last: shape.last().copied(),
+        };
+        return r.fail_with(ErrorCode::ShapeMismatch, sh.start, detail);
     }
     let n = if shape.contains(&0) { 0 } else { nonzero };
     Ok((dtype, shape, n))
@@ -431,20 +500,24 @@ fn read_body<'a>(
     let mut pad_len = 0usize;
     if padded {
         let ph = r.expect(MAJOR_BYTES)?;
-        let body = r.take(ph.arg)?;
+        let body = r.take_as(ph.arg, "the padding")?;
         if body.iter().any(|&b| b != 0) {
-            return r.fail(ErrorCode::BadPadding, ph.start);
+            return r.fail_with(ErrorCode::BadPadding, ph.start, Detail::PaddingNotZero);
         }
         pad_len = r.pos - ph.start;
     }
     // F4
     if dtype == DType::String {
         if padded {
-            return r.fail(ErrorCode::BadPadding, r.pos - pad_len);
+            return r.fail_with(ErrorCode::BadPadding, r.pos - pad_len, Detail::StringPadding);
         }
         let ah = r.expect(MAJOR_ARRAY)?;
         if ah.arg != n {
-            return r.fail(ErrorCode::ShapeMismatch, ah.start);
+            let detail = Detail::StringCount {
+                wanted: n,
+                found: ah.arg,
+            };
+            return r.fail_with(ErrorCode::ShapeMismatch, ah.start, detail);
         }
         let mut strings = Vec::new(); // each element needs at least one input byte
         for _ in 0..n {
@@ -457,11 +530,16 @@ fn read_body<'a>(
     let data_start = r.pos;
     let mut h = r.head()?;
     if h.major == MAJOR_TAG && h.arg == COMPRESSED_TAG {
-        return r.fail(ErrorCode::UnsupportedCompression, h.start);
+        return r.fail_with(ErrorCode::UnsupportedCompression, h.start, Detail::Compressed);
     }
     if let Some(tag) = dtype.rfc8746_tag() {
         if h.major != MAJOR_TAG || h.arg != tag {
-            return r.fail(ErrorCode::UnexpectedTag, data_start);
+            let detail = Detail::TypedTag {
+                dtype,
+                tag,
+                found: (h.major == MAJOR_TAG).then_some(h.arg),
+            };
+            return r.fail_with(ErrorCode::UnexpectedTag, data_start, detail);
         }
         h = r.head()?;
     }
@@ -471,27 +549,45 @@ fn read_body<'a>(
         } else {
             ErrorCode::UnexpectedType
         };
-        return r.fail(code, data_start);
+        return r.fail_with(code, data_start, Detail::NotByteString { dtype });
     }
     // F6 (n <= 2^53 - 1, so the data length is below 2^57 and cannot overflow)
     let align = dtype.align();
     let unpadded = r.pos - pad_len;
     let needed = (align - unpadded % align) % align;
     if pad_len != needed {
-        return r.fail(ErrorCode::BadPadding, data_start);
+        let detail = Detail::Misaligned {
+            at: unpadded as u64,
+            wanted: needed as u8,
+            align: align as u8,
+            found: pad_len as u64,
+        };
+        return r.fail_with(ErrorCode::BadPadding, data_start, detail);
     }
     if Some(h.arg) != data_len(dtype, n) {
-        return r.fail(ErrorCode::ShapeMismatch, data_start);
+        let detail = Detail::DataLength {
+            dtype,
+            count: n,
+            wanted: data_len(dtype, n).unwrap_or(0),
+            found: h.arg,
+        };
+        return r.fail_with(ErrorCode::ShapeMismatch, data_start, detail);
     }
     let at = r.pos;
-    let data = r.take(h.arg)?;
+    let data = r.take_as(h.arg, "the element data")?;
     Ok((Elements::Bytes(data), at))
 }
 
-/// §7.2: bool bytes are 0 or 1; unused bits after the last packed element are zero.
-pub(crate) fn element_error(dtype: DType, n: u64, data: &[u8]) -> Option<usize> {
+/// §7.2: bool bytes are 0 or 1; unused bits after the last packed element are zero. The failing byte's
+/// index and what is wrong with it.
+pub(crate) fn element_error(dtype: DType, n: u64, data: &[u8]) -> Option<(usize, Detail)> {
     if dtype == DType::Bool {
-        return data.iter().position(|&b| b > 1);
+        let i = data.iter().position(|&b| b > 1)?;
+        let detail = Detail::Bool {
+            index: i as u64,
+            byte: data[i],
+        };
+        return Some((i, detail));
     }
     if dtype.is_packed() {
         let bits = (dtype.bits().unwrap_or(8) as u64).wrapping_mul(n); // n <= 2^53 - 1, bits <= 6
@@ -499,7 +595,7 @@ pub(crate) fn element_error(dtype: DType, n: u64, data: &[u8]) -> Option<usize> 
         if used != 0 {
             if let Some(&last) = data.last() {
                 if last >> used != 0 {
-                    return Some(data.len() - 1);
+                    return Some((data.len() - 1, Detail::TailBits { dtype }));
                 }
             }
         }
@@ -513,8 +609,12 @@ pub(crate) fn element_error(dtype: DType, n: u64, data: &[u8]) -> Option<usize> 
 /// lazy reader runs it before handing out a tensor's values.
 pub fn check_tensor_elements(t: &TensorView<'_>, data_offset: usize) -> Result<(), Error> {
     if let Elements::Bytes(data) = t.elements {
-        if let Some(i) = element_error(t.dtype, t.element_count(), data) {
-            return Err(Error::new(ErrorCode::InvalidElement, data_offset + i));
+        if let Some((i, detail)) = element_error(t.dtype, t.element_count(), data) {
+            return Err(Error::with(
+                ErrorCode::InvalidElement,
+                data_offset + i,
+                detail,
+            ));
         }
     }
     Ok(())

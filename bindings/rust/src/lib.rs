@@ -43,6 +43,7 @@ mod error_codes;
 mod layout;
 #[cfg(feature = "stream")]
 pub mod stream;
+mod typed;
 mod value;
 
 pub use decode::{
@@ -51,7 +52,8 @@ pub use decode::{
 };
 pub use dtype::DType;
 pub use encode::{encode_bundle, encode_bundle_with, encode_tensor, encode_view};
-pub use error::{Error, ErrorCode};
+pub use error::{Detail, Error, ErrorCode, ShortText};
+pub use typed::{encode_slice, Element, TensorWriter, ViewError, WidenF32};
 pub use value::{Metadata, Value, MAX_METADATA_BYTES, MAX_NESTING};
 
 /// The version field of every document this crate reads and writes (SPEC.md §4).

@@ -316,7 +316,10 @@ impl StreamDecoder {
     }
 
     fn shift(e: Error, by: u64) -> Error {
-        Error::new(e.code, e.offset + by as usize)
+        Error {
+            offset: e.offset + by as usize,
+            ..e
+        }
     }
 
     /// Drop buffered bytes before document offset `at` (kept 8-aligned).
