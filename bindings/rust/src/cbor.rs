@@ -1,6 +1,6 @@
 //! CBOR heads (RFC 8949 §3) with the strict checks of SPEC.md §7.1, and the deterministic writer.
 
-use crate::error::{Detail, Error, ErrorCode};
+use crate::error::{Detail, Error, ErrorCode, Utf8Reason};
 use alloc::vec::Vec;
 
 pub(crate) const MAJOR_UINT: u8 = 0;
@@ -80,7 +80,11 @@ impl<'a> Reader<'a> {
             if ai == 31 && (MAJOR_BYTES..=MAJOR_MAP).contains(&major) {
                 return self.fail_with(ErrorCode::IndefiniteLength, start, Detail::Indefinite);
             }
-            return self.fail_with(ErrorCode::Malformed, start, Detail::InitialByte { byte: ib });
+            return self.fail_with(
+                ErrorCode::Malformed,
+                start,
+                Detail::InitialByte { byte: ib },
+            );
         }
         let size = 1usize << (ai - 24);
         if self.remaining() < 1 + size {
@@ -116,7 +120,13 @@ impl<'a> Reader<'a> {
     }
 
     /// Read a head and expect `major` (a tag is UNEXPECTED_TAG, any other type UNEXPECTED_TYPE).
+    #[cfg_attr(not(feature = "stream"), allow(dead_code))]
     pub fn expect(&mut self, major: u8) -> Result<Head, Error> {
+        self.expect_as(major, crate::error::major_name(major))
+    }
+
+    /// [`expect`](Self::expect), naming the item in the error detail (`"the shape array"`).
+    pub fn expect_as(&mut self, major: u8, what: &'static str) -> Result<Head, Error> {
         let h = self.head()?;
         if h.major != major {
             let code = if h.major == MAJOR_TAG {
@@ -127,7 +137,7 @@ impl<'a> Reader<'a> {
             let detail = Detail::Unexpected {
                 found: h.major,
                 arg: h.arg,
-                wanted: major,
+                wanted: what,
             };
             return self.fail_with(code, h.start, detail);
         }
@@ -156,14 +166,26 @@ impl<'a> Reader<'a> {
 
     /// The content of a text string whose head `h` was just read (TRUNCATED, INVALID_UTF8).
     pub fn text(&mut self, h: Head) -> Result<&'a str, Error> {
+        self.text_as(h, "a text string")
+    }
+
+    /// [`text`](Self::text), naming the string in the error detail (`"a tensor name"`).
+    pub fn text_as(&mut self, h: Head, what: &'static str) -> Result<&'a str, Error> {
         let body_start = self.pos;
-        let raw = self.take(h.arg)?;
-        core::str::from_utf8(raw)
-            .map_err(|e| {
+        let raw = self.take_as(h.arg, what)?;
+        core::str::from_utf8(raw).map_err(|e| {
+            let at = e.valid_up_to();
+            // Python's codec reasons: a byte that cannot start a character, one that cannot continue it, or
+            // the end of the string inside one.
+            let reason = match (e.error_len(), raw[at]) {
+                (None, _) => Utf8Reason::End,
+                (Some(_), 0xc2..=0xf4) => Utf8Reason::Continuation,
+                (Some(_), _) => Utf8Reason::Start,
+            };
             Error::with(
                 ErrorCode::InvalidUtf8,
-                body_start + e.valid_up_to(),
-                Detail::Utf8,
+                body_start + at,
+                Detail::Utf8 { what, reason },
             )
         })
     }

@@ -4,7 +4,7 @@ use crate::cbor::{
     head_len, Head, Reader, MAJOR_ARRAY, MAJOR_BYTES, MAJOR_TAG, MAJOR_TEXT, MAJOR_UINT,
 };
 use crate::dtype::DType;
-use crate::error::{Detail, Error, ErrorCode, ShortText};
+use crate::error::{Detail, Error, ErrorCode, ShortShape, ShortText};
 use crate::layout::{base_pad, data_len, item_layout, item_offset, shape_ok};
 use crate::value::{read_metadata, Metadata, Value};
 use alloc::vec::Vec;
@@ -124,7 +124,7 @@ impl<'a> BundleView<'a> {
 pub fn decode_tensor(buf: &[u8]) -> Result<TensorView<'_>, Error> {
     let mut r = Reader::new(buf);
     open_document(&mut r, TENSOR_TAG)?;
-    let h = open_array(&mut r)?;
+    let h = open_array_as(&mut r, "the tensor array")?;
     if h.arg != 4 && h.arg != 5 {
         let detail = Detail::ArrayLength {
             what: "a tensor array has 4 or 5 elements",
@@ -133,7 +133,8 @@ pub fn decode_tensor(buf: &[u8]) -> Result<TensorView<'_>, Error> {
         return r.fail_with(ErrorCode::UnexpectedType, h.start, detail);
     }
     let (dtype, shape, n) = read_header(&mut r)?;
-    let (elements, at) = read_body(&mut r, dtype, n, h.arg == 5)?;
+    let (elements, at) =
+        read_body(&mut r, dtype, n, h.arg == 5).map_err(|e| e.with_shape(&shape))?;
     let t = TensorView {
         dtype,
         shape,
@@ -176,8 +177,9 @@ pub fn index_bundle(buf: &[u8], check_elements: bool) -> Result<BundleIndex<'_>,
         lengths,
     } = read_bundle_prefix(&mut r)?;
     let base = r.pos - head_len(tensors.len() as u64);
-    for ((_, t), &length) in tensors.iter_mut().zip(&lengths) {
-        let (elements, at) = read_item(&mut r, t.dtype, t.element_count(), length)?;
+    for ((name, t), &length) in tensors.iter_mut().zip(&lengths) {
+        let (elements, at) = read_item(&mut r, t.dtype, t.element_count(), length)
+            .map_err(|e| e.with_shape(&t.shape).with_name(name))?;
         t.elements = elements;
         if check_elements {
             check_tensor_elements(t, at)?;
@@ -240,7 +242,7 @@ pub(crate) struct BundlePrefix<'a> {
 /// Magic, version, metadata, directory, pad and the tensors array head (design D4's strict order).
 pub(crate) fn read_bundle_prefix<'a>(r: &mut Reader<'a>) -> Result<BundlePrefix<'a>, Error> {
     open_document(r, BUNDLE_TAG)?;
-    let h = open_array(r)?;
+    let h = open_array_as(r, "the bundle array")?;
     if h.arg != 5 {
         let detail = Detail::ArrayLength {
             what: "a bundle array has exactly 5 elements",
@@ -253,7 +255,7 @@ pub(crate) fn read_bundle_prefix<'a>(r: &mut Reader<'a>) -> Result<BundlePrefix<
     let metadata = read_metadata(r, mh)?;
     let (tensors, lengths) = read_directory(r)?;
     // The pad item: k zero bytes putting the tensors array head on a multiple of 8.
-    let ph = r.expect(MAJOR_BYTES)?;
+    let ph = r.expect_as(MAJOR_BYTES, "the pad (a byte string)")?;
     let body = r.take_as(ph.arg, "the pad")?;
     if body.iter().any(|&b| b != 0) {
         return r.fail_with(ErrorCode::BadPadding, ph.start, Detail::BundlePadNotZero);
@@ -265,7 +267,7 @@ pub(crate) fn read_bundle_prefix<'a>(r: &mut Reader<'a>) -> Result<BundlePrefix<
         };
         return r.fail_with(ErrorCode::BadPadding, ph.start, detail);
     }
-    let th = r.expect(MAJOR_ARRAY)?;
+    let th = r.expect_as(MAJOR_ARRAY, "the tensors array")?;
     if th.arg != tensors.len() as u64 {
         let detail = Detail::DirectoryCount {
             listed: tensors.len() as u64,
@@ -288,15 +290,19 @@ pub(crate) fn read_item<'a>(
     n: u64,
     length: u64,
 ) -> Result<(Elements<'a>, usize), Error> {
-    let ih = r.expect(MAJOR_ARRAY)?;
+    let ih = r.expect_as(MAJOR_ARRAY, "the item of a tensor (an array)")?;
     if ih.arg != 1 && ih.arg != 2 {
-        let detail = Detail::ItemLength { found: ih.arg };
+        let detail = Detail::ItemLength {
+            name: ShortText::new(""),
+            found: ih.arg,
+        };
         return r.fail_with(ErrorCode::UnexpectedType, ih.start, detail);
     }
     let (elements, at) = read_body(r, dtype, n, ih.arg == 2)?;
     if dtype == DType::String && (r.pos - at) as u64 != length {
         // Reported at the item, as the reference decoder does (the item disagrees with its entry).
         let detail = Detail::ItemSize {
+            name: ShortText::new(""),
             at: at as u64,
             found: (r.pos - at) as u64,
             wanted: length,
@@ -312,7 +318,7 @@ pub(crate) fn read_item<'a>(
 fn read_directory<'a>(
     r: &mut Reader<'a>,
 ) -> Result<(Vec<(&'a str, TensorView<'a>)>, Vec<u64>), Error> {
-    let dh = r.expect(MAJOR_ARRAY)?;
+    let dh = r.expect_as(MAJOR_ARRAY, "the directory (an array)")?;
     // Each entry takes at least 7 input bytes, so this reserve is bounded by the input, never by the claim.
     let room = usize::try_from(dh.arg).map_or(0, |n| n.min(r.remaining() / 7));
     let mut entries: Vec<(&'a str, TensorView<'a>)> = Vec::with_capacity(room);
@@ -321,7 +327,7 @@ fn read_directory<'a>(
     // Relative to the data base: the first item's start; None once the layout passes 2^64 - 1.
     let mut pos = Some(head_len(dh.arg) as u64);
     for _ in 0..dh.arg {
-        let eh = r.expect(MAJOR_ARRAY)?;
+        let eh = r.expect_as(MAJOR_ARRAY, "a directory entry (an array)")?;
         if eh.arg != 5 && eh.arg != 7 {
             let detail = Detail::ArrayLength {
                 what: "a directory entry has 5 or 7 elements",
@@ -329,8 +335,8 @@ fn read_directory<'a>(
             };
             return r.fail_with(ErrorCode::UnexpectedType, eh.start, detail);
         }
-        let nh = r.expect(MAJOR_TEXT)?;
-        let name = r.text(nh)?;
+        let nh = r.expect_as(MAJOR_TEXT, "a tensor name (text)")?;
+        let name = r.text_as(nh, "a tensor name")?;
         if name.is_empty() || name.len() > MAX_NAME_BYTES {
             let detail = Detail::NameLength { length: nh.arg };
             return r.fail_with(ErrorCode::InvalidName, nh.start, detail);
@@ -349,8 +355,8 @@ fn read_directory<'a>(
         }
         prev = Some(encoded);
         let (dtype, shape, n) = read_header(r)?;
-        let oh = r.expect(MAJOR_UINT)?;
-        let lh = r.expect(MAJOR_UINT)?;
+        let oh = r.expect_as(MAJOR_UINT, "the offset (unsigned integer)")?;
+        let lh = r.expect_as(MAJOR_UINT, "the length (unsigned integer)")?;
         if eh.arg == 7 {
             // A Core decoder stops before the codec, without reading its head (SPEC.md §7.1 bundle step 7;
             // a string tensor is never compressed).
@@ -367,7 +373,7 @@ fn read_directory<'a>(
             let detail = Detail::EntryLength {
                 name: ShortText::new(name),
                 dtype,
-                count: n,
+                shape: ShortShape::new(&shape),
                 wanted: data_len(dtype, n).unwrap_or(0),
                 found: lh.arg,
             };
@@ -426,15 +432,19 @@ pub(crate) fn open_document(r: &mut Reader<'_>, want: u64) -> Result<(), Error> 
 
 /// Design D1: expect a non-empty array, then the version 1; the caller checks the array length after that,
 /// so a future version is UNSUPPORTED_VERSION whatever its length. Returns the array head.
+#[cfg_attr(not(feature = "stream"), allow(dead_code))]
 pub(crate) fn open_array(r: &mut Reader<'_>) -> Result<Head, Error> {
-    let h = r.expect(MAJOR_ARRAY)?;
+    open_array_as(r, "the top-level array")
+}
+
+/// [`open_array`], naming the array in error details.
+pub(crate) fn open_array_as(r: &mut Reader<'_>, what: &'static str) -> Result<Head, Error> {
+    let h = r.expect_as(MAJOR_ARRAY, what)?;
     if h.arg == 0 {
-        let detail = Detail::EmptyArray {
-            what: "the top-level array",
-        };
+        let detail = Detail::EmptyArray { what };
         return r.fail_with(ErrorCode::UnexpectedType, h.start, detail);
     }
-    let v = r.expect(MAJOR_UINT)?;
+    let v = r.expect_as(MAJOR_UINT, "the version (unsigned integer)")?;
     if v.arg != VERSION {
         let detail = Detail::Version { version: v.arg };
         return r.fail_with(ErrorCode::UnsupportedVersion, v.start, detail);
@@ -454,12 +464,12 @@ pub(crate) fn close_document(r: &Reader<'_>) -> Result<(), Error> {
 
 /// F1-F2: dtype and shape. Returns them and the element count `n`.
 pub(crate) fn read_header(r: &mut Reader<'_>) -> Result<(DType, Vec<u64>, u64), Error> {
-    let dh = r.expect(MAJOR_UINT)?;
+    let dh = r.expect_as(MAJOR_UINT, "the dtype (unsigned integer)")?;
     let Some(dtype) = DType::from_code(dh.arg) else {
         let detail = Detail::UnknownDtype { code: dh.arg };
         return r.fail_with(ErrorCode::UnknownDtype, dh.start, detail);
     };
-    let sh = r.expect(MAJOR_ARRAY)?;
+    let sh = r.expect_as(MAJOR_ARRAY, "the shape array")?;
     if sh.arg > MAX_RANK as u64 {
         let detail = Detail::Rank { rank: sh.arg };
         return r.fail_with(ErrorCode::RankTooLarge, sh.start, detail);
@@ -467,7 +477,7 @@ pub(crate) fn read_header(r: &mut Reader<'_>) -> Result<(DType, Vec<u64>, u64), 
     let mut shape = Vec::with_capacity(sh.arg as usize); // at most 32
     let mut nonzero: u64 = 1;
     for _ in 0..sh.arg {
-        let d = r.expect(MAJOR_UINT)?;
+        let d = r.expect_as(MAJOR_UINT, "a dimension (unsigned integer)")?;
         if d.arg != 0 {
             match nonzero.checked_mul(d.arg) {
                 Some(p) if p <= MAX_SIZE => nonzero = p,
@@ -499,7 +509,7 @@ fn read_body<'a>(
     // F3
     let mut pad_len = 0usize;
     if padded {
-        let ph = r.expect(MAJOR_BYTES)?;
+        let ph = r.expect_as(MAJOR_BYTES, "the padding byte string")?;
         let body = r.take_as(ph.arg, "the padding")?;
         if body.iter().any(|&b| b != 0) {
             return r.fail_with(ErrorCode::BadPadding, ph.start, Detail::PaddingNotZero);
@@ -509,11 +519,16 @@ fn read_body<'a>(
     // F4
     if dtype == DType::String {
         if padded {
-            return r.fail_with(ErrorCode::BadPadding, r.pos - pad_len, Detail::StringPadding);
+            return r.fail_with(
+                ErrorCode::BadPadding,
+                r.pos - pad_len,
+                Detail::StringPadding,
+            );
         }
-        let ah = r.expect(MAJOR_ARRAY)?;
+        let ah = r.expect_as(MAJOR_ARRAY, "the string array")?;
         if ah.arg != n {
             let detail = Detail::StringCount {
+                shape: ShortShape::default(),
                 wanted: n,
                 found: ah.arg,
             };
@@ -521,8 +536,8 @@ fn read_body<'a>(
         }
         let mut strings = Vec::new(); // each element needs at least one input byte
         for _ in 0..n {
-            let h = r.expect(MAJOR_TEXT)?;
-            strings.push(r.text(h)?);
+            let h = r.expect_as(MAJOR_TEXT, "a string element")?;
+            strings.push(r.text_as(h, "a string element")?);
         }
         return Ok((Elements::Strings(strings), ah.start));
     }
@@ -530,7 +545,11 @@ fn read_body<'a>(
     let data_start = r.pos;
     let mut h = r.head()?;
     if h.major == MAJOR_TAG && h.arg == COMPRESSED_TAG {
-        return r.fail_with(ErrorCode::UnsupportedCompression, h.start, Detail::Compressed);
+        return r.fail_with(
+            ErrorCode::UnsupportedCompression,
+            h.start,
+            Detail::Compressed,
+        );
     }
     if let Some(tag) = dtype.rfc8746_tag() {
         if h.major != MAJOR_TAG || h.arg != tag {
@@ -567,7 +586,7 @@ fn read_body<'a>(
     if Some(h.arg) != data_len(dtype, n) {
         let detail = Detail::DataLength {
             dtype,
-            count: n,
+            shape: ShortShape::default(),
             wanted: data_len(dtype, n).unwrap_or(0),
             found: h.arg,
         };

@@ -8,7 +8,7 @@ use crate::decode::{
     SELF_DESCRIBE, TENSOR_TAG, VERSION,
 };
 use crate::dtype::DType;
-use crate::error::{Detail, Error, ErrorCode, ShortText};
+use crate::error::{Detail, Error, ErrorCode, ShortShape, ShortText};
 use crate::layout::{base_pad, data_len, item_layout, shape_ok};
 use crate::value::{write_map, Metadata, Value, MAX_METADATA_BYTES};
 use alloc::vec::Vec;
@@ -180,6 +180,7 @@ fn content_len(t: &TensorView<'_>, n: u64) -> Result<u64, Error> {
         (Elements::Strings(strings), DType::String) => {
             if strings.len() as u64 != n {
                 let detail = Detail::StringCount {
+                    shape: ShortShape::new(&t.shape),
                     wanted: n,
                     found: strings.len() as u64,
                 };
@@ -193,7 +194,7 @@ fn content_len(t: &TensorView<'_>, n: u64) -> Result<u64, Error> {
             if Some(data.len() as u64) != data_len(dtype, n) {
                 let detail = Detail::DataLength {
                     dtype,
-                    count: n,
+                    shape: ShortShape::new(&t.shape),
                     wanted: data_len(dtype, n).unwrap_or(0),
                     found: data.len() as u64,
                 };

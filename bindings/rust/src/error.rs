@@ -48,6 +48,27 @@ impl Error {
         }
     }
 
+    /// The same error with `shape` in its detail (the data checks run where the shape is not at hand).
+    pub(crate) fn with_shape(mut self, shape: &[u64]) -> Error {
+        match &mut self.detail {
+            Detail::DataLength { shape: s, .. } | Detail::StringCount { shape: s, .. } => {
+                *s = ShortShape::new(shape)
+            }
+            _ => {}
+        }
+        self
+    }
+
+    /// The same error naming the bundle tensor whose item failed.
+    pub(crate) fn with_name(mut self, name: &str) -> Error {
+        if let Detail::ItemLength { name: n, .. } | Detail::ItemSize { name: n, .. } =
+            &mut self.detail
+        {
+            *n = ShortText::new(name)
+        }
+        self
+    }
+
     /// The registry code.
     pub const fn code(&self) -> ErrorCode {
         self.code
@@ -117,6 +138,59 @@ impl core::fmt::Display for ShortText {
     }
 }
 
+/// A shape for messages: up to 4 dimensions kept (`[2, 3]`; longer shapes print their first 4 and the rank).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct ShortShape {
+    dims: [u64; 4],
+    rank: u8,
+}
+
+impl ShortShape {
+    pub(crate) fn new(shape: &[u64]) -> ShortShape {
+        let mut dims = [0u64; 4];
+        let kept = shape.len().min(4);
+        dims[..kept].copy_from_slice(&shape[..kept]);
+        ShortShape {
+            dims,
+            rank: shape.len().min(255) as u8,
+        }
+    }
+
+    /// The kept dimensions (all of them up to rank 4).
+    pub fn dims(&self) -> &[u64] {
+        &self.dims[..(self.rank as usize).min(4)]
+    }
+
+    /// The rank of the shape.
+    pub fn rank(&self) -> usize {
+        self.rank as usize
+    }
+}
+
+impl core::fmt::Debug for ShortShape {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        core::fmt::Display::fmt(self, f)
+    }
+}
+
+impl core::fmt::Display for ShortShape {
+    /// As Python prints a list: `[2, 3]`, `[]`; past rank 4 `[2, 3, 4, 5, ...] (rank 6)`.
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("[")?;
+        for (i, d) in self.dims().iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            write!(f, "{d}")?;
+        }
+        if self.rank() > 4 {
+            write!(f, ", ...] (rank {})", self.rank)
+        } else {
+            f.write_str("]")
+        }
+    }
+}
+
 /// The CBOR major types as the Python reference names them in messages.
 const MAJOR_NAMES: [&str; 8] = [
     "an unsigned integer",
@@ -129,8 +203,19 @@ const MAJOR_NAMES: [&str; 8] = [
     "a simple value or float",
 ];
 
-fn major_name(major: u8) -> &'static str {
+pub(crate) fn major_name(major: u8) -> &'static str {
     MAJOR_NAMES[(major & 7) as usize]
+}
+
+/// Why a text string is not UTF-8.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Utf8Reason {
+    /// A byte that cannot start a character.
+    Start,
+    /// A byte that cannot continue the character begun before it.
+    Continuation,
+    /// The string ends inside a character.
+    End,
 }
 
 /// What exactly an [`Error`] found, with its numbers; `Display` words it as the Python reference does.
@@ -140,62 +225,171 @@ fn major_name(major: u8) -> &'static str {
 pub enum Detail {
     /// Only the code is known (the registry sentence is the message).
     None,
-    Truncated { what: &'static str, need: u64, remain: u64 },
+    Truncated {
+        what: &'static str,
+        need: u64,
+        remain: u64,
+    },
     TruncatedMagic,
     NotSelfDescribed,
     NotTensorcbor,
-    WrongKind { found_bundle: bool },
-    Version { version: u64 },
-    EmptyArray { what: &'static str },
+    WrongKind {
+        found_bundle: bool,
+    },
+    Version {
+        version: u64,
+    },
+    EmptyArray {
+        what: &'static str,
+    },
     /// `what` says what the array should hold ("a tensor array has 4 or 5 elements").
-    ArrayLength { what: &'static str, found: u64 },
-    TrailingBytes { count: u64 },
+    ArrayLength {
+        what: &'static str,
+        found: u64,
+    },
+    TrailingBytes {
+        count: u64,
+    },
     Indefinite,
-    InitialByte { byte: u8 },
-    SimpleTwoByte { value: u8 },
-    NonShortest { arg: u64, byte: u8 },
+    InitialByte {
+        byte: u8,
+    },
+    SimpleTwoByte {
+        value: u8,
+    },
+    NonShortest {
+        arg: u64,
+        byte: u8,
+    },
     /// A head of major type `found` (argument `arg`) where `wanted` was expected.
-    Unexpected { found: u8, arg: u64, wanted: u8 },
-    Utf8,
-    UnknownDtype { code: u64 },
-    Rank { rank: u64 },
+    Unexpected {
+        found: u8,
+        arg: u64,
+        wanted: &'static str,
+    },
+    Utf8 {
+        what: &'static str,
+        reason: Utf8Reason,
+    },
+    UnknownDtype {
+        code: u64,
+    },
+    Rank {
+        rank: u64,
+    },
     Size,
-    Blocks { dtype: DType, last: Option<u64> },
-    DataLength { dtype: DType, count: u64, wanted: u64, found: u64 },
-    StringCount { wanted: u64, found: u64 },
+    Blocks {
+        dtype: DType,
+        last: Option<u64>,
+    },
+    DataLength {
+        dtype: DType,
+        shape: ShortShape,
+        wanted: u64,
+        found: u64,
+    },
+    StringCount {
+        shape: ShortShape,
+        wanted: u64,
+        found: u64,
+    },
     PaddingNotZero,
     StringPadding,
-    Misaligned { at: u64, wanted: u8, align: u8, found: u64 },
-    TypedTag { dtype: DType, tag: u64, found: Option<u64> },
-    NotByteString { dtype: DType },
+    Misaligned {
+        at: u64,
+        wanted: u8,
+        align: u8,
+        found: u64,
+    },
+    TypedTag {
+        dtype: DType,
+        tag: u64,
+        found: Option<u64>,
+    },
+    NotByteString {
+        dtype: DType,
+    },
     Compressed,
-    CompressedString { name: ShortText },
-    CompressedEntry { name: ShortText },
+    CompressedString {
+        name: ShortText,
+    },
+    CompressedEntry {
+        name: ShortText,
+    },
     BundlePadNotZero,
-    BundlePad { wanted: u64, found: u64 },
-    DirectoryCount { listed: u64, found: u64 },
-    NameLength { length: u64 },
-    DuplicateName { name: ShortText },
-    UnsortedName { name: ShortText },
-    EntryLength { name: ShortText, dtype: DType, count: u64, wanted: u64, found: u64 },
-    EntryOffset { name: ShortText, wanted: Option<u64>, found: u64 },
-    ItemLength { found: u64 },
-    ItemSize { at: u64, found: u64, wanted: u64 },
-    Bool { index: u64, byte: u8 },
-    TailBits { dtype: DType },
+    BundlePad {
+        wanted: u64,
+        found: u64,
+    },
+    DirectoryCount {
+        listed: u64,
+        found: u64,
+    },
+    NameLength {
+        length: u64,
+    },
+    DuplicateName {
+        name: ShortText,
+    },
+    UnsortedName {
+        name: ShortText,
+    },
+    EntryLength {
+        name: ShortText,
+        dtype: DType,
+        shape: ShortShape,
+        wanted: u64,
+        found: u64,
+    },
+    EntryOffset {
+        name: ShortText,
+        wanted: Option<u64>,
+        found: u64,
+    },
+    ItemLength {
+        name: ShortText,
+        found: u64,
+    },
+    ItemSize {
+        name: ShortText,
+        at: u64,
+        found: u64,
+        wanted: u64,
+    },
+    Bool {
+        index: u64,
+        byte: u8,
+    },
+    TailBits {
+        dtype: DType,
+    },
     MetadataTooLarge,
     MetadataNotMap,
-    MetadataTag { tag: u64 },
+    MetadataTag {
+        tag: u64,
+    },
     Nesting,
-    KeyType { major: u8 },
-    DuplicateKey { key: ShortText },
-    UnsortedKey { key: ShortText },
-    MetadataSimple { value: u64 },
+    KeyType {
+        major: u8,
+    },
+    DuplicateKey {
+        key: ShortText,
+    },
+    UnsortedKey {
+        key: ShortText,
+    },
+    MetadataSimple {
+        value: u64,
+    },
     NanForm,
     /// The float's IEEE 754 binary64 bits.
-    FloatWidth { bits: u64 },
+    FloatWidth {
+        bits: u64,
+    },
     /// Encoder: the data does not fit this machine's memory.
-    DataTooLarge { length: u64 },
+    DataTooLarge {
+        length: u64,
+    },
 }
 
 impl core::fmt::Display for Detail {
@@ -240,15 +434,19 @@ impl core::fmt::Display for Detail {
                 "argument {arg} is not in its shortest form (initial byte 0x{byte:02x})"
             ),
             Unexpected { found: 6, arg, wanted } => {
-                write!(f, "tag {arg} where {} was expected", major_name(wanted))
+                write!(f, "tag {arg} where {wanted} was expected")
             }
-            Unexpected { found, wanted, .. } => write!(
-                f,
-                "{} where {} was expected",
-                major_name(found),
-                major_name(wanted)
-            ),
-            Utf8 => f.write_str("a text string is not valid UTF-8"),
+            Unexpected { found, wanted, .. } => {
+                write!(f, "{} where {wanted} was expected", major_name(found))
+            }
+            Utf8 { what, reason } => {
+                let reason = match reason {
+                    Utf8Reason::Start => "invalid start byte",
+                    Utf8Reason::Continuation => "invalid continuation byte",
+                    Utf8Reason::End => "unexpected end of data",
+                };
+                write!(f, "{what} is not valid UTF-8 ({reason})")
+            }
             UnknownDtype { code } => {
                 write!(f, "dtype code {code} is not in the dtype table (SPEC.md §3)")
             }
@@ -269,16 +467,18 @@ impl core::fmt::Display for Detail {
             }
             DataLength {
                 dtype,
-                count,
+                shape,
                 wanted,
                 found,
             } => write!(
                 f,
-                "{count} elements of {dtype} need {wanted} data bytes, found {found}"
+                "shape {shape} of {dtype} needs {wanted} data bytes, found {found}"
             ),
-            StringCount { wanted, found } => {
-                write!(f, "the shape needs {wanted} strings, found {found}")
-            }
+            StringCount {
+                shape,
+                wanted,
+                found,
+            } => write!(f, "shape {shape} needs {wanted} strings, found {found}"),
             PaddingNotZero => f.write_str("padding bytes must be zero"),
             StringPadding => f.write_str("string tensors never carry padding"),
             Misaligned {
@@ -333,12 +533,12 @@ impl core::fmt::Display for Detail {
             EntryLength {
                 name,
                 dtype,
-                count,
+                shape,
                 wanted,
                 found,
             } => write!(
                 f,
-                "tensor {name}: {count} elements of {dtype} need {wanted} data bytes, the directory \
+                "tensor {name}: shape {shape} of {dtype} needs {wanted} data bytes, the directory \
                  says {found}"
             ),
             EntryOffset { name, wanted, found } => {
@@ -349,10 +549,19 @@ impl core::fmt::Display for Detail {
                 }
                 write!(f, ", the directory says {found}")
             }
-            ItemLength { found } => write!(f, "an item has 1 or 2 elements, found {found}"),
-            ItemSize { at, found, wanted } => write!(
+            ItemLength { name, found } => write!(
                 f,
-                "the item's strings at {at} take {found} bytes, the directory says {wanted}"
+                "tensor {name}: an item has 1 or 2 elements, found {found}"
+            ),
+            ItemSize {
+                name,
+                at,
+                found,
+                wanted,
+            } => write!(
+                f,
+                "tensor {name}: the item's bytes are at {at} ({found} bytes), the directory says \
+                 {at} ({wanted} bytes)"
             ),
             Bool { index, byte } => write!(
                 f,
@@ -383,8 +592,19 @@ impl core::fmt::Display for Detail {
             }
             NanForm => f.write_str("a NaN in metadata must be encoded as f97e00"),
             FloatWidth { bits } => {
-                let value = f64::from_bits(bits);
-                write!(f, "float {value:?} must use its shortest exact width")
+                // Python's repr: the shortest round-trip digits, exponents as e-08 / e+16.
+                let text = alloc::format!("{:?}", f64::from_bits(bits));
+                match text.split_once('e') {
+                    Some((mantissa, exp)) => {
+                        let (sign, digits) = match exp.strip_prefix('-') {
+                            Some(d) => ('-', d),
+                            Option::None => ('+', exp),
+                        };
+                        write!(f, "float {mantissa}e{sign}{digits:0>2}")?;
+                    }
+                    Option::None => write!(f, "float {text}")?,
+                }
+                f.write_str(" must use its shortest exact width")
             }
             DataTooLarge { length } => write!(
                 f,

@@ -33,6 +33,8 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+#[cfg(feature = "candid")]
+pub mod candid;
 mod cbor;
 mod decode;
 mod dtype;
@@ -52,7 +54,7 @@ pub use decode::{
 };
 pub use dtype::DType;
 pub use encode::{encode_bundle, encode_bundle_with, encode_tensor, encode_view};
-pub use error::{Detail, Error, ErrorCode, ShortText};
+pub use error::{Detail, Error, ErrorCode, ShortShape, ShortText, Utf8Reason};
 pub use typed::{encode_slice, Element, TensorWriter, ViewError, WidenF32};
 pub use value::{Metadata, Value, MAX_METADATA_BYTES, MAX_NESTING};
 

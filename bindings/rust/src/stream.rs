@@ -474,7 +474,9 @@ impl StreamDecoder {
                     };
                     let n = element_count(&e.shape);
                     let mut r = Reader::at(&self.buf, (self.next_at - self.start) as usize);
-                    match read_item(&mut r, e.dtype, n, e.length) {
+                    match read_item(&mut r, e.dtype, n, e.length)
+                        .map_err(|x| x.with_shape(&e.shape).with_name(&e.name))
+                    {
                         Ok((elements, pos)) => {
                             let t = TensorView {
                                 dtype: e.dtype,

@@ -156,9 +156,8 @@ impl std::error::Error for ViewError {}
 
 fn view_error(e: PodCastError, align: usize) -> ViewError {
     match e {
-        PodCastError::TargetAlignmentGreaterAndInputNotAligned | PodCastError::AlignmentMismatch => {
-            ViewError::Unaligned { align }
-        }
+        PodCastError::TargetAlignmentGreaterAndInputNotAligned
+        | PodCastError::AlignmentMismatch => ViewError::Unaligned { align },
         // The decoder checked the length against the shape; another length is a caller's hand-built view.
         _ => ViewError::LengthMismatch {
             wanted: 0,
@@ -348,9 +347,16 @@ impl WidenF32<'_> {
     fn get(&self, i: usize) -> f32 {
         let byte = |k: usize| self.data.get(k).copied().unwrap_or(0);
         match self.format {
-            Format::F32 => f32::from_le_bytes([byte(4 * i), byte(4 * i + 1), byte(4 * i + 2), byte(4 * i + 3)]),
+            Format::F32 => f32::from_le_bytes([
+                byte(4 * i),
+                byte(4 * i + 1),
+                byte(4 * i + 2),
+                byte(4 * i + 3),
+            ]),
             Format::F16 => f16_to_f64(u16::from_le_bytes([byte(2 * i), byte(2 * i + 1)])) as f32,
-            Format::Bf16 => f32::from_bits((u16::from_le_bytes([byte(2 * i), byte(2 * i + 1)]) as u32) << 16),
+            Format::Bf16 => {
+                f32::from_bits((u16::from_le_bytes([byte(2 * i), byte(2 * i + 1)]) as u32) << 16)
+            }
             Format::E8m0 => match byte(i) {
                 0xff => f32::NAN,
                 e => pow2(e as i32 - 127),

@@ -138,7 +138,11 @@ fn check_size(r: &Reader<'_>, h: Head, m0: usize) -> Result<(), Error> {
         0
     };
     if ((r.pos - m0) as u64).saturating_add(content) > MAX_METADATA_BYTES as u64 {
-        return r.fail_with(ErrorCode::MetadataTooLarge, h.start, Detail::MetadataTooLarge);
+        return r.fail_with(
+            ErrorCode::MetadataTooLarge,
+            h.start,
+            Detail::MetadataTooLarge,
+        );
     }
     Ok(())
 }
@@ -152,7 +156,7 @@ fn check_map(r: &mut Reader<'_>, count: u64, depth: usize, m0: usize) -> Result<
             let detail = Detail::KeyType { major: h.major };
             return r.fail_with(ErrorCode::UnsupportedValue, h.start, detail);
         }
-        let text = r.text(h)?;
+        let text = r.text_as(h, "a map key")?;
         let key = (h.start, r.pos);
         if let Some(p) = prev {
             let (a, b) = (&r.buf[p.0..p.1], &r.buf[key.0..key.1]);
@@ -178,7 +182,7 @@ fn check_value(r: &mut Reader<'_>, depth: usize, m0: usize) -> Result<(), Error>
     check_size(r, h, m0)?;
     match h.major {
         MAJOR_UINT | MAJOR_NINT => Ok(()),
-        MAJOR_BYTES => r.take(h.arg).map(|_| ()),
+        MAJOR_BYTES => r.take_as(h.arg, "a byte string").map(|_| ()),
         MAJOR_TEXT => r.text(h).map(|_| ()),
         MAJOR_ARRAY | MAJOR_MAP => {
             if depth > MAX_NESTING {
