@@ -10,9 +10,8 @@ use alloc::string::{String, ToString};
 #[allow(unused_imports)]
 use alloc::vec;
 
-/// A rejection as it crosses Candid: the registry code (`"BAD_MAGIC"`; for typed access, a
-/// [`ViewError`](crate::ViewError) code such as `"DTYPE_MISMATCH"`), the byte offset, and the whole message
-/// (`"BAD_MAGIC at byte 0: not a tensorcbor document: ..."`, the Python reference's wording).
+/// A tensorcbor rejection: the registry code (BAD_MAGIC, ...; for typed access DTYPE_MISMATCH or UNALIGNED),
+/// the byte offset, and the whole message as the Python reference words it.
 #[derive(
     ::candid::CandidType,
     ::serde::Deserialize,
