@@ -29,10 +29,11 @@ WASM = QUICKSTART / "target" / "wasm32-unknown-unknown" / "release" / "quickstar
 DID = QUICKSTART / "quickstart.did"
 
 try:  # the emulation's installable home; examples/icemu.py until it moves there
-    from tensorcbor import ic as icemu  # type: ignore[attr-defined]
+    import importlib
+    icemu: Any = importlib.import_module("tensorcbor.ic")
 except ImportError:
     sys.path.insert(0, str(ROOT / "examples"))
-    import icemu  # type: ignore[no-redef]
+    icemu = importlib.import_module("icemu")
 
 NAMES = ["Ok", "Err", "code", "offset", "message"]
 
@@ -116,7 +117,7 @@ def test_scale_matches_numpy(canister: Any, factor: float) -> None:
     assert tag == "Ok", got
     with np.errstate(all="ignore"):
         want = (x * np.float32(factor)).astype(np.float32)
-    y = tensorcbor.decode(got)
+    y = np.asarray(tensorcbor.decode(got))
     assert (y.dtype, y.shape) == (np.float32, x.shape)
     nan = np.isnan(want)
     assert np.array_equal(np.isnan(y), nan)
@@ -140,8 +141,10 @@ OTHER_WORDING = {"magic-bundle-to-tensor-decoder", "ext-bad-codec"}
 @pytest.mark.parametrize("method", ["sum", "scale"])
 def test_every_invalid_tensor_vector_returns_the_typed_error(canister: Any, method: str) -> None:
     assert len(INVALID) > 500
+    # `scale` shares `sum`'s decoding: every third vector keeps the run short (both are a few ms per query).
+    vectors = INVALID if method == "sum" else INVALID[::3]
     wrong = {}
-    for v in INVALID:
+    for v in vectors:
         doc = v.data()
         args = [("blob", doc)] + ([("float32", 2.0)] if method == "scale" else [])
         tag, err = call(canister, method, *args)  # a trap fails here
@@ -166,8 +169,8 @@ def test_an_unsuitable_dtype_is_a_typed_error(canister: Any, method: str, array:
     tag, err = call(canister, method, *args)
     assert tag == "Err"
     assert err["code"] == "DTYPE_MISMATCH" and err["offset"] == 0
-    assert f"the tensor is {tensorcbor.decode(args[0][1]).dtype.name if array.dtype.kind != 'U' else 'string'}" \
-        in err["message"], err
+    found = "string" if array.dtype.kind == "U" else array.dtype.name
+    assert f"the tensor is {found}, not " in err["message"], err
 
 
 def test_the_committed_did_is_the_one_the_module_exports(canister: Any) -> None:
