@@ -163,3 +163,19 @@ fn a_tensor_writer_fills_in_place_and_checks_elements_when_finished() {
     w.data_mut()[1] = 0xf0;
     assert_eq!(w.finish().unwrap_err().code, ErrorCode::InvalidElement);
 }
+
+/// The README lists every `DType` variant name (a new dtype must be documented there).
+#[test]
+fn readme_lists_every_dtype_variant() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let at = readme
+        .find("**`DType` variants**")
+        .expect("the variants paragraph");
+    let para = &readme[at..at + readme[at..].find("\n\n").unwrap()];
+    // After the heading's parenthesis: the names, each in backquotes.
+    let names = para.split_once("): ").expect("heading, then the list").1;
+    let listed: Vec<&str> = names.split('`').skip(1).step_by(2).collect();
+    let variants: Vec<String> = DType::ALL.iter().map(|d| format!("{d:?}")).collect();
+    assert_eq!(listed, variants);
+}
