@@ -177,7 +177,7 @@ impl<'a> Reader<'a> {
             let at = e.valid_up_to();
             // Python's codec reasons: a byte that cannot start a character, one that cannot continue it, or
             // the end of the string inside one.
-            let reason = match (e.error_len(), raw[at]) {
+            let reason = match (e.error_len(), raw.get(at).copied().unwrap_or(0)) {
                 (None, _) => Utf8Reason::End,
                 (Some(_), 0xc2..=0xf4) => Utf8Reason::Continuation,
                 (Some(_), _) => Utf8Reason::Start,

@@ -3,6 +3,8 @@
 
 use crate::dtype::DType;
 pub use crate::error_codes::ErrorCode;
+#[cfg(feature = "messages")]
+use alloc::boxed::Box;
 
 impl ErrorCode {
     /// The code whose registry name is `name` (`"BAD_MAGIC"`).
@@ -20,14 +22,33 @@ impl core::fmt::Display for ErrorCode {
 /// A rejected document or chunk (or an encoder input that has no valid encoding).
 ///
 /// `offset` is the byte position, from the document (or chunk) start, of the item whose check failed
-/// (for encoder errors: 0). `detail` says what was found there; `Display` prints
+/// (for encoder errors: 0). [`detail`](Error::detail) says what was found there; `Display` prints
 /// `CODE at byte N: detail`, as the Python reference's `DecodeError` does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+///
+/// The detail is boxed (allocated only when a check fails) so that `Result<T, Error>` stays small: every `?`
+/// of the decoder moves it, and a canister's module pays for each move in code size.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Error {
     pub code: ErrorCode,
     pub offset: usize,
-    pub detail: Detail,
+    pub(crate) detail: DetailSlot,
 }
+
+/// Where an [`Error`] keeps its detail: boxed with feature `messages`; otherwise nothing (no allocation, no
+/// drop code in a module that does not show messages).
+#[cfg(feature = "messages")]
+pub(crate) type DetailSlot = Option<Box<Detail>>;
+#[cfg(not(feature = "messages"))]
+pub(crate) type DetailSlot = NoDetail;
+#[cfg(feature = "messages")]
+const NO_DETAIL: DetailSlot = None;
+#[cfg(not(feature = "messages"))]
+const NO_DETAIL: DetailSlot = NoDetail;
+
+/// The empty detail slot of a build without feature `messages`.
+#[cfg(not(feature = "messages"))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub(crate) struct NoDetail;
 
 impl Error {
     /// An error with no detail beyond the registry sentence.
@@ -35,12 +56,22 @@ impl Error {
         Error {
             code,
             offset,
-            detail: Detail::None,
+            detail: NO_DETAIL,
         }
     }
 
     /// An error with its detail.
-    pub(crate) const fn with(code: ErrorCode, offset: usize, detail: Detail) -> Error {
+    #[cold]
+    #[inline(always)]
+    pub(crate) fn with(code: ErrorCode, offset: usize, detail: Detail) -> Error {
+        // Without feature `messages` the detail is dropped here, and the optimizer removes building it.
+        #[cfg(feature = "messages")]
+        let detail = Some(Box::new(detail));
+        #[cfg(not(feature = "messages"))]
+        let detail = {
+            let _ = detail;
+            NoDetail
+        };
         Error {
             code,
             offset,
@@ -48,25 +79,51 @@ impl Error {
         }
     }
 
+    /// What exactly was wrong ([`Detail::None`] when only the code is known).
+    pub fn detail(&self) -> &Detail {
+        #[cfg(feature = "messages")]
+        return self.detail.as_deref().unwrap_or(&Detail::None);
+        #[cfg(not(feature = "messages"))]
+        return &Detail::None;
+    }
+
     /// The same error with `shape` in its detail (the data checks run where the shape is not at hand).
-    pub(crate) fn with_shape(mut self, shape: &[u64]) -> Error {
-        match &mut self.detail {
-            Detail::DataLength { shape: s, .. } | Detail::StringCount { shape: s, .. } => {
+    pub(crate) fn with_shape(self, shape: &[u64]) -> Error {
+        #[cfg(feature = "messages")]
+        {
+            let mut e = self;
+            if let Some(
+                Detail::DataLength { shape: s, .. } | Detail::StringCount { shape: s, .. },
+            ) = e.detail.as_deref_mut()
+            {
                 *s = ShortShape::new(shape)
             }
-            _ => {}
+            e
         }
-        self
+        #[cfg(not(feature = "messages"))]
+        {
+            let _ = shape;
+            self
+        }
     }
 
     /// The same error naming the bundle tensor whose item failed.
-    pub(crate) fn with_name(mut self, name: &str) -> Error {
-        if let Detail::ItemLength { name: n, .. } | Detail::ItemSize { name: n, .. } =
-            &mut self.detail
+    pub(crate) fn with_name(self, name: &str) -> Error {
+        #[cfg(feature = "messages")]
         {
-            *n = ShortText::new(name)
+            let mut e = self;
+            if let Some(Detail::ItemLength { name: n, .. } | Detail::ItemSize { name: n, .. }) =
+                e.detail.as_deref_mut()
+            {
+                *n = ShortText::new(name)
+            }
+            e
         }
-        self
+        #[cfg(not(feature = "messages"))]
+        {
+            let _ = name;
+            self
+        }
     }
 
     /// The registry code.
@@ -85,7 +142,7 @@ impl core::fmt::Display for Error {
     /// when there is no detail).
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         write!(f, "{} at byte {}: ", self.code.as_str(), self.offset)?;
-        match self.detail {
+        match self.detail() {
             Detail::None => f.write_str(self.code.message()),
             d => d.fmt(f),
         }
@@ -105,17 +162,24 @@ pub struct ShortText {
 
 impl ShortText {
     pub(crate) fn new(s: &str) -> ShortText {
-        let mut end = s.len().min(24);
-        while !s.is_char_boundary(end) {
-            end -= 1;
+        let mut text = ShortText {
+            bytes: [0u8; 24],
+            len: 0,
+            cut: false,
+        };
+        // Without feature `messages` nothing reads it: kept empty, so that building it costs no code.
+        if cfg!(feature = "messages") {
+            let mut end = s.len().min(24);
+            while !s.is_char_boundary(end) {
+                end -= 1;
+            }
+            for (d, b) in text.bytes.iter_mut().zip(s.as_bytes().iter().take(end)) {
+                *d = *b;
+            }
+            text.len = end as u8;
+            text.cut = end < s.len();
         }
-        let mut bytes = [0u8; 24];
-        bytes[..end].copy_from_slice(&s.as_bytes()[..end]);
-        ShortText {
-            bytes,
-            len: end as u8,
-            cut: end < s.len(),
-        }
+        text
     }
 
     /// The kept text (the whole text unless it was longer than 24 bytes).
@@ -147,13 +211,14 @@ pub struct ShortShape {
 
 impl ShortShape {
     pub(crate) fn new(shape: &[u64]) -> ShortShape {
-        let mut dims = [0u64; 4];
-        let kept = shape.len().min(4);
-        dims[..kept].copy_from_slice(&shape[..kept]);
-        ShortShape {
-            dims,
-            rank: shape.len().min(255) as u8,
+        let mut short = ShortShape::default();
+        if cfg!(feature = "messages") {
+            for (d, s) in short.dims.iter_mut().zip(shape) {
+                *d = *s;
+            }
+            short.rank = shape.len().min(255) as u8;
         }
+        short
     }
 
     /// The kept dimensions (all of them up to rank 4).

@@ -340,8 +340,8 @@ impl StreamDecoder {
     /// After the last payload: `Ok` if the document was decoded whole, else its error (`TRUNCATED` if it
     /// ended early).
     pub fn finish(&self) -> Result<(), Error> {
-        match self.state {
-            DocState::Failed(e) => Err(e),
+        match &self.state {
+            DocState::Failed(e) => Err(e.clone()),
             DocState::Done => Ok(()),
             _ => Err(Error::new(
                 ErrorCode::Truncated,
@@ -358,16 +358,16 @@ impl StreamDecoder {
         all_in: bool,
         on: &mut dyn FnMut(Event<'_>),
     ) -> Result<(), Error> {
-        if let DocState::Failed(e) = self.state {
-            return Err(e);
+        if let DocState::Failed(e) = &self.state {
+            return Err(e.clone());
         }
         let at = self.start + self.buf.len() as u64;
         self.buf.extend_from_slice(payload);
         let result = self.advance(all_in, at, on);
         // Compact once per payload (not per tensor: many small tensors in one payload stay linear).
         self.drop_before(self.next_at);
-        if let Err(e) = result {
-            self.state = DocState::Failed(e);
+        if let Err(e) = &result {
+            self.state = DocState::Failed(e.clone());
             self.buf = Vec::new();
         }
         result
@@ -389,8 +389,8 @@ impl StreamDecoder {
         on: &mut dyn FnMut(Event<'_>),
     ) -> Result<(), Error> {
         loop {
-            match self.state {
-                DocState::Failed(e) => return Err(e),
+            match &self.state {
+                DocState::Failed(e) => return Err(e.clone()),
                 DocState::Done => {
                     if self.start + (self.buf.len() as u64) > self.next_at {
                         return Err(Error::new(
