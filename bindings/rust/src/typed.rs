@@ -154,14 +154,15 @@ impl core::fmt::Display for ViewError {
 #[cfg(feature = "std")]
 impl std::error::Error for ViewError {}
 
-fn view_error(e: PodCastError, align: usize) -> ViewError {
+/// A refused cast as a [`ViewError`]: alignment, or (only for a hand-built view whose byte length is not whole
+/// elements) the element count against the bytes.
+fn view_error(e: PodCastError, align: usize, wanted: u64, bytes: usize, size: usize) -> ViewError {
     match e {
         PodCastError::TargetAlignmentGreaterAndInputNotAligned
         | PodCastError::AlignmentMismatch => ViewError::Unaligned { align },
-        // The decoder checked the length against the shape; another length is a caller's hand-built view.
         _ => ViewError::LengthMismatch {
-            wanted: 0,
-            found: 0,
+            wanted,
+            found: bytes / size,
         },
     }
 }
@@ -186,16 +187,29 @@ impl<'a> TensorView<'a> {
         if cfg!(target_endian = "big") && T::LANE > 1 {
             return Err(ViewError::BigEndian);
         }
-        T::cast(bytes).map_err(|e| view_error(e, core::mem::align_of::<T>()))
+        T::cast(bytes).map_err(|e| {
+            let size = core::mem::size_of::<T>();
+            view_error(
+                e,
+                core::mem::align_of::<T>(),
+                self.element_count(),
+                bytes.len(),
+                size,
+            )
+        })
     }
 
     /// The elements copied into a `Vec<T>` from a buffer of any alignment (little-endian decoding).
     pub fn to_vec<T: Element>(&self) -> Result<Vec<T>, ViewError> {
         let bytes = self.typed_bytes::<T>()?;
-        Ok(bytes
-            .chunks_exact(core::mem::size_of::<T>())
-            .map(T::read_le)
-            .collect())
+        let size = core::mem::size_of::<T>();
+        if bytes.len() % size != 0 {
+            return Err(ViewError::LengthMismatch {
+                wanted: self.element_count(),
+                found: bytes.len() / size,
+            });
+        }
+        Ok(bytes.chunks_exact(size).map(T::read_le).collect())
     }
 
     /// The elements widened exactly to `f32`, one by one, from a buffer of any alignment: float32, float16,
@@ -479,7 +493,17 @@ impl TensorWriter {
         if cfg!(target_endian = "big") && T::LANE > 1 {
             return Err(ViewError::BigEndian);
         }
-        T::cast_mut(self.data_mut()).map_err(|e| view_error(e, core::mem::align_of::<T>()))
+        let count = self.data_mut().len() / core::mem::size_of::<T>();
+        T::cast_mut(self.data_mut()).map_err(|e| {
+            let size = core::mem::size_of::<T>();
+            view_error(
+                e,
+                core::mem::align_of::<T>(),
+                count as u64,
+                count * size,
+                size,
+            )
+        })
     }
 
     /// The finished document, after the element checks of SPEC.md §7.2 (`INVALID_ELEMENT` at the offending

@@ -61,6 +61,15 @@ fn another_dtype_is_a_dtype_mismatch() {
         "DTYPE_MISMATCH: the tensor is uint16, not int16; check `dtype` before asking for a typed view"
     );
     assert!(t.to_vec::<f32>().is_err() && t.widen_f32().is_err());
+    // A hand-built view whose bytes are not whole elements.
+    let odd = [0u8; 7];
+    assert_eq!(
+        TensorView::new(DType::Float32, &[2], &odd).to_vec::<f32>(),
+        Err(ViewError::LengthMismatch {
+            wanted: 2,
+            found: 1
+        })
+    );
     let strings = TensorView::strings(&[1], vec!["a"]);
     assert!(strings.as_slice::<u8>().is_err() && strings.widen_f32().is_err());
 }
