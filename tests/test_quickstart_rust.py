@@ -45,7 +45,9 @@ def canister() -> Any:
         pytest.fail("cargo is not on PATH: install a Rust toolchain (rustup) to build examples/quickstart-rust")
     env = dict(os.environ)
     env.pop("CARGO_TARGET_DIR", None)  # dfx.json and icp.yaml name the module's path
-    flags = env.get("TENSORCBOR_WASM32_CARGO_FLAGS", "").split()  # scripts/wasm32-toolchain.sh's fallback
+    # scripts/wasm32-toolchain.sh's fallback (Debian's rustc-web, no rustup target) builds the standard library from
+    # source; ic-cdk needs std, not only core and alloc.
+    flags = [f.replace("core,alloc", "std,panic_abort") for f in env.get("TENSORCBOR_WASM32_CARGO_FLAGS", "").split()]
     build = subprocess.run(
         [cargo, "build", "--release", "--locked", "--quiet", "--target", "wasm32-unknown-unknown", *flags],
         cwd=QUICKSTART, capture_output=True, text=True, timeout=1800, env=env)
