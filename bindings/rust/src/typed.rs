@@ -514,3 +514,42 @@ impl TensorWriter {
         Ok(self.doc)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use super::ViewError;
+    use crate::DType;
+    use std::vec::Vec;
+
+    /// Every `ViewError` code is in the Python reference's VIEW_REGISTRY (src/tensorcbor/errors.py), in order.
+    #[test]
+    fn view_error_codes_are_registered() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../src/tensorcbor/errors.py"
+        );
+        let source = std::fs::read_to_string(path).expect("src/tensorcbor/errors.py");
+        let start = source.find("VIEW_REGISTRY: ").expect("VIEW_REGISTRY");
+        let block = &source[start..start + source[start..].find("\n)\n").expect("its end")];
+        let registered: Vec<&str> = block
+            .lines()
+            .filter_map(|l| l.trim_start().strip_prefix("(\""))
+            .filter_map(|l| l.split('"').next())
+            .collect();
+        let mine = [
+            ViewError::DTypeMismatch {
+                wanted: DType::Float32,
+                found: DType::Int8,
+            },
+            ViewError::Unaligned { align: 4 },
+            ViewError::BigEndian,
+            ViewError::LengthMismatch {
+                wanted: 1,
+                found: 0,
+            },
+        ]
+        .map(|e| e.code());
+        assert_eq!(registered, mine);
+    }
+}
