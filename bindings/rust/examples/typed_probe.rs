@@ -51,7 +51,13 @@ fn main() {
         "widen" => {
             let t = decode_tensor(buf).expect("valid document");
             let mut values = vec![0f32; t.widen_f32().expect("widenable dtype").len()];
-            t.fill_f32(&mut values).unwrap();
+            t.fill_f32(&mut values).unwrap(); // through `fold`
+                                              // Element by element through `next` must give the same bits.
+            let mut one_by_one = t.widen_f32().unwrap();
+            let bits: Vec<u32> = std::iter::from_fn(|| one_by_one.next())
+                .map(f32::to_bits)
+                .collect();
+            assert_eq!(bits, values.iter().map(|v| v.to_bits()).collect::<Vec<_>>());
             values.iter().flat_map(|v| v.to_le_bytes()).collect()
         }
         "reencode" => {

@@ -240,9 +240,13 @@ impl<'a> TensorView<'a> {
                 found: out.len(),
             });
         }
-        for (o, v) in out.iter_mut().zip(values) {
-            *o = v;
-        }
+        // Through `fold`: one tight loop per format.
+        values.fold(0usize, |i, v| {
+            if let Some(slot) = out.get_mut(i) {
+                *slot = v;
+            }
+            i + 1
+        });
         Ok(())
     }
 }
@@ -407,6 +411,55 @@ impl Iterator for WidenF32<'_> {
     fn size_hint(&self) -> (usize, Option<usize>) {
         let n = self.end - self.next;
         (n, Some(n))
+    }
+
+    /// `sum`, `reduce`, `for_each`, `collect` and the rest go through here: one tight loop per format over the
+    /// remaining bytes (about 8 fuel per float32 element in wasm32, against some 120 through `next`).
+    fn fold<B, F: FnMut(B, f32) -> B>(mut self, init: B, mut f: F) -> B {
+        let (next, end) = (self.next, self.end);
+        self.next = end;
+        let bytes = |width: usize| self.data.get(next * width..end * width).unwrap_or(&[]);
+        match self.format {
+            Format::F32 => bytes(4)
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .fold(init, f),
+            Format::F16 => bytes(2)
+                .chunks_exact(2)
+                .map(|c| f16_to_f64(u16::from_le_bytes([c[0], c[1]])) as f32)
+                .fold(init, f),
+            Format::Bf16 => bytes(2)
+                .chunks_exact(2)
+                .map(|c| f32::from_bits((u16::from_le_bytes([c[0], c[1]]) as u32) << 16))
+                .fold(init, f),
+            Format::E8m0 => bytes(1)
+                .iter()
+                .map(|&e| {
+                    if e == 0xff {
+                        f32::NAN
+                    } else {
+                        pow2(e as i32 - 127)
+                    }
+                })
+                .fold(init, f),
+            Format::Mini {
+                bits: 8,
+                exp,
+                man,
+                bias,
+                special,
+            } => bytes(1)
+                .iter()
+                .map(|&v| mini_to_f32(v as u32, exp, man, bias, special))
+                .fold(init, f),
+            _ => {
+                let mut acc = init;
+                for i in next..end {
+                    acc = f(acc, self.get(i));
+                }
+                acc
+            }
+        }
     }
 }
 
