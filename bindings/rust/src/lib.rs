@@ -46,8 +46,9 @@ pub mod stream;
 mod value;
 
 pub use decode::{
-    check_tensor_elements, decode_bundle, decode_tensor, index_bundle, read_layout, BundleIndex,
-    BundleView, Elements, LayoutEntry, TensorView, MAX_NAME_BYTES, MAX_RANK, MAX_SIZE,
+    check_tensor_elements, decode_bundle, decode_tensor, index_bundle, read_layout,
+    read_layout_to_base, BundleIndex, BundleView, Elements, LayoutEntry, TensorView,
+    MAX_NAME_BYTES, MAX_RANK, MAX_SIZE,
 };
 pub use dtype::DType;
 pub use encode::{encode_bundle, encode_bundle_with, encode_tensor, encode_view};
