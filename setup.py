@@ -52,6 +52,7 @@ NATIVE = RustExtension(
     path="bindings/python-accel/Cargo.toml",
     binding=Binding.PyO3,
     optional=True,  # no cargo, or a failed build: the wheel is the pure-Python reference
+    debug=False,  # release also for `pip install -e .` (setuptools-rust builds in-place builds as debug by default)
     py_limited_api=False,  # PyBuffer is outside the limited API before CPython 3.11
 )
 

@@ -107,7 +107,8 @@ def run(quick: bool) -> str:
     small = tensorcbor.encode(np.zeros(16, np.float32))
     seen = tensorcbor.codec._SEEN  # the decoder's memo of valid layouts: measure a first-seen layout too
     cold = best_time(lambda: (seen.clear(), tensorcbor.decode(small)), budget, repeat)
-    ratios = {op: results["64 B", op, "tensorcbor"] / results["64 B", op, "msgpack-numpy"] for op in ("encode", "decode")}
+    ratios = {op: results["64 B", op, "tensorcbor"] / results["64 B", op, "msgpack-numpy"]
+              for op in ("encode", "decode")}
     met = "met" if max(ratios.values()) <= 0.5 else "**missed**"
     notes = [
         "",
