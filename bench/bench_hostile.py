@@ -110,7 +110,10 @@ def main() -> None:
         limit_s, limit_mib, kind = TARGETS[case]
         mib_ok = limit_mib is None or (fast["beyond_mib"] if kind == "beyond" else fast["peak_mib"]) <= limit_mib
         target = f"< {limit_s} s" + (f", <= {limit_mib} MiB {kind}" if limit_mib else "")
-        met = "met" if min(fast["seconds"], fast["cpu"]) < limit_s and mib_ok else "**missed**"
+        if not mib_ok or fast["cpu"] >= limit_s:
+            met = "**missed**"
+        else:  # wall time on this shared machine includes waiting for the CPU; CPU time is the call's own
+            met = "met" if fast["seconds"] < limit_s else "met on CPU time, not on wall time"
         slow = measure(case, True) if pure_too else None
         pure_cols = (f"{slow['seconds']:.2f} | {slow['cpu']:.2f} | {slow['beyond_mib']:.0f}" if slow
                      else "- | - | -")
@@ -123,7 +126,9 @@ def main() -> None:
             "# Hostile bundles: the default install against the pure-Python reference\n\n"
             "Command: `PYTHONPATH=src python3 bench/bench_hostile.py` (inputs: src/tensorcbor/fuzz/hostile.py; "
             "verdicts tested in tests/test_hostile.py). Targets of issue #18 judged on the default install "
-            "(met when wall or CPU time is under the limit).\n\n" + "\n".join(lines) + "\n", encoding="utf-8")
+            "(\"met\": wall time under the limit; \"met on CPU time\": only the process's CPU time is, the wall time "
+            "being inflated by other processes on this shared machine).\n\n" + "\n".join(lines) + "\n",
+            encoding="utf-8")
 
 
 if __name__ == "__main__":
