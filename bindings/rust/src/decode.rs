@@ -211,7 +211,22 @@ pub struct LayoutEntry<'a> {
 pub fn read_layout(prefix: &[u8]) -> Result<Vec<LayoutEntry<'_>>, Error> {
     let mut r = Reader::new(prefix);
     let p = read_bundle_prefix(&mut r)?;
-    let base = (r.pos - head_len(p.tensors.len() as u64)) as u64;
+    let base = r.pos - head_len(p.tensors.len() as u64);
+    layout_entries(p, base)
+}
+
+/// As [`read_layout`], but from the prefix `[0, B)` alone: every check up to and including the pad, not the
+/// tensors array head at `B` (the Python reference's `read_layout`, which its compiled reader must match).
+/// Returns the layout and `B`.
+pub fn read_layout_to_base(prefix: &[u8]) -> Result<(Vec<LayoutEntry<'_>>, usize), Error> {
+    let mut r = Reader::new(prefix);
+    let p = read_prefix_to_base(&mut r)?;
+    let base = r.pos;
+    Ok((layout_entries(p, base)?, base))
+}
+
+fn layout_entries(p: BundlePrefix<'_>, base: usize) -> Result<Vec<LayoutEntry<'_>>, Error> {
+    let base = base as u64;
     let mut pos = head_len(p.tensors.len() as u64) as u64;
     let mut out = Vec::with_capacity(p.tensors.len());
     for ((name, t), length) in p.tensors.into_iter().zip(p.lengths) {
@@ -241,6 +256,20 @@ pub(crate) struct BundlePrefix<'a> {
 
 /// Magic, version, metadata, directory, pad and the tensors array head (design D4's strict order).
 pub(crate) fn read_bundle_prefix<'a>(r: &mut Reader<'a>) -> Result<BundlePrefix<'a>, Error> {
+    let p = read_prefix_to_base(r)?;
+    let th = r.expect_as(MAJOR_ARRAY, "the tensors array")?;
+    if th.arg != p.tensors.len() as u64 {
+        let detail = Detail::DirectoryCount {
+            listed: p.tensors.len() as u64,
+            found: th.arg,
+        };
+        return r.fail_with(ErrorCode::DirectoryMismatch, th.start, detail);
+    }
+    Ok(p)
+}
+
+/// Magic, version, metadata, directory and pad: the prefix `[0, B)`, leaving `r` at `B`.
+fn read_prefix_to_base<'a>(r: &mut Reader<'a>) -> Result<BundlePrefix<'a>, Error> {
     open_document(r, BUNDLE_TAG)?;
     let h = open_array_as(r, "the bundle array")?;
     if h.arg != 5 {
@@ -266,14 +295,6 @@ pub(crate) fn read_bundle_prefix<'a>(r: &mut Reader<'a>) -> Result<BundlePrefix<
             found: ph.arg,
         };
         return r.fail_with(ErrorCode::BadPadding, ph.start, detail);
-    }
-    let th = r.expect_as(MAJOR_ARRAY, "the tensors array")?;
-    if th.arg != tensors.len() as u64 {
-        let detail = Detail::DirectoryCount {
-            listed: tensors.len() as u64,
-            found: th.arg,
-        };
-        return r.fail_with(ErrorCode::DirectoryMismatch, th.start, detail);
     }
     Ok(BundlePrefix {
         metadata,

@@ -56,8 +56,9 @@ mod typed;
 mod value;
 
 pub use decode::{
-    check_tensor_elements, decode_bundle, decode_tensor, index_bundle, read_layout, BundleIndex,
-    BundleView, Elements, LayoutEntry, TensorView, MAX_NAME_BYTES, MAX_RANK, MAX_SIZE,
+    check_tensor_elements, decode_bundle, decode_tensor, index_bundle, read_layout,
+    read_layout_to_base, BundleIndex, BundleView, Elements, LayoutEntry, TensorView,
+    MAX_NAME_BYTES, MAX_RANK, MAX_SIZE,
 };
 pub use dtype::DType;
 pub use encode::{

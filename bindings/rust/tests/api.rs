@@ -266,6 +266,20 @@ fn read_layout_locates_every_tensor_from_the_prefix() {
         read_layout(&doc[..base]).unwrap_err().code,
         ErrorCode::Truncated
     );
+    // read_layout_to_base needs only [0, B), and ignores what follows B (the Python read_layout's contract).
+    use tensorcbor::read_layout_to_base;
+    assert_eq!(
+        read_layout_to_base(&doc[..base]).unwrap(),
+        (layout.clone(), base)
+    );
+    let mut bad_head = doc[..base + 1].to_vec();
+    bad_head[base] = 0x00; // not an array: read_layout rejects it, the prefix [0, B) is still valid
+    assert!(read_layout(&bad_head).is_err());
+    assert_eq!(read_layout_to_base(&bad_head).unwrap(), (layout, base));
+    assert_eq!(
+        read_layout_to_base(&doc[..base - 1]).unwrap_err().code,
+        ErrorCode::Truncated
+    );
 }
 
 #[test]
