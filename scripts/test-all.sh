@@ -61,6 +61,9 @@ cargo build --quiet --locked --manifest-path bindings/rust/Cargo.toml -p tensorc
   --target wasm32-unknown-unknown "${WASM32_CARGO_FLAGS[@]}"
 cargo clippy --quiet --manifest-path bindings/rust/Cargo.toml -p tensorcbor-wasm-probe --features stream \
   --target wasm32-unknown-unknown "${WASM32_CARGO_FLAGS[@]}" -- -D warnings
+echo "== quickstart-rust (fmt + clippy, wasm32)"; cargo fmt --manifest-path examples/quickstart-rust/Cargo.toml --check
+cargo clippy --quiet --locked --manifest-path examples/quickstart-rust/Cargo.toml --target wasm32-unknown-unknown \
+  "${WASM32_CARGO_FLAGS[@]/core,alloc/std,panic_abort}" -- -D warnings
 echo "== pytest"; TENSORCBOR_REQUIRE_ACCEL=1 python3 -m pytest -q -p no:cacheprovider "$@"
 if [ $# -eq 0 ]; then
   echo "== pytest, bundle tests with the accelerator off (TENSORCBOR_NO_ACCEL=1)"
