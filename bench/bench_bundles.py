@@ -13,9 +13,10 @@ work dominates. Bundles of 100, 1,000 and 20,000 float32 [4, 4] tensors, four op
 - layout only (20,000 tensors): ``read_layout(path)`` against reading safetensors' header
   from its file (8-byte length + ``json.loads``).
 
-tensorcbor's readers run twice where they differ: with the compiled accelerator
-(bindings/python-accel, when installed; the column the targets are judged on) and as
-pure Python (``tensorcbor.accel.use(False)``). Each cell is the minimum over repeats of
+tensorcbor's readers run twice where they differ: as installed by default, with the
+compiled bundle reader (tensorcbor._native, in every wheel; the column the targets are
+judged on) and as pure Python (``tensorcbor.accel.use(False)``: an sdist installed
+without cargo, or TENSORCBOR_NO_ACCEL=1). Each cell is the minimum over repeats of
 the mean time per call. A ratio is safetensors' time divided by tensorcbor's (above 1:
 tensorcbor is faster).
 
@@ -50,27 +51,24 @@ ROOT = Path(__file__).resolve().parent.parent
 BEGIN, END = "<!-- BEGIN bench-bundles -->", "<!-- END bench-bundles -->"
 NOTES = """## How it works, and where the time goes
 
-With the accelerator (bindings/python-accel, `pip install ./bindings/python-accel`), `load_file` and
-`decode_bundle` hand the buffer to the Rust crate's `index_bundle` in one call: every check of SPEC.md
-§7.1 (and §7.2 for `decode_bundle`) runs in Rust, and the result stays in Rust as a flat index (names,
-dimensions, offsets); the Python mapping asks it for one tensor at a time, by binary search over the
-wire order, so opening a 20,000-tensor file builds no Python object per tensor. A rejection is never
-reported by the accelerator: the input goes to the pure-Python reference parser, which reports the
-code, offset and message (tests/test_accel.py checks that the two agree on every vector, and the
-fuzzer compares `--impl python` with `--impl python-pure`). Opening one tensor then costs a file open,
-an mmap, the Rust walk over every directory entry and item head (about 0.25 µs per tensor) and one
-numpy view.
+In the default install (every wheel holds the compiled bundle reader, tensorcbor._native), `load_file`
+and `decode_bundle` hand the buffer to the Rust crate's `index_bundle` in one call: every check of
+SPEC.md §7.1 (and §7.2 for `decode_bundle`) runs in Rust, and the result stays in Rust as a flat index
+(names, dimensions, offsets); the Python mapping asks it for one tensor at a time, by binary search over
+the wire order, so opening a 20,000-tensor file builds no Python object per tensor. A rejection is
+reported by the compiled reader itself with the reference's code and offset (tests/test_accel.py
+compares every vector and mutated bundle on both paths; the fuzzer runs `--impl python-pure --impl
+python --impl rust`), so hostile input costs what the crate costs (bench/RESULTS-hostile.md). A buffer
+others may write (bytearray, numpy array) is copied before Rust reads it; bytes and read-only mmaps
+(load_file) are read in place. Opening one tensor then costs a file open, an mmap, the Rust walk over
+every directory entry and item head and one numpy view.
 
-Without it, the pure-Python path is the bulk reader of src/tensorcbor/fastbundle.py: the directory
-is decoded in one cbor2 (C) call, proven deterministic by re-encoding it and comparing bytes, and
-checked column by column; anything unproven goes to the reference parser. It stays behind
-safetensors (which parses its header in Rust) on opening and listing; the pure-Python column shows
-by how much.
+The pure-Python column is the reference parser alone (one Python call per CBOR head): what an install
+without the compiled reader runs. It stays behind safetensors (which parses its header in Rust).
 
-`read_layout` with the accelerator runs the crate's prefix reader (every check up to the tensors
-array head, nothing after it read) and builds the `LayoutEntry` rows in Rust; a prefix it rejects
-(too short included) goes to the pure-Python prefix reader, which reports the error and how many
-bytes to read next.
+`read_layout` runs the crate's prefix reader (every check of the prefix [0, B), nothing after it read)
+and builds the `LayoutEntry` rows in Rust; a prefix too short goes to the pure-Python prefix reader,
+which says how many bytes to read next.
 """
 
 
@@ -264,8 +262,8 @@ def main() -> None:
     block = (f"{BEGIN}\nBundles of many float32 [4, 4] tensors against safetensors, in one process "
              "(`PYTHONPATH=src python3 bench/bench_bundles.py`, details in\n"
              "[bench/RESULTS-bundles.md](bench/RESULTS-bundles.md)); ratio above 1: tensorcbor is faster. "
-             "\"tensorcbor\" reads with the\ncompiled bundle reader (bindings/python-accel), \"pure Python\" "
-             "without it; the targets are those of issue #11.\n\n"
+             "\"tensorcbor\" is the default install\n(the compiled bundle reader, tensorcbor._native), \"pure Python\" "
+             "an install without it; the targets are those of issue #11.\n\n"
              + body + f"\n{END}")
     if BEGIN in text:
         text = text[:text.index(BEGIN)] + block + text[text.index(END) + len(END):]

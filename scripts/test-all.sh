@@ -23,11 +23,11 @@ if python3 -c 'import torch' 2>/dev/null || python3 -m pip install --disable-pip
 else
   echo "!! pip could not install torch from the registry: the torch tests will be skipped (pytest -rs lists them)"
 fi
-# The optional compiled bundle reader (bindings/python-accel: the Rust crate behind PyO3, built by maturin from PyPI).
-# Both paths are tested: everything below runs with it (TENSORCBOR_REQUIRE_ACCEL makes its tests fail, not skip, if
-# it is missing), then the bundle tests run again with it off; the wheel test installs the package without it.
-echo "== tensorcbor-accel (maturin build)"; python3 -m pip install --disable-pip-version-check -q ./bindings/python-accel
-echo "== ruff"; python3 -m ruff check src tests bench conformance examples bindings/python-accel/python
+# The compiled bundle reader (tensorcbor._native: bindings/python-accel, the Rust crate behind PyO3) is built by the
+# `pip install -e` above (setuptools-rust, with cargo). Both paths are tested: everything below runs with it
+# (TENSORCBOR_REQUIRE_ACCEL makes its tests fail, not skip, if it is missing), then the bundle tests run again with
+# it off; the packaging tests build a wheel and an sdist (the latter installed without cargo).
+echo "== ruff"; python3 -m ruff check src tests bench conformance examples
 echo "== mypy"; python3 -m mypy
 # cbor-x is pinned exactly in package.json and package-lock.json; `npm install` honours the lock (npm ci rejects
 # this lock on npm 11, which leaves platform-specific optional packages of cbor-extract out of it).
@@ -61,6 +61,9 @@ cargo build --quiet --locked --manifest-path bindings/rust/Cargo.toml -p tensorc
   --target wasm32-unknown-unknown "${WASM32_CARGO_FLAGS[@]}"
 cargo clippy --quiet --manifest-path bindings/rust/Cargo.toml -p tensorcbor-wasm-probe --features stream \
   --target wasm32-unknown-unknown "${WASM32_CARGO_FLAGS[@]}" -- -D warnings
+echo "== quickstart-rust (fmt + clippy, wasm32)"; cargo fmt --manifest-path examples/quickstart-rust/Cargo.toml --check
+cargo clippy --quiet --locked --manifest-path examples/quickstart-rust/Cargo.toml --target wasm32-unknown-unknown \
+  "${WASM32_CARGO_FLAGS[@]/core,alloc/std,panic_abort}" -- -D warnings
 echo "== pytest"; TENSORCBOR_REQUIRE_ACCEL=1 python3 -m pytest -q -p no:cacheprovider "$@"
 if [ $# -eq 0 ]; then
   echo "== pytest, bundle tests with the accelerator off (TENSORCBOR_NO_ACCEL=1)"

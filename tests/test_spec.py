@@ -177,7 +177,7 @@ def test_status_changelog_and_suites_name_one_spec_version() -> None:
     import json
 
     version = tensorcbor.SPEC_VERSION
-    assert f"Status: {version} ·" in SPEC
+    assert f"Status: final · Revision {version} ·" in SPEC
     assert f"### {version} (this document)" in SPEC
     assert SPEC.count("(this document)") == 1
     for suite in ("v1", "stream-v1"):

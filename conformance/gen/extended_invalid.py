@@ -120,6 +120,12 @@ def vectors() -> Iterator[Vector]:
     yield T("ext-frame-block-over-128kib", "window 256 KiB, one RLE block of 128 KiB + 1: over the 128 KiB block "
             "limit (Z3)", cdoc(k128, citem(frame([("rle", (0, BLOCK_MAX + 1))], window_log=18), BLOCK_MAX + 1)),
             "INVALID_COMPRESSION", ["frame"])
+    k1024 = TensorSpec(U8, (1024,), b"")
+    yield T("ext-frame-block-over-window-size-first", "window 1 KiB, one RLE block of 1025 bytes, in a frame that "
+            "declares 1025 bytes where the tensor needs 1024: Z2 judges the declared size before Z3 judges the block "
+            "size (the walk of Z1 sees the block but does not judge it)",
+            cdoc(k1024, citem(frame([("rle", (0, 1025))], window_log=10, windowed_size=1025), 1024)),
+            "DECOMPRESSED_SIZE_MISMATCH", ["frame", "content-size", "check-order"])
     four = TensorSpec(U8, (4,), bytes(4))
     yield T("ext-frame-output-under-content-size", "a frame declaring 4 bytes that produces 2, then a frame of 2: "
             "the total is right, the first frame is corrupt (Z3)",
@@ -129,8 +135,9 @@ def vectors() -> Iterator[Vector]:
             "the total is right, the first frame is corrupt (Z3)",
             cdoc(four, citem(frame([("raw", bytes(4))], windowed_size=2) + raw_frame(b""), 4)),
             "INVALID_COMPRESSION", ["frame", "content-size"])
-    yield T("ext-frame-content-size-before-length", "a frame declaring 2 bytes that produces 100 where the tensor "
-            "needs 4: the frame's own size is judged first, INVALID_COMPRESSION (Z3)",
+    yield T("ext-frame-content-size-before-length", "a frame declaring 2 bytes that produces 100, then a frame "
+            "declaring no size, where the tensor needs 4: Z2 cannot fire (not every frame declares a size, and 2 < 4), "
+            "and in Z3 the frame's own size is judged before the bound on length, INVALID_COMPRESSION",
             cdoc(four, citem(frame([("raw", bytes(100))], windowed_size=2) + raw_frame(b""), 4)),
             "INVALID_COMPRESSION", ["frame", "content-size", "check-order"])
     wrong = bytearray(content_checksum(W.data))

@@ -1,15 +1,17 @@
-"""The optional compiled accelerator: bundle checks in the Rust crate, errors from the reference.
+"""The compiled bundle reader: the Rust crate's strict checks, verdicts and all.
 
-``pip install ./bindings/python-accel`` (needs cargo) installs ``tensorcbor_accel``, the
-no_std Rust crate of bindings/rust behind PyO3. When it is importable, states this
-package's format and SPEC.md versions, and TENSORCBOR_NO_ACCEL is unset or empty, the
-bundle readers (``decode_bundle``, ``load_file``, ``parse_bundle``) check a strict
-bundle in one native call, which keeps the directory in Rust (``NativeInfos`` asks it
-for one tensor at a time), and ``read_layout`` reads a prefix the same way. It only ever
-accepts: on any rejection the caller re-reads the input with the pure-Python reference
-parser, which alone reports error codes, offsets and messages. Without it everything
-runs in Python, with the same results (tests/test_accel.py and the differential fuzzer
-compare the two paths).
+Every wheel of tensorcbor holds ``tensorcbor._native``, bindings/python-accel (the no_std Rust crate of
+bindings/rust behind PyO3), built by setup.py; an install from source without cargo has none and runs the
+pure-Python reference. When it is present, states this package's format and SPEC.md versions, and
+TENSORCBOR_NO_ACCEL is unset or empty, ``decode_bundle``, ``load_file`` and ``parse_bundle`` check a strict
+bundle in one native call, which keeps the directory in Rust (``NativeInfos`` asks it for one tensor at a
+time), and ``read_layout`` reads a prefix the same way.
+
+It answers rejections itself: the crate's code and offset are the reference's (the differential fuzzer and
+tests/test_accel.py compare them), so a hostile input costs what the crate costs, not a re-read in Python.
+The message is the registry's text for the code. The reference judges only what the crate does not
+implement: lenient mode, compressed tensors (Extended profile), ``string`` tensors, a prefix too short
+for ``read_layout`` (its ``needed`` hint), and a panic of the compiled reader (a bug, never a crash).
 """
 
 from __future__ import annotations
@@ -21,27 +23,34 @@ from types import ModuleType
 from typing import Any
 
 from .dtypes import BY_CODE
+from .errors import REGISTRY, DecodeError
 from .tensor import _BIG_ENDIAN_HOST, TensorInfo, plain_view
 from .versions import FORMAT_VERSION, SPEC_VERSION
 
-__all__ = ["available", "status", "index_bundle", "read_layout", "use", "NativeInfos"]
+__all__ = ["available", "status", "index_bundle", "read_layout", "use", "NativeInfos", "ELEMENT_CHECKED"]
 
 ENV_DISABLE = "TENSORCBOR_NO_ACCEL"
+ELEMENT_CHECKED = [d.code for d in BY_CODE.values() if d.packed or d.kind == "bool"]
+"""The dtype codes with element checks (SPEC.md §7.2): bool and the packed sub-byte dtypes."""
+_EXPLAIN = dict(REGISTRY)
+_REFERENCE_JUDGES = frozenset({"UNSUPPORTED_COMPRESSION"})
+"""Crate verdicts that are not the reference's: the crate implements the Core profile only."""
 
 
 def _load() -> tuple[ModuleType | None, str]:
     if os.environ.get(ENV_DISABLE):
         return None, f"off ({ENV_DISABLE} is set): pure Python"
     try:
-        import tensorcbor_accel as native
+        from . import _native as native
     except ImportError:
-        return None, "not installed: pure Python (pip install ./bindings/python-accel for the Rust reader)"
+        return None, ("pure Python (this install has no compiled reader: it was built from source without "
+                      "cargo; reinstall with a Rust toolchain on PATH, or from a wheel)")
     states = (getattr(native, "FORMAT_VERSION", None), getattr(native, "SPEC_VERSION", None))
     if states != (FORMAT_VERSION, SPEC_VERSION):
-        return None, (f"tensorcbor-accel {getattr(native, '__version__', '?')} implements format {states[0]} / "
+        return None, (f"the compiled reader {getattr(native, '__version__', '?')} implements format {states[0]} / "
                       f"SPEC.md {states[1]}, this package {FORMAT_VERSION} / {SPEC_VERSION}: not used, pure Python "
-                      "(reinstall it from this package's bindings/python-accel)")
-    return native, f"tensorcbor-accel {native.__version__} (Rust, SPEC.md {native.SPEC_VERSION})"
+                      "(rebuild it: pip install -e . with cargo on PATH)")
+    return native, f"compiled (Rust, tensorcbor._native {native.__version__}, SPEC.md {native.SPEC_VERSION})"
 
 
 _native, _status = _load()
@@ -49,7 +58,7 @@ _on = _native is not None
 
 
 def available() -> bool:
-    """Whether bundle checks run in the compiled accelerator now."""
+    """Whether bundle checks run in the compiled reader now."""
     return _on
 
 
@@ -59,8 +68,8 @@ def status() -> str:
 
 
 def use(on: bool) -> bool:
-    """Turn the accelerator on or off for this process (tests compare both paths); returns the previous setting.
-    Turning it on without it installed does nothing."""
+    """Turn the compiled reader on or off for this process (tests compare both paths); returns the previous
+    setting. Turning it on without it installed does nothing."""
     global _on
     was = _on
     _on = on and _native is not None
@@ -68,32 +77,38 @@ def use(on: bool) -> bool:
 
 
 def index_bundle(buf: Any, check_elements: bool) -> Any:
-    """The native index (``tensorcbor_accel.Index``) of a strict bundle that passed every check of SPEC.md §7.1
-    (and §7.2 when `check_elements`), or None: rejected, holding what the index cannot (a string tensor), or no
-    accelerator. None means: let the reference parser judge."""
-    return _accepted(lambda native: native.index_bundle(buf, check_elements))
+    """The native index (``tensorcbor._native.Index``) of a strict bundle that passed every check of SPEC.md
+    §7.1 (and §7.2 when `check_elements`); raises the reference's DecodeError for an invalid one. None: the
+    reference must judge (a string or compressed tensor, a buffer the crate cannot read, no compiled reader)."""
+    return _judged(lambda native: native.index_bundle(buf, check_elements), truncated_too=False)
 
 
 def read_layout(buf: Any) -> list[Any] | None:
-    """A strict bundle's layout from a prefix of it, as ``LayoutEntry`` rows built in Rust, or None: rejected
-    (TRUNCATED included) or no accelerator; the reference prefix reader then judges."""
+    """A strict bundle's layout from a prefix of it, as ``LayoutEntry`` rows built in Rust; raises the
+    reference's DecodeError for an invalid prefix. None: the reference must judge (TRUNCATED, whose `needed`
+    only it computes; compression; no compiled reader)."""
     was = gc.isenabled()
     gc.disable()  # tens of thousands of small acyclic tuples: collections triggered by them cost half the time
     try:
-        return _accepted(lambda native: native.read_layout(buf, BY_CODE))
+        return _judged(lambda native: native.read_layout(buf, BY_CODE), truncated_too=True)
     finally:
         if was:
             gc.enable()
 
 
-def _accepted(call: Callable[[ModuleType], Any]) -> Any:
-    """`call(native)`'s result, or None when the accelerator is off or rejects the input (the reference judges)."""
+def _judged(call: Callable[[ModuleType], Any], truncated_too: bool) -> Any:
+    """`call(native)`'s result; its rejection as the reference's DecodeError; None when the reference judges."""
     if not _on:
         return None
     assert _native is not None
     try:
         return call(_native)
-    except (_native.Rejected, TypeError, BufferError):
+    except _native.Rejected as rejected:
+        code, offset = rejected.args
+        if code in _REFERENCE_JUDGES or (truncated_too and code == "TRUNCATED"):
+            return None
+        raise DecodeError(code, _EXPLAIN[code], offset) from None
+    except (TypeError, BufferError, _native.Panicked):
         return None
 
 

@@ -466,30 +466,19 @@ def parse_bundle(data: Any, *, strict: bool = True, check_elements: bool = False
     """Check a bundle's structure; element values are checked right after each item when `check_elements`,
     else on first access (a lazy decoder may defer them, SPEC.md §7.1).
 
-    A bulk fast path (fastbundle.py) accepts what it can prove valid; anything else is
-    judged by the reference parser below, the one source of error codes and offsets.
+    Two readers, one verdict: the compiled reader (accel.py) when it is available, else the reference parser
+    below; the compiled reader hands to the reference only what it does not implement.
     """
-    from .fastbundle import LazyInfos, read_bundle
-
     source, buf = data, byte_buffer(data)  # views hold an export of a read-only view (pinned, see ``decode``)
-    if strict and accel.available():  # the compiled accelerator (accel.py): one native call, or the reference
-        index = accel.index_bundle(buf, check_elements)
-        if index is None:
-            return _parse(source, strict, check_elements, max_decompressed)[0]
-        metadata = {} if index.metadata_end - index.metadata_start == 1 else read_metadata(
-            Reader(buf, index.metadata_start))
-        return Bundle(buf, accel.NativeInfos(index), metadata, {}, source)
-    found = read_bundle(buf, strict)
-    if found is None:
+    index = accel.index_bundle(buf, check_elements) if strict else None
+    if index is None:
         return _parse(source, strict, check_elements, max_decompressed)[0]
-    table, metadata = found
-    infos = LazyInfos(table)
+    infos = accel.NativeInfos(index)
     cache: dict[str, np.ndarray] = {}
-    if check_elements:  # only bool and packed dtypes have element checks (SPEC.md §7.2); in wire order (D5)
-        for name, dt in zip(table.names, table.dtypes, strict=True):
-            if dt.packed or dt.kind == "bool":
-                cache[name] = materialize(buf, infos[name], copy=False)
-    return Bundle(buf, infos, metadata, cache, source)
+    if check_elements:  # as the reference: bool and packed arrays are built (and checked) at decode, D5
+        for name in index.names_of(accel.ELEMENT_CHECKED):
+            cache[name] = materialize(buf, infos[name], copy=False)
+    return Bundle(buf, infos, index.metadata, cache, source)
 
 
 def _parse(data: Any, strict: bool, check_elements: bool,
@@ -527,52 +516,38 @@ def header_regions(data: Any) -> list[tuple[int, int]]:
 def read_layout(source: Any, *, strict: bool = True, prefix: BundlePrefix | None = None) -> list[LayoutEntry]:
     """Every tensor's name, dtype, shape and absolute byte range, from the bundle prefix [0, B) alone.
 
-    `source` is bytes-like (a prefix of a bundle document, or all of it), a path, or a
-    binary file object positioned at the document start. From a file object nothing after
-    B is read; a path is memory-mapped, and the bulk reader may touch the pages just past B. A
-    prefix that is too short raises DecodeError("TRUNCATED") whose ``needed`` is the
-    number of bytes (from the start) to supply next: a lower bound of B, never past it.
-    Pass a fresh `prefix` to get the metadata as well (``prefix.metadata``).
+    `source` is a contiguous buffer (bytes, bytearray, memoryview, mmap, a 1-D numpy uint8 array: as
+    ``decode_bundle`` takes) holding a prefix of a bundle document or all of it, a path, or a binary file
+    object positioned at the document start. From a file object nothing after B is read; a path is
+    memory-mapped. A prefix that is too short raises DecodeError("TRUNCATED") whose ``needed`` is the
+    number of bytes (from the start) to supply next: a lower bound of B, never past it. Pass a fresh
+    `prefix` to get the metadata as well (``prefix.metadata``).
     """
     keep = prefix is not None  # the caller reads the prefix object afterwards
     prefix = prefix if prefix is not None else BundlePrefix(strict)
     if isinstance(source, (str, os.PathLike)):
         with open(source, "rb") as f:
             size = os.fstat(f.fileno()).st_size
-            if size >= MIN_PREFIX:
+            if size >= MIN_PREFIX and not keep and strict:
                 with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as m:
-                    fast = _fast_layout(m, prefix, keep)
+                    fast = _compiled_layout(m)
                 if fast is not None:
                     return fast
             return _layout_from_file(f, prefix)
     if hasattr(source, "read"):
         return _layout_from_file(source, prefix)
-    fast = _fast_layout(source, prefix, keep)
+    source = byte_buffer(source)
+    fast = _compiled_layout(source) if not keep and strict and prefix.pos == 0 and prefix.count < 0 else None
     if fast is not None:
         return fast
     prefix.advance(Reader(source, strict=prefix.strict))
     return prefix.layout()
 
 
-def _fast_layout(data: Any, prefix: BundlePrefix, keep: bool) -> list[LayoutEntry] | None:
-    """The bulk prefix reader (fastbundle.py) on a fresh `prefix`; None when the reference reader must judge."""
-    from .fastbundle import read_prefix
-
-    if prefix.pos or prefix.count >= 0:
-        return None
-    if not keep and prefix.strict and accel.available():  # the compiled accelerator: rows, or the reference
-        rows = accel.read_layout(data)
-        return None if rows is None else list(map(_layout_entry, rows))
-    found = read_prefix(data, prefix.strict)
-    if found is None:
-        return None
-    table, prefix.metadata, prefix.base = found
-    prefix.count = len(table.names)
-    prefix.pos = prefix.base
-    if keep:
-        prefix.entries = [_Entry(*e) for e in zip(table.names, table.dtypes, table.shapes, table.counts, table.offsets,
-                                                  table.nbytes, [None] * len(table.names), strict=True)]
-    return table.layout()
+def _compiled_layout(data: Any) -> list[LayoutEntry] | None:
+    """The compiled reader's layout (or its DecodeError); None when the reference reader must judge."""
+    rows = accel.read_layout(data)
+    return None if rows is None else list(map(_layout_entry, rows))
 
 
 def _layout_from_file(f: BinaryIO, prefix: BundlePrefix) -> list[LayoutEntry]:

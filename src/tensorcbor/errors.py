@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import sys
 
-__all__ = ["REGISTRY", "CODES", "FILE_REGISTRY", "FILE_CODES", "TensorCBORError", "DecodeError", "EncodeError",
-           "FileError", "markdown_table"]
+__all__ = ["REGISTRY", "CODES", "FILE_REGISTRY", "FILE_CODES", "VIEW_REGISTRY", "VIEW_CODES", "TensorCBORError",
+           "DecodeError", "EncodeError", "FileError", "markdown_table"]
 
 # (code, when it applies). Order: the registry order in SPEC.md.
 REGISTRY: tuple[tuple[str, str], ...] = (
@@ -111,6 +111,20 @@ FILE_REGISTRY: tuple[tuple[str, str], ...] = (
 )
 
 FILE_CODES: frozenset[str] = frozenset(code for code, _ in FILE_REGISTRY)
+
+# Codes of a binding's typed element access (the Rust crate's `ViewError`, which a canister returns over Candid):
+# refusals to view a valid tensor's elements as a native type, never of a document's bytes, so not in SPEC.md §8.
+VIEW_REGISTRY: tuple[tuple[str, str], ...] = (
+    ("DTYPE_MISMATCH", "A typed view, copy, widening or fill names another element type than the tensor's dtype "
+                       "(or the tensor is a string tensor)."),
+    ("UNALIGNED", "The element bytes are not at a multiple of the native type's alignment in memory: the document's "
+                  "buffer does not start 8-aligned (copying routes still work)."),
+    ("BIG_ENDIAN", "The machine is big-endian, so little-endian element bytes cannot be viewed in place."),
+    ("LENGTH_MISMATCH", "A fill target's length is not the tensor's element count (or a hand-built view's bytes "
+                        "are not whole elements)."),
+)
+
+VIEW_CODES: frozenset[str] = frozenset(code for code, _ in VIEW_REGISTRY)
 
 
 class TensorCBORError(Exception):

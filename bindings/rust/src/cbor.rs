@@ -1,6 +1,6 @@
 //! CBOR heads (RFC 8949 §3) with the strict checks of SPEC.md §7.1, and the deterministic writer.
 
-use crate::error::{Error, ErrorCode};
+use crate::error::{Detail, Error, ErrorCode, Utf8Reason};
 use alloc::vec::Vec;
 
 pub(crate) const MAJOR_UINT: u8 = 0;
@@ -44,8 +44,14 @@ impl<'a> Reader<'a> {
         self.buf.len() - self.pos
     }
 
+    #[cfg_attr(not(feature = "stream"), allow(dead_code))]
     pub fn fail<T>(&self, code: ErrorCode, at: usize) -> Result<T, Error> {
         Err(Error::new(code, at))
+    }
+
+    /// An error with its detail.
+    pub fn fail_with<T>(&self, code: ErrorCode, at: usize, detail: Detail) -> Result<T, Error> {
+        Err(Error::with(code, at, detail))
     }
 
     /// Read a head with the generic checks of §7.1 (TRUNCATED, MALFORMED, INDEFINITE_LENGTH,
@@ -53,7 +59,12 @@ impl<'a> Reader<'a> {
     pub fn head(&mut self) -> Result<Head, Error> {
         let start = self.pos;
         let Some(&ib) = self.buf.get(start) else {
-            return self.fail(ErrorCode::Truncated, start);
+            let detail = Detail::Truncated {
+                what: "a data item",
+                need: 1,
+                remain: 0,
+            };
+            return self.fail_with(ErrorCode::Truncated, start, detail);
         };
         let (major, ai) = (ib >> 5, ib & 31);
         if ai < 24 {
@@ -66,16 +77,23 @@ impl<'a> Reader<'a> {
             });
         }
         if ai > 27 {
-            let code = if ai == 31 && (MAJOR_BYTES..=MAJOR_MAP).contains(&major) {
-                ErrorCode::IndefiniteLength
-            } else {
-                ErrorCode::Malformed
-            };
-            return self.fail(code, start);
+            if ai == 31 && (MAJOR_BYTES..=MAJOR_MAP).contains(&major) {
+                return self.fail_with(ErrorCode::IndefiniteLength, start, Detail::Indefinite);
+            }
+            return self.fail_with(
+                ErrorCode::Malformed,
+                start,
+                Detail::InitialByte { byte: ib },
+            );
         }
         let size = 1usize << (ai - 24);
         if self.remaining() < 1 + size {
-            return self.fail(ErrorCode::Truncated, start);
+            let detail = Detail::Truncated {
+                what: "a data item head",
+                need: 1 + size as u64,
+                remain: self.remaining() as u64,
+            };
+            return self.fail_with(ErrorCode::Truncated, start, detail);
         }
         let arg = self.buf[start + 1..start + 1 + size]
             .iter()
@@ -83,12 +101,14 @@ impl<'a> Reader<'a> {
         self.pos = start + 1 + size;
         if major == MAJOR_SIMPLE {
             if ai == 24 && arg < 32 {
-                return self.fail(ErrorCode::Malformed, start);
+                let detail = Detail::SimpleTwoByte { value: arg as u8 };
+                return self.fail_with(ErrorCode::Malformed, start, detail);
             }
         } else {
             let min = if ai == 24 { 24 } else { 1u64 << (size * 4) };
             if arg < min {
-                return self.fail(ErrorCode::NonShortestHead, start);
+                let detail = Detail::NonShortest { arg, byte: ib };
+                return self.fail_with(ErrorCode::NonShortestHead, start, detail);
             }
         }
         Ok(Head {
@@ -100,7 +120,13 @@ impl<'a> Reader<'a> {
     }
 
     /// Read a head and expect `major` (a tag is UNEXPECTED_TAG, any other type UNEXPECTED_TYPE).
+    #[cfg_attr(not(feature = "stream"), allow(dead_code))]
     pub fn expect(&mut self, major: u8) -> Result<Head, Error> {
+        self.expect_as(major, crate::error::major_name(major))
+    }
+
+    /// [`expect`](Self::expect), naming the item in the error detail (`"the shape array"`).
+    pub fn expect_as(&mut self, major: u8, what: &'static str) -> Result<Head, Error> {
         let h = self.head()?;
         if h.major != major {
             let code = if h.major == MAJOR_TAG {
@@ -108,15 +134,30 @@ impl<'a> Reader<'a> {
             } else {
                 ErrorCode::UnexpectedType
             };
-            return self.fail(code, h.start);
+            let detail = Detail::Unexpected {
+                found: h.major,
+                arg: h.arg,
+                wanted: what,
+            };
+            return self.fail_with(code, h.start, detail);
         }
         Ok(h)
     }
 
     /// Take `len` content bytes (TRUNCATED, at the first content byte, if they are not all present).
     pub fn take(&mut self, len: u64) -> Result<&'a [u8], Error> {
+        self.take_as(len, "the content")
+    }
+
+    /// [`take`](Self::take), naming what the bytes are in the TRUNCATED detail.
+    pub fn take_as(&mut self, len: u64, what: &'static str) -> Result<&'a [u8], Error> {
         if len > self.remaining() as u64 {
-            return self.fail(ErrorCode::Truncated, self.pos);
+            let detail = Detail::Truncated {
+                what,
+                need: len,
+                remain: self.remaining() as u64,
+            };
+            return self.fail_with(ErrorCode::Truncated, self.pos, detail);
         }
         let start = self.pos;
         self.pos += len as usize;
@@ -125,10 +166,28 @@ impl<'a> Reader<'a> {
 
     /// The content of a text string whose head `h` was just read (TRUNCATED, INVALID_UTF8).
     pub fn text(&mut self, h: Head) -> Result<&'a str, Error> {
+        self.text_as(h, "a text string")
+    }
+
+    /// [`text`](Self::text), naming the string in the error detail (`"a tensor name"`).
+    pub fn text_as(&mut self, h: Head, what: &'static str) -> Result<&'a str, Error> {
         let body_start = self.pos;
-        let raw = self.take(h.arg)?;
-        core::str::from_utf8(raw)
-            .map_err(|e| Error::new(ErrorCode::InvalidUtf8, body_start + e.valid_up_to()))
+        let raw = self.take_as(h.arg, what)?;
+        core::str::from_utf8(raw).map_err(|e| {
+            let at = e.valid_up_to();
+            // Python's codec reasons: a byte that cannot start a character, one that cannot continue it, or
+            // the end of the string inside one.
+            let reason = match (e.error_len(), raw.get(at).copied().unwrap_or(0)) {
+                (None, _) => Utf8Reason::End,
+                (Some(_), 0xc2..=0xf4) => Utf8Reason::Continuation,
+                (Some(_), _) => Utf8Reason::Start,
+            };
+            Error::with(
+                ErrorCode::InvalidUtf8,
+                body_start + at,
+                Detail::Utf8 { what, reason },
+            )
+        })
     }
 }
 

@@ -4,7 +4,7 @@ use crate::cbor::{
     head_len, Head, Reader, MAJOR_ARRAY, MAJOR_BYTES, MAJOR_TAG, MAJOR_TEXT, MAJOR_UINT,
 };
 use crate::dtype::DType;
-use crate::error::{Error, ErrorCode};
+use crate::error::{Detail, Error, ErrorCode, ShortShape, ShortText};
 use crate::layout::{base_pad, data_len, item_layout, item_offset, shape_ok};
 use crate::value::{read_metadata, Metadata, Value};
 use alloc::vec::Vec;
@@ -124,12 +124,17 @@ impl<'a> BundleView<'a> {
 pub fn decode_tensor(buf: &[u8]) -> Result<TensorView<'_>, Error> {
     let mut r = Reader::new(buf);
     open_document(&mut r, TENSOR_TAG)?;
-    let h = open_array(&mut r)?;
+    let h = open_array_as(&mut r, "the tensor array")?;
     if h.arg != 4 && h.arg != 5 {
-        return r.fail(ErrorCode::UnexpectedType, h.start);
+        let detail = Detail::ArrayLength {
+            what: "a tensor array has 4 or 5 elements",
+            found: h.arg,
+        };
+        return r.fail_with(ErrorCode::UnexpectedType, h.start, detail);
     }
     let (dtype, shape, n) = read_header(&mut r)?;
-    let (elements, at) = read_body(&mut r, dtype, n, h.arg == 5)?;
+    let (elements, at) =
+        read_body(&mut r, dtype, n, h.arg == 5).map_err(|e| e.with_shape(&shape))?;
     let t = TensorView {
         dtype,
         shape,
@@ -172,8 +177,9 @@ pub fn index_bundle(buf: &[u8], check_elements: bool) -> Result<BundleIndex<'_>,
         lengths,
     } = read_bundle_prefix(&mut r)?;
     let base = r.pos - head_len(tensors.len() as u64);
-    for ((_, t), &length) in tensors.iter_mut().zip(&lengths) {
-        let (elements, at) = read_item(&mut r, t.dtype, t.element_count(), length)?;
+    for ((name, t), &length) in tensors.iter_mut().zip(&lengths) {
+        let (elements, at) = read_item(&mut r, t.dtype, t.element_count(), length)
+            .map_err(|e| e.with_shape(&t.shape).with_name(name))?;
         t.elements = elements;
         if check_elements {
             check_tensor_elements(t, at)?;
@@ -205,7 +211,22 @@ pub struct LayoutEntry<'a> {
 pub fn read_layout(prefix: &[u8]) -> Result<Vec<LayoutEntry<'_>>, Error> {
     let mut r = Reader::new(prefix);
     let p = read_bundle_prefix(&mut r)?;
-    let base = (r.pos - head_len(p.tensors.len() as u64)) as u64;
+    let base = r.pos - head_len(p.tensors.len() as u64);
+    layout_entries(p, base)
+}
+
+/// As [`read_layout`], but from the prefix `[0, B)` alone: every check up to and including the pad, not the
+/// tensors array head at `B` (the Python reference's `read_layout`, which its compiled reader must match).
+/// Returns the layout and `B`.
+pub fn read_layout_to_base(prefix: &[u8]) -> Result<(Vec<LayoutEntry<'_>>, usize), Error> {
+    let mut r = Reader::new(prefix);
+    let p = read_prefix_to_base(&mut r)?;
+    let base = r.pos;
+    Ok((layout_entries(p, base)?, base))
+}
+
+fn layout_entries(p: BundlePrefix<'_>, base: usize) -> Result<Vec<LayoutEntry<'_>>, Error> {
+    let base = base as u64;
     let mut pos = head_len(p.tensors.len() as u64) as u64;
     let mut out = Vec::with_capacity(p.tensors.len());
     for ((name, t), length) in p.tensors.into_iter().zip(p.lengths) {
@@ -235,24 +256,45 @@ pub(crate) struct BundlePrefix<'a> {
 
 /// Magic, version, metadata, directory, pad and the tensors array head (design D4's strict order).
 pub(crate) fn read_bundle_prefix<'a>(r: &mut Reader<'a>) -> Result<BundlePrefix<'a>, Error> {
+    let p = read_prefix_to_base(r)?;
+    let th = r.expect_as(MAJOR_ARRAY, "the tensors array")?;
+    if th.arg != p.tensors.len() as u64 {
+        let detail = Detail::DirectoryCount {
+            listed: p.tensors.len() as u64,
+            found: th.arg,
+        };
+        return r.fail_with(ErrorCode::DirectoryMismatch, th.start, detail);
+    }
+    Ok(p)
+}
+
+/// Magic, version, metadata, directory and pad: the prefix `[0, B)`, leaving `r` at `B`.
+fn read_prefix_to_base<'a>(r: &mut Reader<'a>) -> Result<BundlePrefix<'a>, Error> {
     open_document(r, BUNDLE_TAG)?;
-    let h = open_array(r)?;
+    let h = open_array_as(r, "the bundle array")?;
     if h.arg != 5 {
-        return r.fail(ErrorCode::UnexpectedType, h.start);
+        let detail = Detail::ArrayLength {
+            what: "a bundle array has exactly 5 elements",
+            found: h.arg,
+        };
+        return r.fail_with(ErrorCode::UnexpectedType, h.start, detail);
     }
     // The metadata limit is judged before the head's type (SPEC.md §7.1 bundle step 6).
     let mh = r.head()?;
     let metadata = read_metadata(r, mh)?;
     let (tensors, lengths) = read_directory(r)?;
     // The pad item: k zero bytes putting the tensors array head on a multiple of 8.
-    let ph = r.expect(MAJOR_BYTES)?;
-    let body = r.take(ph.arg)?;
-    if body.iter().any(|&b| b != 0) || ph.arg as usize != base_pad(ph.start) {
-        return r.fail(ErrorCode::BadPadding, ph.start);
+    let ph = r.expect_as(MAJOR_BYTES, "the pad (a byte string)")?;
+    let body = r.take_as(ph.arg, "the pad")?;
+    if body.iter().any(|&b| b != 0) {
+        return r.fail_with(ErrorCode::BadPadding, ph.start, Detail::BundlePadNotZero);
     }
-    let th = r.expect(MAJOR_ARRAY)?;
-    if th.arg != tensors.len() as u64 {
-        return r.fail(ErrorCode::DirectoryMismatch, th.start);
+    if ph.arg as usize != base_pad(ph.start) {
+        let detail = Detail::BundlePad {
+            wanted: base_pad(ph.start) as u64,
+            found: ph.arg,
+        };
+        return r.fail_with(ErrorCode::BadPadding, ph.start, detail);
     }
     Ok(BundlePrefix {
         metadata,
@@ -269,14 +311,24 @@ pub(crate) fn read_item<'a>(
     n: u64,
     length: u64,
 ) -> Result<(Elements<'a>, usize), Error> {
-    let ih = r.expect(MAJOR_ARRAY)?;
+    let ih = r.expect_as(MAJOR_ARRAY, "the item of a tensor (an array)")?;
     if ih.arg != 1 && ih.arg != 2 {
-        return r.fail(ErrorCode::UnexpectedType, ih.start);
+        let detail = Detail::ItemLength {
+            name: ShortText::new(""),
+            found: ih.arg,
+        };
+        return r.fail_with(ErrorCode::UnexpectedType, ih.start, detail);
     }
     let (elements, at) = read_body(r, dtype, n, ih.arg == 2)?;
     if dtype == DType::String && (r.pos - at) as u64 != length {
         // Reported at the item, as the reference decoder does (the item disagrees with its entry).
-        return r.fail(ErrorCode::DirectoryMismatch, ih.start);
+        let detail = Detail::ItemSize {
+            name: ShortText::new(""),
+            at: at as u64,
+            found: (r.pos - at) as u64,
+            wanted: length,
+        };
+        return r.fail_with(ErrorCode::DirectoryMismatch, ih.start, detail);
     }
     Ok((elements, at))
 }
@@ -287,7 +339,7 @@ pub(crate) fn read_item<'a>(
 fn read_directory<'a>(
     r: &mut Reader<'a>,
 ) -> Result<(Vec<(&'a str, TensorView<'a>)>, Vec<u64>), Error> {
-    let dh = r.expect(MAJOR_ARRAY)?;
+    let dh = r.expect_as(MAJOR_ARRAY, "the directory (an array)")?;
     // Each entry takes at least 7 input bytes, so this reserve is bounded by the input, never by the claim.
     let room = usize::try_from(dh.arg).map_or(0, |n| n.min(r.remaining() / 7));
     let mut entries: Vec<(&'a str, TensorView<'a>)> = Vec::with_capacity(room);
@@ -296,48 +348,70 @@ fn read_directory<'a>(
     // Relative to the data base: the first item's start; None once the layout passes 2^64 - 1.
     let mut pos = Some(head_len(dh.arg) as u64);
     for _ in 0..dh.arg {
-        let eh = r.expect(MAJOR_ARRAY)?;
+        let eh = r.expect_as(MAJOR_ARRAY, "a directory entry (an array)")?;
         if eh.arg != 5 && eh.arg != 7 {
-            return r.fail(ErrorCode::UnexpectedType, eh.start);
+            let detail = Detail::ArrayLength {
+                what: "a directory entry has 5 or 7 elements",
+                found: eh.arg,
+            };
+            return r.fail_with(ErrorCode::UnexpectedType, eh.start, detail);
         }
-        let nh = r.expect(MAJOR_TEXT)?;
-        let name = r.text(nh)?;
+        let nh = r.expect_as(MAJOR_TEXT, "a tensor name (text)")?;
+        let name = r.text_as(nh, "a tensor name")?;
         if name.is_empty() || name.len() > MAX_NAME_BYTES {
-            return r.fail(ErrorCode::InvalidName, nh.start);
+            let detail = Detail::NameLength { length: nh.arg };
+            return r.fail_with(ErrorCode::InvalidName, nh.start, detail);
         }
         let encoded = &r.buf[nh.start..r.pos];
         if let Some(p) = prev {
+            let name = ShortText::new(name);
             if encoded == p {
-                return r.fail(ErrorCode::DuplicateName, nh.start);
+                let detail = Detail::DuplicateName { name };
+                return r.fail_with(ErrorCode::DuplicateName, nh.start, detail);
             }
             if encoded < p {
-                return r.fail(ErrorCode::UnsortedKeys, nh.start);
+                let detail = Detail::UnsortedName { name };
+                return r.fail_with(ErrorCode::UnsortedKeys, nh.start, detail);
             }
         }
         prev = Some(encoded);
         let (dtype, shape, n) = read_header(r)?;
-        let oh = r.expect(MAJOR_UINT)?;
-        let lh = r.expect(MAJOR_UINT)?;
+        let oh = r.expect_as(MAJOR_UINT, "the offset (unsigned integer)")?;
+        let lh = r.expect_as(MAJOR_UINT, "the length (unsigned integer)")?;
         if eh.arg == 7 {
             // A Core decoder stops before the codec, without reading its head (SPEC.md §7.1 bundle step 7;
             // a string tensor is never compressed).
             let at = r.pos;
+            let name = ShortText::new(name);
             if dtype == DType::String {
-                return r.fail(ErrorCode::InvalidCompression, at);
+                let detail = Detail::CompressedString { name };
+                return r.fail_with(ErrorCode::InvalidCompression, at, detail);
             }
-            return r.fail(ErrorCode::UnsupportedCompression, at);
+            let detail = Detail::CompressedEntry { name };
+            return r.fail_with(ErrorCode::UnsupportedCompression, at, detail);
         }
         if dtype != DType::String && Some(lh.arg) != data_len(dtype, n) {
-            return r.fail(ErrorCode::ShapeMismatch, lh.start);
+            let detail = Detail::EntryLength {
+                name: ShortText::new(name),
+                dtype,
+                shape: ShortShape::new(&shape),
+                wanted: data_len(dtype, n).unwrap_or(0),
+                found: lh.arg,
+            };
+            return r.fail_with(ErrorCode::ShapeMismatch, lh.start, detail);
         }
         // The offset the layout rule gives; once the layout has passed 2^64 - 1 (a huge claimed length), no
         // later entry's offset can match it, which the reference reports at that later entry.
-        if pos
+        let wanted = pos
             .and_then(|p| item_offset(p, dtype, lh.arg))
-            .map(|(o, _)| o)
-            != Some(oh.arg)
-        {
-            return r.fail(ErrorCode::DirectoryMismatch, oh.start);
+            .map(|(o, _)| o);
+        if wanted != Some(oh.arg) {
+            let detail = Detail::EntryOffset {
+                name: ShortText::new(name),
+                wanted,
+                found: oh.arg,
+            };
+            return r.fail_with(ErrorCode::DirectoryMismatch, oh.start, detail);
         }
         pos = oh.arg.checked_add(lh.arg);
         let t = TensorView {
@@ -355,65 +429,91 @@ fn read_directory<'a>(
 pub(crate) fn open_document(r: &mut Reader<'_>, want: u64) -> Result<(), Error> {
     let buf = r.buf;
     if buf.len() < 3 && SELF_DESCRIBE.starts_with(buf) {
-        return r.fail(ErrorCode::Truncated, 0);
+        return r.fail_with(ErrorCode::Truncated, 0, Detail::TruncatedMagic);
     }
     if !buf.starts_with(&SELF_DESCRIBE) {
-        return r.fail(ErrorCode::BadMagic, 0);
+        return r.fail_with(ErrorCode::BadMagic, 0, Detail::NotSelfDescribed);
     }
     r.pos = 3;
     let h = r.head()?;
     if h.major != MAJOR_TAG || h.arg != want {
-        return r.fail(ErrorCode::BadMagic, h.start);
+        // Stream chunks (other tags) keep the registry sentence.
+        let document = want == TENSOR_TAG || want == BUNDLE_TAG;
+        let detail = match (h.major, h.arg) {
+            _ if !document => Detail::None,
+            (MAJOR_TAG, TENSOR_TAG | BUNDLE_TAG) => Detail::WrongKind {
+                found_bundle: h.arg == BUNDLE_TAG,
+            },
+            _ => Detail::NotTensorcbor,
+        };
+        return r.fail_with(ErrorCode::BadMagic, h.start, detail);
     }
     Ok(())
 }
 
 /// Design D1: expect a non-empty array, then the version 1; the caller checks the array length after that,
 /// so a future version is UNSUPPORTED_VERSION whatever its length. Returns the array head.
+#[cfg_attr(not(feature = "stream"), allow(dead_code))]
 pub(crate) fn open_array(r: &mut Reader<'_>) -> Result<Head, Error> {
-    let h = r.expect(MAJOR_ARRAY)?;
+    open_array_as(r, "the top-level array")
+}
+
+/// [`open_array`], naming the array in error details.
+pub(crate) fn open_array_as(r: &mut Reader<'_>, what: &'static str) -> Result<Head, Error> {
+    let h = r.expect_as(MAJOR_ARRAY, what)?;
     if h.arg == 0 {
-        return r.fail(ErrorCode::UnexpectedType, h.start);
+        let detail = Detail::EmptyArray { what };
+        return r.fail_with(ErrorCode::UnexpectedType, h.start, detail);
     }
-    let v = r.expect(MAJOR_UINT)?;
+    let v = r.expect_as(MAJOR_UINT, "the version (unsigned integer)")?;
     if v.arg != VERSION {
-        return r.fail(ErrorCode::UnsupportedVersion, v.start);
+        let detail = Detail::Version { version: v.arg };
+        return r.fail_with(ErrorCode::UnsupportedVersion, v.start, detail);
     }
     Ok(h)
 }
 
 pub(crate) fn close_document(r: &Reader<'_>) -> Result<(), Error> {
     if r.remaining() != 0 {
-        return r.fail(ErrorCode::TrailingBytes, r.pos);
+        let detail = Detail::TrailingBytes {
+            count: r.remaining() as u64,
+        };
+        return r.fail_with(ErrorCode::TrailingBytes, r.pos, detail);
     }
     Ok(())
 }
 
 /// F1-F2: dtype and shape. Returns them and the element count `n`.
 pub(crate) fn read_header(r: &mut Reader<'_>) -> Result<(DType, Vec<u64>, u64), Error> {
-    let dh = r.expect(MAJOR_UINT)?;
+    let dh = r.expect_as(MAJOR_UINT, "the dtype (unsigned integer)")?;
     let Some(dtype) = DType::from_code(dh.arg) else {
-        return r.fail(ErrorCode::UnknownDtype, dh.start);
+        let detail = Detail::UnknownDtype { code: dh.arg };
+        return r.fail_with(ErrorCode::UnknownDtype, dh.start, detail);
     };
-    let sh = r.expect(MAJOR_ARRAY)?;
+    let sh = r.expect_as(MAJOR_ARRAY, "the shape array")?;
     if sh.arg > MAX_RANK as u64 {
-        return r.fail(ErrorCode::RankTooLarge, sh.start);
+        let detail = Detail::Rank { rank: sh.arg };
+        return r.fail_with(ErrorCode::RankTooLarge, sh.start, detail);
     }
     let mut shape = Vec::with_capacity(sh.arg as usize); // at most 32
     let mut nonzero: u64 = 1;
     for _ in 0..sh.arg {
-        let d = r.expect(MAJOR_UINT)?;
+        let d = r.expect_as(MAJOR_UINT, "a dimension (unsigned integer)")?;
         if d.arg != 0 {
             match nonzero.checked_mul(d.arg) {
                 Some(p) if p <= MAX_SIZE => nonzero = p,
-                _ => return r.fail(ErrorCode::SizeOverflow, d.start),
+                _ => return r.fail_with(ErrorCode::SizeOverflow, d.start, Detail::Size),
             }
         }
         shape.push(d.arg);
     }
     // Block types (design D2, SPEC.md §4.6): rank >= 1 and the last dimension cut into whole blocks.
     if !shape_ok(dtype, &shape) {
-        return r.fail(ErrorCode::ShapeMismatch, sh.start);
+        let detail = Detail::Blocks {
+            dtype,
+            last: shape.last().copied(),
+        };
+        return r.fail_with(ErrorCode::ShapeMismatch, sh.start, detail);
     }
     let n = if shape.contains(&0) { 0 } else { nonzero };
     Ok((dtype, shape, n))
@@ -430,26 +530,35 @@ fn read_body<'a>(
     // F3
     let mut pad_len = 0usize;
     if padded {
-        let ph = r.expect(MAJOR_BYTES)?;
-        let body = r.take(ph.arg)?;
+        let ph = r.expect_as(MAJOR_BYTES, "the padding byte string")?;
+        let body = r.take_as(ph.arg, "the padding")?;
         if body.iter().any(|&b| b != 0) {
-            return r.fail(ErrorCode::BadPadding, ph.start);
+            return r.fail_with(ErrorCode::BadPadding, ph.start, Detail::PaddingNotZero);
         }
         pad_len = r.pos - ph.start;
     }
     // F4
     if dtype == DType::String {
         if padded {
-            return r.fail(ErrorCode::BadPadding, r.pos - pad_len);
+            return r.fail_with(
+                ErrorCode::BadPadding,
+                r.pos - pad_len,
+                Detail::StringPadding,
+            );
         }
-        let ah = r.expect(MAJOR_ARRAY)?;
+        let ah = r.expect_as(MAJOR_ARRAY, "the string array")?;
         if ah.arg != n {
-            return r.fail(ErrorCode::ShapeMismatch, ah.start);
+            let detail = Detail::StringCount {
+                shape: ShortShape::default(),
+                wanted: n,
+                found: ah.arg,
+            };
+            return r.fail_with(ErrorCode::ShapeMismatch, ah.start, detail);
         }
         let mut strings = Vec::new(); // each element needs at least one input byte
         for _ in 0..n {
-            let h = r.expect(MAJOR_TEXT)?;
-            strings.push(r.text(h)?);
+            let h = r.expect_as(MAJOR_TEXT, "a string element")?;
+            strings.push(r.text_as(h, "a string element")?);
         }
         return Ok((Elements::Strings(strings), ah.start));
     }
@@ -457,11 +566,20 @@ fn read_body<'a>(
     let data_start = r.pos;
     let mut h = r.head()?;
     if h.major == MAJOR_TAG && h.arg == COMPRESSED_TAG {
-        return r.fail(ErrorCode::UnsupportedCompression, h.start);
+        return r.fail_with(
+            ErrorCode::UnsupportedCompression,
+            h.start,
+            Detail::Compressed,
+        );
     }
     if let Some(tag) = dtype.rfc8746_tag() {
         if h.major != MAJOR_TAG || h.arg != tag {
-            return r.fail(ErrorCode::UnexpectedTag, data_start);
+            let detail = Detail::TypedTag {
+                dtype,
+                tag,
+                found: (h.major == MAJOR_TAG).then_some(h.arg),
+            };
+            return r.fail_with(ErrorCode::UnexpectedTag, data_start, detail);
         }
         h = r.head()?;
     }
@@ -471,27 +589,45 @@ fn read_body<'a>(
         } else {
             ErrorCode::UnexpectedType
         };
-        return r.fail(code, data_start);
+        return r.fail_with(code, data_start, Detail::NotByteString { dtype });
     }
     // F6 (n <= 2^53 - 1, so the data length is below 2^57 and cannot overflow)
     let align = dtype.align();
     let unpadded = r.pos - pad_len;
     let needed = (align - unpadded % align) % align;
     if pad_len != needed {
-        return r.fail(ErrorCode::BadPadding, data_start);
+        let detail = Detail::Misaligned {
+            at: unpadded as u64,
+            wanted: needed as u8,
+            align: align as u8,
+            found: pad_len as u64,
+        };
+        return r.fail_with(ErrorCode::BadPadding, data_start, detail);
     }
     if Some(h.arg) != data_len(dtype, n) {
-        return r.fail(ErrorCode::ShapeMismatch, data_start);
+        let detail = Detail::DataLength {
+            dtype,
+            shape: ShortShape::default(),
+            wanted: data_len(dtype, n).unwrap_or(0),
+            found: h.arg,
+        };
+        return r.fail_with(ErrorCode::ShapeMismatch, data_start, detail);
     }
     let at = r.pos;
-    let data = r.take(h.arg)?;
+    let data = r.take_as(h.arg, "the element data")?;
     Ok((Elements::Bytes(data), at))
 }
 
-/// §7.2: bool bytes are 0 or 1; unused bits after the last packed element are zero.
-pub(crate) fn element_error(dtype: DType, n: u64, data: &[u8]) -> Option<usize> {
+/// §7.2: bool bytes are 0 or 1; unused bits after the last packed element are zero. The failing byte's
+/// index and what is wrong with it.
+pub(crate) fn element_error(dtype: DType, n: u64, data: &[u8]) -> Option<(usize, Detail)> {
     if dtype == DType::Bool {
-        return data.iter().position(|&b| b > 1);
+        let i = data.iter().position(|&b| b > 1)?;
+        let detail = Detail::Bool {
+            index: i as u64,
+            byte: data[i],
+        };
+        return Some((i, detail));
     }
     if dtype.is_packed() {
         let bits = (dtype.bits().unwrap_or(8) as u64).wrapping_mul(n); // n <= 2^53 - 1, bits <= 6
@@ -499,7 +635,7 @@ pub(crate) fn element_error(dtype: DType, n: u64, data: &[u8]) -> Option<usize> 
         if used != 0 {
             if let Some(&last) = data.last() {
                 if last >> used != 0 {
-                    return Some(data.len() - 1);
+                    return Some((data.len() - 1, Detail::TailBits { dtype }));
                 }
             }
         }
@@ -513,8 +649,12 @@ pub(crate) fn element_error(dtype: DType, n: u64, data: &[u8]) -> Option<usize> 
 /// lazy reader runs it before handing out a tensor's values.
 pub fn check_tensor_elements(t: &TensorView<'_>, data_offset: usize) -> Result<(), Error> {
     if let Elements::Bytes(data) = t.elements {
-        if let Some(i) = element_error(t.dtype, t.element_count(), data) {
-            return Err(Error::new(ErrorCode::InvalidElement, data_offset + i));
+        if let Some((i, detail)) = element_error(t.dtype, t.element_count(), data) {
+            return Err(Error::with(
+                ErrorCode::InvalidElement,
+                data_offset + i,
+                detail,
+            ));
         }
     }
     Ok(())

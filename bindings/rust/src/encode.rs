@@ -8,13 +8,17 @@ use crate::decode::{
     SELF_DESCRIBE, TENSOR_TAG, VERSION,
 };
 use crate::dtype::DType;
-use crate::error::{Error, ErrorCode};
+use crate::error::{Detail, Error, ErrorCode, ShortShape, ShortText};
 use crate::layout::{base_pad, data_len, item_layout, shape_ok};
 use crate::value::{write_map, Metadata, Value, MAX_METADATA_BYTES};
 use alloc::vec::Vec;
 
 fn fail<T>(code: ErrorCode) -> Result<T, Error> {
     Err(Error::new(code, 0))
+}
+
+fn fail_with<T>(code: ErrorCode, detail: Detail) -> Result<T, Error> {
+    Err(Error::with(code, 0, detail))
 }
 
 /// Encode a numeric tensor document. `data` is the wire form of the elements: little endian, sub-byte
@@ -24,6 +28,25 @@ fn fail<T>(code: ErrorCode) -> Result<T, Error> {
 /// `string`), `INVALID_ELEMENT` (a bool byte above 1, non-zero unused tail bits).
 pub fn encode_tensor(dtype: DType, shape: &[u64], data: &[u8]) -> Result<Vec<u8>, Error> {
     encode_view(&TensorView::new(dtype, shape, data))
+}
+
+/// A tensor document up to and including the head of its element byte string, for `length` data bytes of
+/// `dtype` and `shape` (the caller appends exactly that many bytes): the buffer, with room reserved for the
+/// header only, and `length`. `string` is `SHAPE_MISMATCH`.
+pub(crate) fn tensor_prefix(dtype: DType, shape: &[u64]) -> Result<(Vec<u8>, u64), Error> {
+    let t = TensorView::new(dtype, shape, &[]);
+    let n = check_shape(&t)?;
+    let Some(length) = data_len(dtype, n) else {
+        return fail_with(ErrorCode::ShapeMismatch, Detail::NotByteString { dtype });
+    };
+    let mut out = Vec::with_capacity(32 + 9 * shape.len());
+    out.extend_from_slice(&SELF_DESCRIBE);
+    write_head(&mut out, MAJOR_TAG, TENSOR_TAG);
+    let mut fields = Vec::with_capacity(16);
+    fields.push(VERSION as u8);
+    write_header(&mut fields, &t);
+    write_bytes_head(&mut out, dtype, &fields, 4, length);
+    Ok((out, length))
 }
 
 /// Encode any tensor (numeric or `string`) as a tensor document.
@@ -46,19 +69,7 @@ pub fn encode_view(t: &TensorView<'_>) -> Result<Vec<u8>, Error> {
 /// Errors: `RANK_TOO_LARGE`, `SIZE_OVERFLOW`, `SHAPE_MISMATCH` (a block type's last dimension, or `dtype`
 /// is `string`, whose elements are not one byte range).
 pub fn encode_tensor_head(dtype: DType, shape: &[u64]) -> Result<Vec<u8>, Error> {
-    let t = TensorView::new(dtype, shape, &[]);
-    let n = check_shape(&t)?;
-    let Some(length) = data_len(dtype, n).filter(|_| dtype != DType::String) else {
-        return fail(ErrorCode::ShapeMismatch);
-    };
-    let mut out = Vec::with_capacity(32);
-    out.extend_from_slice(&SELF_DESCRIBE);
-    write_head(&mut out, MAJOR_TAG, TENSOR_TAG);
-    let mut fields = Vec::with_capacity(16);
-    fields.push(VERSION as u8);
-    write_header(&mut fields, &t);
-    write_bytes_head(&mut out, dtype, length, &fields, 4);
-    Ok(out)
+    tensor_prefix(dtype, shape).map(|(head, _)| head)
 }
 
 /// Encode a bundle document: named tensors (any order; written sorted by encoded name) and a metadata
@@ -87,12 +98,15 @@ pub fn encode_bundle_with(
 /// `55799(52066([1, metadata, directory, pad, tensors]))` with the layout of design D4.
 fn bundle_with_metadata(tensors: &[(&str, TensorView<'_>)], meta: &[u8]) -> Result<Vec<u8>, Error> {
     if meta.len() > MAX_METADATA_BYTES {
-        return fail(ErrorCode::MetadataTooLarge);
+        return fail_with(ErrorCode::MetadataTooLarge, Detail::MetadataTooLarge);
     }
     let mut entries: Vec<(Vec<u8>, &TensorView<'_>)> = Vec::with_capacity(tensors.len());
     for (name, t) in tensors {
         if name.is_empty() || name.len() > MAX_NAME_BYTES {
-            return fail(ErrorCode::InvalidName);
+            let detail = Detail::NameLength {
+                length: name.len() as u64,
+            };
+            return fail_with(ErrorCode::InvalidName, detail);
         }
         let mut key = Vec::with_capacity(name.len() + 3);
         write_head(&mut key, MAJOR_TEXT, name.len() as u64);
@@ -100,8 +114,12 @@ fn bundle_with_metadata(tensors: &[(&str, TensorView<'_>)], meta: &[u8]) -> Resu
         entries.push((key, t));
     }
     entries.sort_by(|a, b| a.0.cmp(&b.0));
-    if entries.windows(2).any(|w| w[0].0 == w[1].0) {
-        return fail(ErrorCode::DuplicateName);
+    if let Some(w) = entries.windows(2).find(|w| w[0].0 == w[1].0) {
+        let name = core::str::from_utf8(&w[0].0[head_len(w[0].0.len() as u64)..]).unwrap_or("");
+        let detail = Detail::DuplicateName {
+            name: ShortText::new(name),
+        };
+        return fail_with(ErrorCode::DuplicateName, detail);
     }
     let mut out = Vec::new();
     out.extend_from_slice(&SELF_DESCRIBE);
@@ -143,17 +161,25 @@ fn bundle_with_metadata(tensors: &[(&str, TensorView<'_>)], meta: &[u8]) -> Resu
 /// The product of the non-zero dimensions (checked against 2^53 - 1) and the element count.
 fn check_shape(t: &TensorView<'_>) -> Result<u64, Error> {
     if t.shape.len() > MAX_RANK {
-        return fail(ErrorCode::RankTooLarge);
+        let detail = Detail::Rank {
+            rank: t.shape.len() as u64,
+        };
+        return fail_with(ErrorCode::RankTooLarge, detail);
     }
     let mut nonzero: u64 = 1;
     for &d in t.shape.iter().filter(|&&d| d != 0) {
         match nonzero.checked_mul(d) {
             Some(p) if p <= MAX_SIZE => nonzero = p,
-            _ => return fail(ErrorCode::SizeOverflow),
+            _ => return fail_with(ErrorCode::SizeOverflow, Detail::Size),
         }
     }
     if !shape_ok(t.dtype, &t.shape) {
-        return fail(ErrorCode::ShapeMismatch); // block types, SPEC.md §4.6
+        // block types, SPEC.md §4.6
+        let detail = Detail::Blocks {
+            dtype: t.dtype,
+            last: t.shape.last().copied(),
+        };
+        return fail_with(ErrorCode::ShapeMismatch, detail);
     }
     Ok(if t.shape.contains(&0) { 0 } else { nonzero })
 }
@@ -163,7 +189,12 @@ fn content_len(t: &TensorView<'_>, n: u64) -> Result<u64, Error> {
     match (&t.elements, t.dtype) {
         (Elements::Strings(strings), DType::String) => {
             if strings.len() as u64 != n {
-                return fail(ErrorCode::ShapeMismatch);
+                let detail = Detail::StringCount {
+                    shape: ShortShape::new(&t.shape),
+                    wanted: n,
+                    found: strings.len() as u64,
+                };
+                return fail_with(ErrorCode::ShapeMismatch, detail);
             }
             Ok(strings.iter().fold(head_len(n) as u64, |acc, s| {
                 acc + (head_len(s.len() as u64) + s.len()) as u64
@@ -171,14 +202,20 @@ fn content_len(t: &TensorView<'_>, n: u64) -> Result<u64, Error> {
         }
         (Elements::Bytes(data), dtype) if dtype != DType::String => {
             if Some(data.len() as u64) != data_len(dtype, n) {
-                return fail(ErrorCode::ShapeMismatch);
+                let detail = Detail::DataLength {
+                    dtype,
+                    shape: ShortShape::new(&t.shape),
+                    wanted: data_len(dtype, n).unwrap_or(0),
+                    found: data.len() as u64,
+                };
+                return fail_with(ErrorCode::ShapeMismatch, detail);
             }
-            if element_error(dtype, n, data).is_some() {
-                return fail(ErrorCode::InvalidElement);
+            if let Some((_, detail)) = element_error(dtype, n, data) {
+                return fail_with(ErrorCode::InvalidElement, detail);
             }
             Ok(data.len() as u64)
         }
-        _ => fail(ErrorCode::ShapeMismatch),
+        (_, dtype) => fail_with(ErrorCode::ShapeMismatch, Detail::NotByteString { dtype }),
     }
 }
 
@@ -213,16 +250,16 @@ fn write_array(
             }
         }
         Elements::Bytes(data) => {
-            write_bytes_head(out, t.dtype, length, fields, fixed);
+            write_bytes_head(out, t.dtype, fields, fixed, length);
             out.extend_from_slice(data);
         }
     }
     Ok(())
 }
 
-/// Append the array head, `fields`, the padding and the data heads of `[fields..., ?pad, data]` for
-/// `length` element bytes: everything but the element bytes themselves.
-fn write_bytes_head(out: &mut Vec<u8>, dtype: DType, length: u64, fields: &[u8], fixed: u8) {
+/// Append `[fields..., ?pad,` and the (tagged) head of `length` element bytes of `dtype`, padded so that the
+/// bytes start at a multiple of `dtype.align()` relative to `out`'s start.
+fn write_bytes_head(out: &mut Vec<u8>, dtype: DType, fields: &[u8], fixed: u8, length: u64) {
     let tag_len = dtype.rfc8746_tag().map_or(0, head_len);
     // The array head is one byte whether or not the pad item is there.
     let p = out.len() + 1 + fields.len() + tag_len + head_len(length);

@@ -317,7 +317,10 @@ impl StreamDecoder {
     }
 
     fn shift(e: Error, by: u64) -> Error {
-        Error::new(e.code, e.offset + by as usize)
+        Error {
+            offset: e.offset + by as usize,
+            ..e
+        }
     }
 
     /// Drop buffered bytes before document offset `at` (kept 8-aligned).
@@ -338,8 +341,8 @@ impl StreamDecoder {
     /// After the last payload: `Ok` if the document was decoded whole, else its error (`TRUNCATED` if it
     /// ended early).
     pub fn finish(&self) -> Result<(), Error> {
-        match self.state {
-            DocState::Failed(e) => Err(e),
+        match &self.state {
+            DocState::Failed(e) => Err(e.clone()),
             DocState::Done => Ok(()),
             _ => Err(Error::new(
                 ErrorCode::Truncated,
@@ -356,16 +359,16 @@ impl StreamDecoder {
         all_in: bool,
         on: &mut dyn FnMut(Event<'_>),
     ) -> Result<(), Error> {
-        if let DocState::Failed(e) = self.state {
-            return Err(e);
+        if let DocState::Failed(e) = &self.state {
+            return Err(e.clone());
         }
         let at = self.start + self.buf.len() as u64;
         self.buf.extend_from_slice(payload);
         let result = self.advance(all_in, at, on);
         // Compact once per payload (not per tensor: many small tensors in one payload stay linear).
         self.drop_before(self.next_at);
-        if let Err(e) = result {
-            self.state = DocState::Failed(e);
+        if let Err(e) = &result {
+            self.state = DocState::Failed(e.clone());
             self.buf = Vec::new();
         }
         result
@@ -387,8 +390,8 @@ impl StreamDecoder {
         on: &mut dyn FnMut(Event<'_>),
     ) -> Result<(), Error> {
         loop {
-            match self.state {
-                DocState::Failed(e) => return Err(e),
+            match &self.state {
+                DocState::Failed(e) => return Err(e.clone()),
                 DocState::Done => {
                     if self.start + (self.buf.len() as u64) > self.next_at {
                         return Err(Error::new(
@@ -472,7 +475,9 @@ impl StreamDecoder {
                     };
                     let n = element_count(&e.shape);
                     let mut r = Reader::at(&self.buf, (self.next_at - self.start) as usize);
-                    match read_item(&mut r, e.dtype, n, e.length) {
+                    match read_item(&mut r, e.dtype, n, e.length)
+                        .map_err(|x| x.with_shape(&e.shape).with_name(&e.name))
+                    {
                         Ok((elements, pos)) => {
                             let t = TensorView {
                                 dtype: e.dtype,

@@ -9,7 +9,7 @@ use crate::cbor::{
     float_encoding, write_float, write_head, Head, Reader, MAJOR_ARRAY, MAJOR_BYTES, MAJOR_MAP,
     MAJOR_NINT, MAJOR_TAG, MAJOR_TEXT, MAJOR_UINT,
 };
-use crate::error::{Error, ErrorCode};
+use crate::error::{Detail, Error, ErrorCode, ShortText};
 use alloc::vec::Vec;
 
 /// Arrays and maps nest at most this deep; the metadata map itself is level 1.
@@ -122,7 +122,7 @@ pub(crate) fn read_metadata<'a>(r: &mut Reader<'a>, mh: Head) -> Result<Metadata
         } else {
             ErrorCode::UnexpectedType
         };
-        return r.fail(code, mh.start);
+        return r.fail_with(code, mh.start, Detail::MetadataNotMap);
     }
     check_map(r, mh.arg, 1, m0)?;
     Ok(Metadata {
@@ -138,7 +138,11 @@ fn check_size(r: &Reader<'_>, h: Head, m0: usize) -> Result<(), Error> {
         0
     };
     if ((r.pos - m0) as u64).saturating_add(content) > MAX_METADATA_BYTES as u64 {
-        return r.fail(ErrorCode::MetadataTooLarge, h.start);
+        return r.fail_with(
+            ErrorCode::MetadataTooLarge,
+            h.start,
+            Detail::MetadataTooLarge,
+        );
     }
     Ok(())
 }
@@ -149,17 +153,21 @@ fn check_map(r: &mut Reader<'_>, count: u64, depth: usize, m0: usize) -> Result<
         let h = r.head()?;
         check_size(r, h, m0)?;
         if h.major != MAJOR_TEXT {
-            return r.fail(ErrorCode::UnsupportedValue, h.start);
+            let detail = Detail::KeyType { major: h.major };
+            return r.fail_with(ErrorCode::UnsupportedValue, h.start, detail);
         }
-        r.text(h)?;
+        let text = r.text_as(h, "a map key")?;
         let key = (h.start, r.pos);
         if let Some(p) = prev {
             let (a, b) = (&r.buf[p.0..p.1], &r.buf[key.0..key.1]);
+            let key = ShortText::new(text);
             if a == b {
-                return r.fail(ErrorCode::DuplicateKey, h.start);
+                let detail = Detail::DuplicateKey { key };
+                return r.fail_with(ErrorCode::DuplicateKey, h.start, detail);
             }
             if b < a {
-                return r.fail(ErrorCode::UnsortedKeys, h.start);
+                let detail = Detail::UnsortedKey { key };
+                return r.fail_with(ErrorCode::UnsortedKeys, h.start, detail);
             }
         }
         prev = Some(key);
@@ -174,11 +182,11 @@ fn check_value(r: &mut Reader<'_>, depth: usize, m0: usize) -> Result<(), Error>
     check_size(r, h, m0)?;
     match h.major {
         MAJOR_UINT | MAJOR_NINT => Ok(()),
-        MAJOR_BYTES => r.take(h.arg).map(|_| ()),
+        MAJOR_BYTES => r.take_as(h.arg, "a byte string").map(|_| ()),
         MAJOR_TEXT => r.text(h).map(|_| ()),
         MAJOR_ARRAY | MAJOR_MAP => {
             if depth > MAX_NESTING {
-                return r.fail(ErrorCode::NestingTooDeep, h.start);
+                return r.fail_with(ErrorCode::NestingTooDeep, h.start, Detail::Nesting);
             }
             if h.major == MAJOR_MAP {
                 return check_map(r, h.arg, depth, m0);
@@ -188,17 +196,31 @@ fn check_value(r: &mut Reader<'_>, depth: usize, m0: usize) -> Result<(), Error>
             }
             Ok(())
         }
-        MAJOR_TAG => r.fail(ErrorCode::UnsupportedValue, h.start),
+        MAJOR_TAG => {
+            let detail = Detail::MetadataTag { tag: h.arg };
+            r.fail_with(ErrorCode::UnsupportedValue, h.start, detail)
+        }
         _ => match h.ai {
             20..=22 => Ok(()),
             25..=27 => {
-                let (canon, n) = float_encoding(simple_float(h));
+                let value = simple_float(h);
+                let (canon, n) = float_encoding(value);
                 if canon[..n] != r.buf[h.start..r.pos] {
-                    return r.fail(ErrorCode::NonCanonicalFloat, h.start);
+                    let detail = if value.is_nan() {
+                        Detail::NanForm
+                    } else {
+                        Detail::FloatWidth {
+                            bits: value.to_bits(),
+                        }
+                    };
+                    return r.fail_with(ErrorCode::NonCanonicalFloat, h.start, detail);
                 }
                 Ok(())
             }
-            _ => r.fail(ErrorCode::UnsupportedValue, h.start),
+            _ => {
+                let detail = Detail::MetadataSimple { value: h.arg };
+                r.fail_with(ErrorCode::UnsupportedValue, h.start, detail)
+            }
         },
     }
 }

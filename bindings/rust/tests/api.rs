@@ -203,9 +203,17 @@ fn claimed_lengths_are_not_trusted() {
 fn errors_carry_registry_names() {
     let e = decode_tensor(b"\xd9\xd9\xf7\xd9\xcb\x62").unwrap_err();
     assert_eq!((e.code.as_str(), e.offset), ("BAD_MAGIC", 3));
+    // Display: code, offset and what exactly was wrong (the Python reference's DecodeError form); `message()`
+    // is the registry's general sentence.
     assert_eq!(
         e.to_string(),
-        format!("BAD_MAGIC at byte 3: {}", ErrorCode::BadMagic.message())
+        "BAD_MAGIC at byte 3: this is a bundle document, not a tensor; read it with decode_bundle"
+    );
+    assert_eq!(e.message(), ErrorCode::BadMagic.message());
+    assert_eq!(
+        decode_tensor(b"CBOR").unwrap_err().to_string(),
+        "BAD_MAGIC at byte 0: not a tensorcbor document: it must start with d9d9f7 (self-described CBOR, \
+         tag 55799)"
     );
     assert_eq!(
         decode_tensor(b"\xd9\xd9").unwrap_err().code,
@@ -256,6 +264,20 @@ fn read_layout_locates_every_tensor_from_the_prefix() {
     assert_eq!(read_layout(&doc[..base + 1]).unwrap(), layout);
     assert_eq!(
         read_layout(&doc[..base]).unwrap_err().code,
+        ErrorCode::Truncated
+    );
+    // read_layout_to_base needs only [0, B), and ignores what follows B (the Python read_layout's contract).
+    use tensorcbor::read_layout_to_base;
+    assert_eq!(
+        read_layout_to_base(&doc[..base]).unwrap(),
+        (layout.clone(), base)
+    );
+    let mut bad_head = doc[..base + 1].to_vec();
+    bad_head[base] = 0x00; // not an array: read_layout rejects it, the prefix [0, B) is still valid
+    assert!(read_layout(&bad_head).is_err());
+    assert_eq!(read_layout_to_base(&bad_head).unwrap(), (layout, base));
+    assert_eq!(
+        read_layout_to_base(&doc[..base - 1]).unwrap_err().code,
         ErrorCode::Truncated
     );
 }
