@@ -21,12 +21,13 @@ from typing import Any
 import numpy as np
 
 import tensorcbor
+from tensorcbor.ic import Canister
+from tensorcbor.ic.candid import candid_blob, leb128, parse_candid_nat64
 
 ROOT = Path(__file__).resolve().parent.parent
 HARNESS = ROOT / "bindings" / "motoko" / "harness"
 sys.path.insert(0, str(HARNESS))
 
-from ichost import Canister, candid_blob, leb128, parse_candid_nat64  # noqa: E402
 from protocol import BUILD, MotokoCodec, build  # noqa: E402
 
 N = 262_144

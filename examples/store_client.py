@@ -1,7 +1,9 @@
-"""A typed client for examples/tensor-store.did over the icemu emulation (used by the e2e test and the bench).
+"""A typed client for examples/tensor-store.did over the IC emulation, tensorcbor.ic (used by the e2e test and
+the bench).
 
 Each method returns ``(value, result)``: the decoded Candid reply (a Result variant as ``("Ok", v)`` /
-``("Err", (kind, detail))``) and the ``icemu.Result`` that carries the message's fuel.
+``("Err", (kind, detail))``) and the ``tensorcbor.ic.Result`` that carries the message's cost (IC instructions
+and fuel).
 """
 
 from __future__ import annotations
@@ -10,64 +12,64 @@ import builtins
 from pathlib import Path
 from typing import Any
 
-import icemu
+from tensorcbor.ic import Canister, Result, candid
 
 DID = Path(__file__).with_name("tensor-store.did")
-NAMES = icemu.did_names(DID)
+NAMES = candid.did_names(DID)
 MAX_REPLY = 1_900_000
 
 
 class StoreClient:
-    def __init__(self, canister: icemu.Canister) -> None:
+    def __init__(self, canister: Canister) -> None:
         self.c = canister
 
-    def _decode(self, res: icemu.Result) -> Any:
-        (value,) = icemu.decode(res.ok(), NAMES)
+    def _decode(self, res: Result) -> Any:
+        (value,) = candid.decode(res.ok(), NAMES)
         return value
 
     def _update(self, method: str, args: list[tuple[Any, Any]],
-                caller: bytes | None = None) -> tuple[Any, icemu.Result]:
-        res = self.c.update(method, icemu.encode(args), caller)
+                caller: bytes | None = None) -> tuple[Any, Result]:
+        res = self.c.update(method, candid.encode(args), caller)
         return self._decode(res), res
 
-    def _query(self, method: str, args: list[tuple[Any, Any]]) -> tuple[Any, icemu.Result]:
-        res = self.c.query(method, icemu.encode(args))
+    def _query(self, method: str, args: list[tuple[Any, Any]]) -> tuple[Any, Result]:
+        res = self.c.query(method, candid.encode(args))
         return self._decode(res), res
 
-    def begin_upload(self, manifest: bytes, digest: bytes, caller: bytes | None = None) -> tuple[Any, icemu.Result]:
+    def begin_upload(self, manifest: bytes, digest: bytes, caller: bytes | None = None) -> tuple[Any, Result]:
         return self._update("begin_upload", [("blob", manifest), ("blob", digest)], caller)
 
-    def put_chunk(self, chunk: bytes, caller: bytes | None = None) -> tuple[Any, icemu.Result]:
+    def put_chunk(self, chunk: bytes, caller: bytes | None = None) -> tuple[Any, Result]:
         return self._update("put_chunk", [("blob", chunk)], caller)
 
-    def finish(self, caller: bytes | None = None) -> tuple[Any, icemu.Result]:
+    def finish(self, caller: bytes | None = None) -> tuple[Any, Result]:
         return self._update("finish", [], caller)
 
-    def clear(self, caller: bytes | None = None) -> tuple[Any, icemu.Result]:
+    def clear(self, caller: bytes | None = None) -> tuple[Any, Result]:
         return self._update("clear", [], caller)
 
-    def allow(self, principal: bytes, caller: bytes | None = None) -> tuple[Any, icemu.Result]:
+    def allow(self, principal: bytes, caller: bytes | None = None) -> tuple[Any, Result]:
         return self._update("allow", [("principal", principal)], caller)
 
-    def set_quota(self, quota: int, caller: bytes | None = None) -> tuple[Any, icemu.Result]:
+    def set_quota(self, quota: int, caller: bytes | None = None) -> tuple[Any, Result]:
         return self._update("set_quota", [("nat64", quota)], caller)
 
-    def status(self) -> tuple[Any, icemu.Result]:
+    def status(self) -> tuple[Any, Result]:
         return self._query("status", [])
 
-    def list(self) -> tuple[Any, icemu.Result]:
+    def list(self) -> tuple[Any, Result]:
         return self._query("list", [])
 
-    def get(self, name: str) -> tuple[Any, icemu.Result]:
+    def get(self, name: str) -> tuple[Any, Result]:
         return self._query("get", [("text", name)])
 
-    def get_range(self, name: str, offset: int, length: int) -> tuple[Any, icemu.Result]:
+    def get_range(self, name: str, offset: int, length: int) -> tuple[Any, Result]:
         return self._query("get_range", [("text", name), ("nat64", offset), ("nat64", length)])
 
-    def dense(self, weight: str, bias: str | None, x: bytes) -> tuple[Any, icemu.Result]:
+    def dense(self, weight: str, bias: str | None, x: bytes) -> tuple[Any, Result]:
         return self._query("dense", [("text", weight), (("opt", "text"), bias), ("blob", x)])
 
-    def upload(self, chunks: builtins.list[bytes], digest: bytes) -> builtins.list[icemu.Result]:
+    def upload(self, chunks: builtins.list[bytes], digest: bytes) -> builtins.list[Result]:
         """The whole stream, manifest first; raises on any Err. Returns each message's result."""
         out = []
         value, res = self.begin_upload(chunks[0], digest)

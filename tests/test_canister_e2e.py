@@ -1,4 +1,4 @@
-"""End to end: the tensor-store canisters (examples/) built for the IC and run under the icemu emulation.
+"""End to end: the tensor-store canisters (examples/) built for the IC and run under the IC emulation (tensorcbor.ic).
 
 Builds each canister's real .wasm, installs it, uploads a synthetic transformer-shaped model in verified chunks
 (SPEC.md §10), tampers with chunks, lists, reads every tensor back byte-identical, runs the dense layer
@@ -23,10 +23,10 @@ import pytest
 import tensorcbor
 from tensorcbor import stream
 from tensorcbor.errors import CODES
+from tensorcbor.ic import UPDATE_LIMIT, Canister, Trap
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "examples"))
 import canisters  # noqa: E402
-import icemu  # noqa: E402
 from store_client import MAX_REPLY, StoreClient  # noqa: E402
 
 MODEL_MB = float(os.environ.get("TENSORCBOR_E2E_MB", "20"))
@@ -58,8 +58,8 @@ def model(wasm: tuple[str, bytes]) -> tuple[dict[str, np.ndarray], bytes, list[b
     return tensors, doc, list(stream.chunks(doc))
 
 
-def _fresh(wasm: bytes) -> tuple[icemu.Canister, StoreClient]:
-    c = icemu.Canister(wasm, controllers=[CONTROLLER])
+def _fresh(wasm: bytes) -> tuple[Canister, StoreClient]:
+    c = Canister(wasm, controllers=[CONTROLLER])
     c.install()
     return c, StoreClient(c)
 
@@ -106,7 +106,7 @@ def test_a_trapped_message_changes_nothing(wasm: tuple[str, bytes], model: tuple
     assert s.begin_upload(chunks[0], stream.stream_digest(chunks[0]))[0][0] == "Ok"
     assert s.put_chunk(chunks[1])[0][0] == "Ok"
     before = (s.status()[0], bytes(c.stable))
-    with pytest.raises(icemu.Trap):
+    with pytest.raises(Trap):
         c.update("put_chunk", b"DIDL\x00\x01\x71\x03abc")  # a text where a blob is expected: Candid traps
     assert (s.status()[0], bytes(c.stable)) == before
     assert s.put_chunk(chunks[2])[0][1]["received"] == 2, "the canister goes on after the trap"
@@ -160,7 +160,7 @@ def test_upload_list_get_dense_upgrade(wasm: tuple[str, bytes], model: tuple[dic
         value, res = s.put_chunk(chunks[k])
         assert value[0] == "Ok", value
         assert value[1]["received"] == k
-        assert res.fuel < icemu.UPDATE_LIMIT
+        assert res.ic_instructions < UPDATE_LIMIT
     stored = s.finish()[0]
     assert stored == ("Ok", {"tensors": len(tensors), "doc_length": len(doc)})
 

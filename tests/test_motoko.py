@@ -30,12 +30,13 @@ from tensorcbor.conformance.runner import run
 from tensorcbor.conformance.values import decode_json
 from tensorcbor.dtypes import BY_NAME
 from tensorcbor.errors import DecodeError
+from tensorcbor.ic import Canister
+from tensorcbor.ic.candid import candid_blob, leb128, parse_candid_blob
 
 ROOT = Path(__file__).resolve().parent.parent
 MOTOKO = ROOT / "bindings" / "motoko"
 sys.path.insert(0, str(MOTOKO / "harness"))
 
-from ichost import candid_blob, leb128, parse_candid_blob  # noqa: E402
 from protocol import MotokoCodec, build  # noqa: E402
 
 SUITE = load_suite()
@@ -154,7 +155,7 @@ def test_mutated_blobs_give_pythons_verdict_and_never_trap(codec: MotokoCodec, b
 
 
 def _elements(codec: MotokoCodec, doc: bytes) -> dict[str, Any]:
-    reply = codec.canister.update("elements", candid_blob(doc))
+    reply = codec.canister.update("elements", candid_blob(doc)).ok()
     out: dict[str, Any] = json.loads(parse_candid_blob(reply))
     return out
 
@@ -244,7 +245,7 @@ def test_string_elements(codec: MotokoCodec) -> None:
 
 def _from_stable(codec: MotokoCodec, doc: bytes, chunk: int) -> dict[str, Any]:
     body = b"DIDL\x01\x6d\x7b\x02\x00\x7d" + leb128(len(doc)) + doc + leb128(chunk)
-    reply = codec.canister.update("fromStable", body)
+    reply = codec.canister.update("fromStable", body).ok()
     out: dict[str, Any] = json.loads(parse_candid_blob(reply))
     return out
 
@@ -298,8 +299,6 @@ def test_metadata_floats_take_their_shortest_width(codec: MotokoCodec) -> None:
 
 
 def test_readme_example_compiles_and_runs(codec: MotokoCodec) -> None:
-    from ichost import Canister
-
     text = (MOTOKO / "README.md").read_text(encoding="utf-8")
     source = text.split("```motoko\n", 1)[1].split("```", 1)[0]
     entry = MOTOKO / "build" / "ReadmeExample.mo"
@@ -307,13 +306,14 @@ def test_readme_example_compiles_and_runs(codec: MotokoCodec) -> None:
     entry.write_text(source, encoding="utf-8")
     wasm = build(entry, MOTOKO / "build" / "ReadmeExample.wasm")
     c = Canister(wasm)
+    c.install()
     arr = np.array([[1.5, -2.0, 0.25], [4.0, 8.0, -0.5]], dtype=np.float32)
     doc = tensorcbor.encode(arr)
-    reply = c.update("sum", candid_blob(doc))
+    reply = c.update("sum", candid_blob(doc)).ok()
     assert reply[:7] == b"DIDL\x00\x01\x72" and struct.unpack("<d", reply[7:15])[0] == float(arr.sum())
     vec = b"DIDL\x01\x6d\x73\x03\x00\x7d\x7d" + leb128(6) + arr.tobytes() + leb128(2) + leb128(3)
-    assert parse_candid_blob(c.update("encode", vec)) == doc
+    assert parse_candid_blob(c.update("encode", vec).ok()) == doc
     for k in range(0, len(doc), 7):
-        c.update("upload", candid_blob(doc[k:k + 7]))
-    reply = c.update("slice", b"DIDL\x00\x02\x7d\x7d" + leb128(2) + leb128(3))
+        c.update("upload", candid_blob(doc[k:k + 7])).ok()
+    reply = c.update("slice", b"DIDL\x00\x02\x7d\x7d" + leb128(2) + leb128(3)).ok()
     assert reply == b"DIDL\x01\x6d\x73\x01\x00" + leb128(3) + arr.reshape(-1)[2:5].tobytes()

@@ -1,5 +1,5 @@
 """bindings/motoko/src/Sha256.mo against the FIPS 180-4 / NIST example vectors, compiled for the IC and run
-under the icemu emulation (examples/icemu.py), plus every length around the block boundaries and incremental
+under the IC emulation (tensorcbor.ic), plus every length around the block boundaries and incremental
 writes against hashlib. Without node or the npm `motoko` package (npm install --prefix bindings/motoko) these
 tests FAIL, not skip."""
 
@@ -11,10 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from tensorcbor.ic import Canister, candid
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "examples"))
 import canisters  # noqa: E402
-import icemu  # noqa: E402
 
 PROBE = ROOT / "tests" / "motoko" / "Sha256Probe.mo"
 
@@ -31,37 +32,37 @@ MILLION_A = "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0"
 
 
 @pytest.fixture(scope="module")
-def probe(tmp_path_factory: pytest.TempPathFactory) -> icemu.Canister:
+def probe(tmp_path_factory: pytest.TempPathFactory) -> Canister:
     try:
         wasm = canisters.build_motoko(PROBE, tmp_path_factory.mktemp("motoko"))
     except canisters.BuildError as exc:
         pytest.fail(str(exc))
-    c = icemu.Canister(wasm.read_bytes())
+    c = Canister(wasm.read_bytes())
     c.install()
     return c
 
 
-def _digest(c: icemu.Canister, method: str, args: list[tuple[object, object]]) -> bytes:
-    (value,) = icemu.decode(c.query(method, icemu.encode(args)).ok())
+def _digest(c: Canister, method: str, args: list[tuple[object, object]]) -> bytes:
+    (value,) = candid.decode(c.query(method, candid.encode(args)).ok())
     return bytes(value)
 
 
 @pytest.mark.parametrize(("message", "expected"), NIST, ids=["empty", "abc", "448-bit", "896-bit"])
-def test_nist_vectors(probe: icemu.Canister, message: bytes, expected: str) -> None:
+def test_nist_vectors(probe: Canister, message: bytes, expected: str) -> None:
     assert _digest(probe, "digest", [("blob", message)]).hex() == expected
 
 
-def test_one_million_a(probe: icemu.Canister) -> None:
+def test_one_million_a(probe: Canister) -> None:
     assert _digest(probe, "repeat", [("blob", b"a" * 1000), ("nat", 1000)]).hex() == MILLION_A
 
 
-def test_every_length_around_block_boundaries(probe: icemu.Canister) -> None:
+def test_every_length_around_block_boundaries(probe: Canister) -> None:
     data = bytes((i * 37 + 11) % 256 for i in range(200))
     for n in range(0, 200):
         assert _digest(probe, "digest", [("blob", data[:n])]) == hashlib.sha256(data[:n]).digest(), n
 
 
 @pytest.mark.parametrize("step", [1, 3, 55, 56, 63, 64, 65, 1000])
-def test_incremental_writes(probe: icemu.Canister, step: int) -> None:
+def test_incremental_writes(probe: Canister, step: int) -> None:
     data = bytes(range(256)) * 5 + b"tail"
     assert _digest(probe, "digest_parts", [("blob", data), ("nat", step)]) == hashlib.sha256(data).digest()
