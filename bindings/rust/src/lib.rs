@@ -17,6 +17,7 @@
 //! - [`encode_tensor`], [`encode_view`] and [`encode_bundle`] produce the one valid encoding.
 //! - Feature `stream`: the `stream` module, chunked streams of SPEC.md §10 (verified receivers,
 //!   incremental decoding); its docs say what a canister keeps between messages.
+//! - Feature `candle` (std): the `candle` module, a `candle_nn::VarBuilder` backend over a decoded bundle.
 //!
 //! ```
 //! use tensorcbor::{decode_tensor, encode_tensor, DType};
@@ -33,6 +34,8 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+#[cfg(feature = "candle")]
+pub mod candle;
 mod cbor;
 mod decode;
 mod dtype;
