@@ -43,11 +43,15 @@ pub fn infer_config(b: &BundleView<'_>, heads: u32, layer_norm_eps: f64) -> Resu
     let [type_vocab_size, _] = dims::<2>(b, "embeddings.token_type_embeddings.weight")?;
     let [intermediate_size, _] = dims::<2>(b, "encoder.layer.0.intermediate.dense.weight")?;
     let layers = (0..)
-        .take_while(|i| shape_of(b, &format!("encoder.layer.{i}.attention.self.query.weight")).is_ok())
+        .take_while(|i| {
+            shape_of(b, &format!("encoder.layer.{i}.attention.self.query.weight")).is_ok()
+        })
         .count();
     let heads = heads as usize;
     if heads == 0 || hidden_size % heads != 0 {
-        return Err(bad(format!("{heads} attention heads do not divide the hidden size {hidden_size}")));
+        return Err(bad(format!(
+            "{heads} attention heads do not divide the hidden size {hidden_size}"
+        )));
     }
     Ok(Config {
         vocab_size,
@@ -84,10 +88,20 @@ impl Embedder {
     pub fn check(&self, ids: &[u32]) -> Result<(), String> {
         let max = self.config.max_position_embeddings;
         if ids.is_empty() || ids.len() > max {
-            return Err(format!("{} token ids; this model takes 1 to {max}", ids.len()));
+            return Err(format!(
+                "{} token ids; this model takes 1 to {max}",
+                ids.len()
+            ));
         }
-        if let Some((i, id)) = ids.iter().enumerate().find(|(_, &id)| id as usize >= self.config.vocab_size) {
-            return Err(format!("token {i} is id {id}, past the vocabulary of {}", self.config.vocab_size));
+        if let Some((i, id)) = ids
+            .iter()
+            .enumerate()
+            .find(|(_, &id)| id as usize >= self.config.vocab_size)
+        {
+            return Err(format!(
+                "token {i} is id {id}, past the vocabulary of {}",
+                self.config.vocab_size
+            ));
         }
         Ok(())
     }

@@ -16,7 +16,10 @@ use tensorcbor::stream::SequentialReceiver;
 
 #[derive(CandidType, Deserialize, Debug, Clone, PartialEq)]
 pub enum Error {
-    Format { code: String, message: String },
+    Format {
+        code: String,
+        message: String,
+    },
     Unauthorized(String),
     InvalidState(String),
     InvalidArgument(String),
@@ -111,7 +114,10 @@ const QUOTA: u64 = 1 << 30;
 
 #[cfg(target_arch = "wasm32")]
 #[no_mangle]
-unsafe extern "Rust" fn __getrandom_v03_custom(_dest: *mut u8, _len: usize) -> Result<(), getrandom::Error> {
+unsafe extern "Rust" fn __getrandom_v03_custom(
+    _dest: *mut u8,
+    _len: usize,
+) -> Result<(), getrandom::Error> {
     Err(getrandom::Error::UNSUPPORTED)
 }
 
@@ -165,10 +171,15 @@ fn status_of(u: &Upload) -> UploadStatus {
 fn begin_upload(manifest: ByteBuf, stream_digest: ByteBuf) -> Result<UploadStatus, Error> {
     require_controller()?;
     let digest: [u8; 32] = stream_digest.as_slice().try_into().map_err(|_| {
-        Error::InvalidArgument(format!("the stream digest is 32 bytes, got {}", stream_digest.len()))
+        Error::InvalidArgument(format!(
+            "the stream digest is 32 bytes, got {}",
+            stream_digest.len()
+        ))
     })?;
     if MODEL.with(|m| m.borrow().is_some()) {
-        return Err(Error::InvalidState("a model is loaded; call clear() before uploading another".into()));
+        return Err(Error::InvalidState(
+            "a model is loaded; call clear() before uploading another".into(),
+        ));
     }
     let mut rx = SequentialReceiver::new(Some(digest), Some(QUOTA));
     rx.accept(&manifest)?;
@@ -188,9 +199,9 @@ fn put_chunk(chunk: ByteBuf) -> Result<UploadStatus, Error> {
     require_controller()?;
     UPLOAD.with(|c| {
         let mut c = c.borrow_mut();
-        let u = c
-            .as_mut()
-            .ok_or_else(|| Error::InvalidState("no upload in progress: call begin_upload first".into()))?;
+        let u = c.as_mut().ok_or_else(|| {
+            Error::InvalidState("no upload in progress: call begin_upload first".into())
+        })?;
         if let Some(d) = u.rx.accept(&chunk)? {
             stable::write(stable::DATA + u.written, d.payload).map_err(Error::InvalidState)?;
             u.written += d.payload.len() as u64;
@@ -209,7 +220,10 @@ fn load(doc_length: u64) -> Result<ModelInfo, Error> {
     let doc = stable::read(stable::DATA, doc_length);
     let embedder = Embedder::load(&doc, heads, eps).map_err(Error::Model)?;
     drop(doc);
-    let loaded = Loaded { embedder, doc_length };
+    let loaded = Loaded {
+        embedder,
+        doc_length,
+    };
     let info = loaded.info();
     MODEL.with(|m| *m.borrow_mut() = Some(loaded));
     Ok(info)
@@ -221,7 +235,9 @@ fn finish() -> Result<ModelInfo, Error> {
     require_controller()?;
     let doc_length = UPLOAD.with(|c| {
         let c = c.borrow();
-        let u = c.as_ref().ok_or_else(|| Error::InvalidState("no upload in progress".into()))?;
+        let u = c
+            .as_ref()
+            .ok_or_else(|| Error::InvalidState("no upload in progress".into()))?;
         u.rx.finish()?;
         Ok::<_, Error>(u.written)
     })?;
@@ -261,7 +277,10 @@ fn embed(ids: Vec<u32>) -> Result<ByteBuf, Error> {
         let loaded = m
             .as_ref()
             .ok_or_else(|| Error::InvalidState("no model: upload one first".into()))?;
-        loaded.embedder.check(&ids).map_err(Error::InvalidArgument)?;
+        loaded
+            .embedder
+            .check(&ids)
+            .map_err(Error::InvalidArgument)?;
         let v = loaded.embedder.embed(&ids).map_err(Error::Model)?;
         Ok(ByteBuf::from(bert::to_document(&v)))
     })
