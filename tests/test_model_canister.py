@@ -155,3 +155,21 @@ def test_a_bundle_without_a_bert_tensor_is_rejected_by_name(wasm: bytes, model: 
     tag, (kind, message) = client.finish()[0]
     assert (tag, kind) == ("Err", "Model") and "encoder.layer.1.attention.self.key.weight" in message, message
     assert client.status()[0]["model"] is None
+
+
+def test_the_readme_path_safetensors_convert_chunk_embed(wasm: bytes, model: Any, tmp_path: Path) -> None:
+    """A Hugging Face-style model.safetensors, `tensorcbor convert`, `tensorcbor chunk` files, upload, embed."""
+    safetensors_numpy = pytest.importorskip("safetensors.numpy")
+    from tensorcbor.cli import main
+
+    weights = model[0]
+    safetensors_numpy.save_file(weights, str(tmp_path / "model.safetensors"), metadata={"format": "pt"})
+    assert main(["convert", str(tmp_path / "model.safetensors"), str(tmp_path / "model.tcb")]) == 0
+    assert main(["chunk", str(tmp_path / "model.tcb"), str(tmp_path / "chunks")]) == 0
+    chunks = [p.read_bytes() for p in sorted((tmp_path / "chunks").glob("chunk-*.cbor"))]
+    _, client = _fresh(wasm)
+    client.upload(chunks, stream.stream_digest(chunks[0]))
+    ids = [101, 7592, 2088, 102]
+    ids = [i % SHAPE.vocab_size for i in ids]
+    got, _ = _embedding(client, ids)
+    assert mc.max_rel_err(got, mc.reference_embedding(weights, ids, SHAPE)) < TOL
