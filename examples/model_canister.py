@@ -31,9 +31,20 @@ class BuildError(Exception):
     """The canister could not be built; the message says what to install."""
 
 
-def build(simd: bool = False) -> Path:
-    """`cargo build --release --target wasm32-unknown-unknown` of examples/model-canister (with wasm SIMD in its own
-    target directory); the .wasm path. Cargo does nothing when the sources did not change."""
+VARIANTS = ("default", "simd", "scalar")
+
+
+def build(variant: str = "default") -> Path:
+    """`cargo build --release --target wasm32-unknown-unknown` of examples/model-canister; the .wasm path. Cargo
+    does nothing when the sources did not change.
+
+    Variants: "default" is what `dfx deploy` builds (candle's gemm kernels use wasm SIMD: candle enables gemm's
+    `wasm-simd128-enable`, and those kernels carry `#[target_feature(enable = "simd128")]`); "simd" compiles the
+    whole module with `-C target-feature=+simd128` (its own target directory); "scalar" is the benchmark
+    baseline with gemm's SIMD kernels switched off (feature `scalar-gemm`; copied out, as it shares the default
+    build's target directory)."""
+    if variant not in VARIANTS:
+        raise ValueError(f"variant {variant!r} is not one of {VARIANTS}")
     cargo = shutil.which("cargo")
     if cargo is None:
         raise BuildError("cargo is not on PATH: install a Rust toolchain (rustup) and the wasm32 target")
@@ -41,12 +52,14 @@ def build(simd: bool = False) -> Path:
     env.pop("RUSTFLAGS", None)
     env.pop("CARGO_TARGET_DIR", None)
     target_dir = CRATE / "target"
-    if simd:
+    args = ["nice", cargo, "build", "--release", "--locked", "--quiet", "--target", WASM_TARGET]
+    if variant == "simd":
         target_dir = target_dir / "simd"
         env["CARGO_TARGET_DIR"] = str(target_dir)
         env["CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS"] = GETRANDOM_CFG + " -C target-feature=+simd128"
-    proc = subprocess.run(["nice", cargo, "build", "--release", "--locked", "--quiet", "--target", WASM_TARGET],
-                          cwd=CRATE, capture_output=True, text=True, timeout=3600, env=env)
+    elif variant == "scalar":
+        args += ["--features", "scalar-gemm"]
+    proc = subprocess.run(args, cwd=CRATE, capture_output=True, text=True, timeout=3600, env=env)
     if proc.returncode != 0:
         hint = ""
         if "target may not be installed" in proc.stderr or "can't find crate for `core`" in proc.stderr:
@@ -56,6 +69,10 @@ def build(simd: bool = False) -> Path:
     wasm = target_dir / WASM_TARGET / "release" / "model_canister.wasm"
     if not wasm.is_file():
         raise BuildError(f"cargo succeeded but {wasm} is missing")
+    if variant == "scalar":
+        copy = target_dir / "model_canister_scalar_gemm.wasm"
+        shutil.copyfile(wasm, copy)
+        return copy
     return wasm
 
 

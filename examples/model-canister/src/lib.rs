@@ -130,18 +130,26 @@ fn require_controller() -> Result<(), Error> {
     }
 }
 
+/// Feature `scalar-gemm` (a benchmark baseline): switch gemm's wasm SIMD kernels off for this instance.
+fn configure() {
+    #[cfg(feature = "scalar-gemm")]
+    gemm_common::set_wasm_simd128(false);
+}
+
 fn set_settings(s: Option<Settings>) {
     SETTINGS.with(|c| *c.borrow_mut() = s.unwrap_or(MINILM));
 }
 
 #[ic_cdk::init]
 fn init(settings: Option<Settings>) {
+    configure();
     set_settings(settings);
 }
 
 /// The model is rebuilt from the verified document kept in stable memory (the heap does not survive).
 #[ic_cdk::post_upgrade]
 fn post_upgrade(settings: Option<Settings>) {
+    configure();
     let Some(h) = stable::load_header() else {
         return set_settings(settings);
     };
