@@ -24,6 +24,7 @@
 //!   the record `{ code : text; offset : nat64; message : text }` for canister methods.
 //! - Feature `stream`: the `stream` module, chunked streams of SPEC.md §10 (verified receivers,
 //!   incremental decoding); its docs say what a canister keeps between messages.
+//! - Feature `candle` (std): the `candle` module, a `candle_nn::VarBuilder` backend over a decoded bundle.
 //!
 //! ```
 //! use tensorcbor::{decode_tensor, encode_tensor, DType};
@@ -42,6 +43,8 @@ extern crate std;
 
 #[cfg(feature = "candid")]
 pub mod candid;
+#[cfg(feature = "candle")]
+pub mod candle;
 mod cbor;
 mod decode;
 mod dtype;
