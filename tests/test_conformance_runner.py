@@ -54,7 +54,8 @@ def test_wrong_answers_crashes_and_timeouts_fail_with_a_message() -> None:
         run(BatchImpl(crash, timeout=10), v[:1], encode=False)  # cannot start: the run stops at once
     once = (f"{sys.executable} -c \"import sys, json; r = json.loads(sys.stdin.readline()); "
             "print(json.dumps({'id': r['id'], 'error': 'TRUNCATED'}), flush=True); sys.exit(3)\"")
-    results = run(BatchImpl(once, timeout=10), v, encode=False)  # answered once, then crashed: that vector fails
+    # answered once, then crashed: that vector fails (60 s: a child's start-up on a loaded machine must not time out)
+    results = run(BatchImpl(once, timeout=60), v, encode=False)
     assert "exited with status 3" in results[1].failures[0] and "crash" in results[1].failures[0]
 
 

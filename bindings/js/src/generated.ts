@@ -3,7 +3,7 @@
 /** The version field of every document this package reads and writes (SPEC.md §5.3). */
 export const FORMAT_VERSION = 1;
 /** The SPEC.md revision this package implements. */
-export const SPEC_VERSION = "1.0";
+export const SPEC_VERSION = "1.0.1";
 
 /** One row of the dtype table of SPEC.md §3. `bits` is 0 for `string` (variable) and for block types. */
 export interface DTypeRow {
