@@ -6,6 +6,7 @@ per-head Python loop reads in seconds (the verdict rule is the same at any size 
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -59,3 +60,31 @@ def test_a_million_zero_size_tensors(compiled: bool, tmp_path: Path) -> None:
     path.write_bytes(doc)
     with load_file(path) as lazy:
         assert len(lazy) == n and lazy["0000000"].shape == (0,)
+
+
+class _Counting(io.BytesIO):
+    def __init__(self, data: bytes) -> None:
+        super().__init__(data)
+        self.read_bytes = 0
+        self.reads = 0
+
+    def read(self, n: int | None = -1) -> bytes:
+        got = super().read(n)
+        self.read_bytes += len(got)
+        self.reads += 1
+        return got
+
+
+def test_a_large_metadata_map_from_a_file_object_takes_a_few_reads(compiled: bool) -> None:
+    """read_layout(file object) grows its reads by half inside a metadata map over 64 KiB: a few passes, not one
+    per lower bound (which re-read a 2 MiB map for 17 s of CPU), and at most B/2 bytes past B."""
+    doc, n = hostile.tiny_entry_metadata(1 << 21)
+    base = len(doc) - 1  # no tensors: B is where the tensors array head (one byte) starts
+    f = _Counting(doc[:base])
+    assert read_layout(f) == []
+    assert f.read_bytes == base and f.reads < 60
+    f = _Counting(doc + bytes(base))  # bytes after B: read at most B/2 of them
+    assert read_layout(f) == [] and f.read_bytes <= base * 3 // 2
+    with pytest.raises(DecodeError) as exc:
+        read_layout(_Counting(doc[:base // 2]))
+    assert exc.value.code == "TRUNCATED" and base // 2 < exc.value.needed <= base

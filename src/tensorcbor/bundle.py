@@ -44,6 +44,8 @@ __all__ = ["Bundle", "LayoutEntry", "BundlePrefix", "ItemCursor", "bundle_parts"
 MAX_NAME_BYTES = 4096
 MIN_PREFIX = 16
 """The shortest bundle prefix [0, B): magic, array head, version, {}, [], and a 6-byte pad item."""
+READ_AHEAD_FROM = 1 << 16
+"""Inside a metadata map read from a file object, from this many bytes each read step grows by half."""
 MIN_ENTRY = 7
 """The shortest directory entry: array head, a 1-byte name, dtype, rank 0, offset, length."""
 _TAG_HEAD = head(6, COMPRESSED_TAG)
@@ -518,26 +520,30 @@ def read_layout(source: Any, *, strict: bool = True, prefix: BundlePrefix | None
 
     `source` is a contiguous buffer (bytes, bytearray, memoryview, mmap, a 1-D numpy uint8 array: as
     ``decode_bundle`` takes) holding a prefix of a bundle document or all of it, a path, or a binary file
-    object positioned at the document start. From a file object nothing after B is read; a path is
-    memory-mapped. A prefix that is too short raises DecodeError("TRUNCATED") whose ``needed`` is the
-    number of bytes (from the start) to supply next: a lower bound of B, never past it. Pass a fresh
-    `prefix` to get the metadata as well (``prefix.metadata``).
+    object positioned at the document start. From a file object nothing after B is read unless the metadata
+    map is over 64 KiB, then at most B/2 bytes after it (``_layout_from_file``); a path is memory-mapped.
+    A prefix that is too short raises DecodeError("TRUNCATED") whose ``needed`` is the number of bytes
+    (from the start) to supply next: a lower bound of B, never past it. Pass a fresh `prefix` to get the
+    metadata as well (``prefix.metadata``).
     """
     keep = prefix is not None  # the caller reads the prefix object afterwards
     prefix = prefix if prefix is not None else BundlePrefix(strict)
+    compiled = accel.available() and not keep and strict and prefix.pos == 0 and prefix.count < 0
     if isinstance(source, (str, os.PathLike)):
         with open(source, "rb") as f:
             size = os.fstat(f.fileno()).st_size
-            if size >= MIN_PREFIX and not keep and strict:
-                with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as m:
-                    fast = _compiled_layout(m)
+            if size < MIN_PREFIX:
+                return _layout_from_file(f, prefix, False)
+            with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as m:
+                fast = _compiled_layout(m) if compiled else None
                 if fast is not None:
                     return fast
-            return _layout_from_file(f, prefix)
+                prefix.advance(Reader(m, strict=strict))  # the whole file is at hand: one pass
+                return prefix.layout()
     if hasattr(source, "read"):
-        return _layout_from_file(source, prefix)
+        return _layout_from_file(source, prefix, compiled)
     source = byte_buffer(source)
-    fast = _compiled_layout(source) if not keep and strict and prefix.pos == 0 and prefix.count < 0 else None
+    fast = _compiled_layout(source) if compiled else None
     if fast is not None:
         return fast
     prefix.advance(Reader(source, strict=prefix.strict))
@@ -550,8 +556,16 @@ def _compiled_layout(data: Any) -> list[LayoutEntry] | None:
     return None if rows is None else list(map(_layout_entry, rows))
 
 
-def _layout_from_file(f: BinaryIO, prefix: BundlePrefix) -> list[LayoutEntry]:
-    """Read a file in steps, each up to a lower bound of B, resuming the prefix reader after each."""
+def _layout_from_file(f: BinaryIO, prefix: BundlePrefix, compiled: bool) -> list[LayoutEntry]:
+    """Read a file in steps, resuming the prefix reader after each (`compiled`: the compiled reader judges first).
+
+    Each step reads up to a lower bound of B, so nothing after B is read, except inside a metadata map
+    past READ_AHEAD_FROM bytes: there each step reads at least half as much again (at most B/2 bytes beyond
+    B). The prefix reader re-reads an unfinished item, and the metadata map is one item whose lower bound
+    trails its end by a factor (its entries count one byte each), so exact steps would re-read a 16 MiB map
+    about sixty times (minutes); growing by half keeps it to a few passes. With the compiled reader those
+    steps cost a Rust check each, and the reference runs only on the final verdict.
+    """
     buf = bytearray()
     want = MIN_PREFIX
     strict = prefix.strict
@@ -563,6 +577,14 @@ def _layout_from_file(f: BinaryIO, prefix: BundlePrefix) -> list[LayoutEntry]:
                 eof = True
                 break
             buf += got
+        ahead = prefix.count < 0 and len(buf) >= READ_AHEAD_FROM  # inside a large metadata map
+        if compiled and ahead:
+            fast = _compiled_layout(bytes(buf))  # a verdict, or None: too short (or left to the reference)
+            if fast is not None:
+                return fast
+            if not eof:
+                want = len(buf) + len(buf) // 2
+                continue
         try:
             prefix.advance(Reader(buf, strict=strict))
             return prefix.layout()
@@ -570,3 +592,5 @@ def _layout_from_file(f: BinaryIO, prefix: BundlePrefix) -> list[LayoutEntry]:
             if exc.code != "TRUNCATED" or eof or exc.needed is None:
                 raise
             want = max(exc.needed, len(buf) + 1)
+            if prefix.count < 0 and len(buf) >= READ_AHEAD_FROM:
+                want = max(want, len(buf) + len(buf) // 2)
