@@ -71,5 +71,6 @@ echo "== pytest"; TENSORCBOR_REQUIRE_ACCEL=1 python3 -m pytest -q -p no:cachepro
 if [ $# -eq 0 ]; then
   echo "== pytest, bundle tests with the accelerator off (TENSORCBOR_NO_ACCEL=1)"
   TENSORCBOR_NO_ACCEL=1 python3 -m pytest -q -p no:cacheprovider tests/test_bundle.py tests/test_files.py \
+    tests/test_buffers.py tests/test_hostile.py \
     tests/test_harden.py tests/test_layout.py tests/test_strict.py tests/test_lenient.py tests/test_conformance_suite.py
 fi
