@@ -61,9 +61,11 @@ cargo build --quiet --locked --manifest-path bindings/rust/Cargo.toml -p tensorc
   --target wasm32-unknown-unknown "${WASM32_CARGO_FLAGS[@]}"
 cargo clippy --quiet --manifest-path bindings/rust/Cargo.toml -p tensorcbor-wasm-probe --features stream \
   --target wasm32-unknown-unknown "${WASM32_CARGO_FLAGS[@]}" -- -D warnings
-echo "== model-canister (fmt + clippy, wasm32; candle)"; cargo fmt --manifest-path examples/model-canister/Cargo.toml --check
-cargo clippy --quiet --locked --release --manifest-path examples/model-canister/Cargo.toml --target wasm32-unknown-unknown \
-  --all-features "${WASM32_CARGO_FLAGS[@]/core,alloc/std,panic_abort}" -- -D warnings
+# From its own directory: its .cargo/config.toml selects getrandom's `custom` backend for wasm32 (cargo reads
+# configuration from the working directory, not from --manifest-path).
+echo "== model-canister (fmt + clippy, wasm32; candle)"
+(cd examples/model-canister && cargo fmt --check && cargo clippy --quiet --locked --release \
+  --target wasm32-unknown-unknown --all-features "${WASM32_CARGO_FLAGS[@]/core,alloc/std,panic_abort}" -- -D warnings)
 echo "== quickstart-rust (fmt + clippy, wasm32)"; cargo fmt --manifest-path examples/quickstart-rust/Cargo.toml --check
 cargo clippy --quiet --locked --manifest-path examples/quickstart-rust/Cargo.toml --target wasm32-unknown-unknown \
   "${WASM32_CARGO_FLAGS[@]/core,alloc/std,panic_abort}" -- -D warnings
