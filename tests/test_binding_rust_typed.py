@@ -15,6 +15,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import ml_dtypes
 import numpy as np
@@ -113,17 +114,28 @@ def test_typed_reencode_is_byte_identical_to_python(probe: Path, array: np.ndarr
     assert run(probe, "reencode", doc) == doc
 
 
+
+def _python_message(v: Any) -> str:
+    try:
+        (tensorcbor.decode if v.kind == "tensor" else tensorcbor.decode_bundle)(v.data())
+    except DecodeError as exc:
+        return str(exc)
+    return ""
+
+
 def test_error_messages_match_the_python_reference(probe: Path) -> None:
     vectors = [v for v in load_suite().vectors if v.profile == "core" and not v.valid]
     assert len(vectors) > 1000
     mismatched = {}
+    # The reference parser's messages: the compiled bundle reader reports the registry sentence.
+    was = tensorcbor.accel.use(False)
+    try:
+        python_messages = {v.id: _python_message(v) for v in vectors}
+    finally:
+        tensorcbor.accel.use(was)
     for v in vectors:
         data = v.data()
-        try:
-            (tensorcbor.decode if v.kind == "tensor" else tensorcbor.decode_bundle)(data)
-            python = ""
-        except DecodeError as exc:
-            python = str(exc)
+        python = python_messages[v.id]
         rust = run(probe, "error" if v.kind == "tensor" else "error-bundle", data).decode()
         assert rust.split(":")[0].split(" ")[0] == v.error, (v.id, rust)
         if v.id in DIFFERENT_BY_DESIGN:
