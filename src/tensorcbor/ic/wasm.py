@@ -36,8 +36,8 @@ class WasmFormatError(ValueError):
     """The bytes are not a Wasm module this decoder can read (a structural error, not a validation rule)."""
 
 
-def uleb(buf: bytes, pos: int) -> tuple[int, int]:
-    """An unsigned LEB128 at `pos`: (value, position after it)."""
+def _leb(buf: bytes, pos: int) -> tuple[int, int, int]:
+    """The 7-bit groups of a LEB128 at `pos`: (value as unsigned, bits read, position after it)."""
     n = shift = 0
     while True:
         try:
@@ -48,26 +48,21 @@ def uleb(buf: bytes, pos: int) -> tuple[int, int]:
         n |= (b & 0x7F) << shift
         shift += 7
         if b < 0x80:
-            return n, pos
+            return n, shift, pos
         if shift > 70:
             raise WasmFormatError("LEB128 number longer than 10 bytes")
+
+
+def uleb(buf: bytes, pos: int) -> tuple[int, int]:
+    """An unsigned LEB128 at `pos`: (value, position after it)."""
+    n, _, pos = _leb(buf, pos)
+    return n, pos
 
 
 def sleb(buf: bytes, pos: int) -> tuple[int, int]:
-    """A signed LEB128 at `pos`: (value, position after it)."""
-    n = shift = 0
-    while True:
-        try:
-            b = buf[pos]
-        except IndexError:
-            raise WasmFormatError("LEB128 number runs past the end") from None
-        pos += 1
-        n |= (b & 0x7F) << shift
-        shift += 7
-        if b < 0x80:
-            return (n - (1 << shift) if b & 0x40 else n), pos
-        if shift > 70:
-            raise WasmFormatError("LEB128 number longer than 10 bytes")
+    """A signed LEB128 at `pos`: (value, position after it); the last group's bit 6 is the sign."""
+    n, shift, pos = _leb(buf, pos)
+    return (n - (1 << shift) if n >> (shift - 1) & 1 else n), pos
 
 
 def name(buf: bytes, pos: int) -> tuple[str, int]:
