@@ -10,9 +10,9 @@ use candid::{CandidType, Deserialize, Principal};
 use serde_bytes::ByteBuf;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
-use store::{Entry, State, UploadState, DATA_BASE};
-use tensorcbor::stream::SequentialReceiver;
-use tensorcbor::{DType, ErrorCode};
+use store::{Entry, State};
+use store_upload::{access, stable, Upload, UploadStatus};
+use tensorcbor::DType;
 use verify::{Step, Verify};
 
 /// The largest reply `get`, `get_range` and `dense` produce: the default chunk size of SPEC.md §10.3, which
@@ -29,19 +29,19 @@ pub enum Error {
     ReplyTooLarge { size: u64, limit: u64 },
 }
 
-pub(crate) fn format_error(e: tensorcbor::Error, what: &str) -> Error {
-    Error::Format {
-        code: e.code().as_str().into(),
-        message: format!("{what}: {e}"),
+impl From<store_upload::Error> for Error {
+    fn from(e: store_upload::Error) -> Self {
+        match e {
+            store_upload::Error::Format { code, message } => Error::Format { code, message },
+            store_upload::Error::Unauthorized(m) => Error::Unauthorized(m),
+            store_upload::Error::InvalidState(m) => Error::InvalidState(m),
+            store_upload::Error::InvalidArgument(m) => Error::InvalidArgument(m),
+        }
     }
 }
 
-#[derive(CandidType, Deserialize, Debug, Clone)]
-pub struct UploadStatus {
-    chunks: u64,
-    received: u64,
-    bytes: u64,
-    doc_length: u64,
+pub(crate) fn format_error(e: tensorcbor::Error, what: &str) -> Error {
+    store_upload::format_error(e, what).into()
 }
 
 #[derive(CandidType, Deserialize, Debug, Clone)]
@@ -77,22 +77,21 @@ pub enum FinishResult {
 
 thread_local! {
     static STATE: RefCell<State> = RefCell::new(State::default());
-    /// Heap-only, rebuilt from `STATE` after an upgrade: the receiver of the upload in progress, the
-    /// verification `finish` has begun, and the name index of the model.
-    static RX: RefCell<Option<SequentialReceiver>> = const { RefCell::new(None) };
+    /// The upload in progress (saved by pre_upgrade, resumed by post_upgrade).
+    static UPLOAD: RefCell<Option<Upload>> = const { RefCell::new(None) };
+    /// Heap-only: the verification `finish` has begun (an upgrade restarts it), and the name index of the
+    /// model (rebuilt from `STATE`).
     static VERIFY: RefCell<Option<Verify>> = const { RefCell::new(None) };
     static INDEX: RefCell<BTreeMap<String, usize>> = const { RefCell::new(BTreeMap::new()) };
 }
 
-fn rebuild_caches(state: &State) {
-    let rx = state.upload.as_ref().map(|u| {
-        let digest: [u8; 32] = u.stream_digest.as_slice().try_into().unwrap_or([0; 32]);
-        let received = u32::try_from(u.next - 1).unwrap_or(u32::MAX);
-        SequentialReceiver::resume(digest, None, &u.manifest, received, u.received)
-            .unwrap_or_else(|e| ic_cdk::trap(format!("resuming the upload: {e}")))
-    });
-    RX.with(|r| *r.borrow_mut() = rx);
+/// A new upload, or none: any verification in progress belongs to the previous one.
+fn set_upload(upload: Option<Upload>) {
+    UPLOAD.with(|u| *u.borrow_mut() = upload);
     VERIFY.with(|v| *v.borrow_mut() = None);
+}
+
+fn rebuild_index(state: &State) {
     let index = state.model.as_ref().map_or_else(BTreeMap::new, |m| {
         m.entries
             .iter()
@@ -108,38 +107,26 @@ fn init() {}
 
 #[ic_cdk::pre_upgrade]
 fn pre_upgrade() {
-    STATE.with(|s| store::save(&s.borrow()));
+    STATE.with(|s| UPLOAD.with(|u| store::save(&s.borrow(), u.borrow().as_ref())));
 }
 
 #[ic_cdk::post_upgrade]
 fn post_upgrade() {
-    let state = store::load();
-    rebuild_caches(&state);
+    let (state, upload) = store::load();
+    let upload = upload.map(|u| {
+        Upload::resume(u).unwrap_or_else(|e| ic_cdk::trap(format!("resuming the upload: {e}")))
+    });
+    set_upload(upload);
+    rebuild_index(&state);
     STATE.with(|s| *s.borrow_mut() = state);
 }
 
-fn is_uploader(state: &State, caller: &Principal) -> bool {
-    ic_cdk::api::is_controller(caller) || state.allowed.contains(caller)
-}
-
 fn require_uploader(state: &State) -> Result<(), Error> {
-    let caller = ic_cdk::api::msg_caller();
-    if is_uploader(state, &caller) {
-        Ok(())
-    } else {
-        Err(Error::Unauthorized(format!(
-            "{caller} is neither a controller nor allow-listed"
-        )))
-    }
+    Ok(access::require_uploader(&state.allowed)?)
 }
 
 fn require_controller() -> Result<(), Error> {
-    let caller = ic_cdk::api::msg_caller();
-    if ic_cdk::api::is_controller(&caller) {
-        Ok(())
-    } else {
-        Err(Error::Unauthorized(format!("{caller} is not a controller")))
-    }
+    Ok(access::require_controller()?)
 }
 
 /// Ingress filter, run before an update call is accepted: upload calls from principals that may not upload
@@ -151,7 +138,7 @@ fn inspect_message() {
     let caller = ic_cdk::api::msg_caller();
     let accept = match method.as_str() {
         "begin_upload" | "put_chunk" | "finish" => {
-            STATE.with(|s| is_uploader(&s.borrow(), &caller))
+            STATE.with(|s| access::is_uploader(&s.borrow().allowed, &caller))
         }
         "clear" | "allow" | "disallow" | "set_quota" => ic_cdk::api::is_controller(&caller),
         "status" | "list" | "get" | "get_range" | "dense" => true,
@@ -162,86 +149,32 @@ fn inspect_message() {
     }
 }
 
-fn upload_status(rx: &SequentialReceiver) -> UploadStatus {
-    let (chunks, doc_length) = rx
-        .manifest()
-        .map_or((0, 0), |m| (u64::from(m.count()), m.doc_length));
-    UploadStatus {
-        chunks,
-        received: u64::from(rx.received()),
-        bytes: rx.bytes(),
-        doc_length,
-    }
-}
-
 #[ic_cdk::update]
 fn begin_upload(manifest: ByteBuf, stream_digest: ByteBuf) -> Result<UploadStatus, Error> {
-    STATE.with(|s| {
-        let mut state = s.borrow_mut();
-        require_uploader(&state)?;
-        let digest: [u8; 32] = stream_digest.as_slice().try_into().map_err(|_| {
-            Error::InvalidArgument(format!(
-                "the stream digest is 32 bytes, got {}",
-                stream_digest.len()
-            ))
-        })?;
-        if state.model.is_some() {
-            return Err(Error::InvalidState(
-                "a model is stored; call clear() before uploading another".into(),
-            ));
-        }
-        // E2 is skipped as SPEC.md §10.4 / design D8 allow: M1 checks the manifest against the stream digest
-        // the uploader vouches for, and every payload is checked against the manifest.
-        let mut rx = SequentialReceiver::new(Some(digest), Some(state.quota))
-            .skip_document_hash_when_trusted(true);
-        rx.accept(&manifest).map_err(|e| match e.code {
-            ErrorCode::QuotaExceeded => Error::Format {
-                code: e.code.as_str().into(),
-                message: format!(
-                    "the manifest declares a longer document than this canister's quota of {} bytes",
-                    state.quota
-                ),
-            },
-            _ => format_error(e, "the manifest (chunk 0)"),
-        })?;
-        let status = upload_status(&rx);
-        state.upload = Some(UploadState {
-            manifest,
-            stream_digest,
-            next: 1,
-            received: 0,
-        });
-        RX.with(|r| *r.borrow_mut() = Some(rx));
-        VERIFY.with(|v| *v.borrow_mut() = None);
-        Ok(status)
-    })
+    let (quota, has_model) = STATE.with(|s| {
+        let state = s.borrow();
+        require_uploader(&state).map(|()| (state.quota, state.model.is_some()))
+    })?;
+    let digest = store_upload::stream_digest(&stream_digest)?;
+    if has_model {
+        return Err(Error::InvalidState(
+            "a model is stored; call clear() before uploading another".into(),
+        ));
+    }
+    let upload = Upload::begin(manifest, digest, quota)?;
+    let status = upload.status();
+    set_upload(Some(upload));
+    Ok(status)
 }
 
 #[ic_cdk::update]
 fn put_chunk(data: ByteBuf) -> Result<UploadStatus, Error> {
-    STATE.with(|s| {
-        let mut state = s.borrow_mut();
-        require_uploader(&state)?;
-        RX.with(|r| {
-            let mut rx = r.borrow_mut();
-            let (Some(rx), Some(u)) = (rx.as_mut(), state.upload.as_mut()) else {
-                return Err(Error::InvalidState(
-                    "no upload in progress: call begin_upload first".into(),
-                ));
-            };
-            let at = DATA_BASE + rx.bytes();
-            let chunk = rx.accept(&data).map_err(|e| format_error(e, "the chunk"))?;
-            let Some(chunk) = chunk else {
-                return Err(Error::InvalidState(
-                    "the manifest was accepted already".into(),
-                ));
-            };
-            // A trap undoes the whole message, the receiver's counters included.
-            store::write(at, chunk.payload).unwrap_or_else(|e| ic_cdk::trap(e));
-            u.next = u64::from(rx.received()) + 1;
-            u.received = rx.bytes();
-            Ok(upload_status(rx))
-        })
+    STATE.with(|s| require_uploader(&s.borrow()))?;
+    UPLOAD.with(|u| match u.borrow_mut().as_mut() {
+        Some(u) => Ok(u.put_chunk(&data)?),
+        None => Err(Error::InvalidState(
+            "no upload in progress: call begin_upload first".into(),
+        )),
     })
 }
 
@@ -256,61 +189,45 @@ fn finish() -> FinishResult {
 }
 
 fn finish_step() -> Result<FinishResult, Error> {
+    STATE.with(|s| require_uploader(&s.borrow()))?;
+    let doc_length = UPLOAD.with(|u| match u.borrow().as_ref() {
+        Some(u) => Ok(u.finish()?),
+        None => Err(Error::InvalidState("no upload in progress".into())),
+    })?;
+    let step = VERIFY.with(|v| {
+        let mut v = v.borrow_mut();
+        if v.is_none() {
+            *v = Some(Verify::start(doc_length)?);
+        }
+        v.as_mut().map_or_else(
+            || Err(Error::InvalidState("no verification".into())),
+            |v| v.step(verify::BUDGET),
+        )
+    });
+    let model = match step {
+        Ok(Step::Pending { verified }) => {
+            return Ok(FinishResult::Verifying {
+                verified,
+                doc_length,
+            })
+        }
+        Ok(Step::Done(model)) => model,
+        Err(e) => {
+            set_upload(None);
+            return Err(e);
+        }
+    };
+    let stored = Stored {
+        tensors: model.entries.len() as u64,
+        doc_length: model.doc_length,
+    };
+    set_upload(None);
     STATE.with(|s| {
         let mut state = s.borrow_mut();
-        require_uploader(&state)?;
-        let doc_length = RX.with(|r| {
-            let rx = r.borrow();
-            let Some(rx) = rx.as_ref() else {
-                return Err(Error::InvalidState("no upload in progress".into()));
-            };
-            rx.finish().map_err(|e| Error::Format {
-                code: e.code.as_str().into(),
-                message: match rx.manifest() {
-                    Some(m) => format!(
-                        "{} of {} data chunks received; chunk {} is missing",
-                        rx.received(),
-                        m.count(),
-                        rx.received() + 1
-                    ),
-                    None => format!("the upload ended early: {e}"),
-                },
-            })?;
-            Ok(rx.bytes())
-        })?;
-        let step = VERIFY.with(|v| {
-            let mut v = v.borrow_mut();
-            if v.is_none() {
-                *v = Some(Verify::start(doc_length)?);
-            }
-            v.as_mut().map_or_else(
-                || Err(Error::InvalidState("no verification".into())),
-                |v| v.step(verify::BUDGET),
-            )
-        });
-        let model = match step {
-            Ok(Step::Pending { verified }) => {
-                return Ok(FinishResult::Verifying {
-                    verified,
-                    doc_length,
-                })
-            }
-            Ok(Step::Done(model)) => model,
-            Err(e) => {
-                state.upload = None;
-                rebuild_caches(&state);
-                return Err(e);
-            }
-        };
-        let stored = Stored {
-            tensors: model.entries.len() as u64,
-            doc_length: model.doc_length,
-        };
-        state.upload = None;
         state.model = Some(model);
-        rebuild_caches(&state);
-        Ok(FinishResult::Ok(stored))
-    })
+        rebuild_index(&state);
+    });
+    Ok(FinishResult::Ok(stored))
 }
 
 #[ic_cdk::update]
@@ -319,8 +236,8 @@ fn clear() -> Result<(), Error> {
     STATE.with(|s| {
         let mut state = s.borrow_mut();
         state.model = None;
-        state.upload = None;
-        rebuild_caches(&state);
+        set_upload(None);
+        rebuild_index(&state);
         Ok(())
     })
 }
@@ -362,13 +279,13 @@ fn status() -> Status {
     STATE.with(|s| {
         let state = s.borrow();
         Status {
-            upload: RX.with(|r| r.borrow().as_ref().map(upload_status)),
+            upload: UPLOAD.with(|u| u.borrow().as_ref().map(Upload::status)),
             model: state.model.as_ref().map(|m| Stored {
                 tensors: m.entries.len() as u64,
                 doc_length: m.doc_length,
             }),
             quota: state.quota,
-            stable_bytes: ic_cdk::stable::stable_size() * store::PAGE,
+            stable_bytes: stable::size(),
         }
     })
 }
@@ -412,7 +329,7 @@ fn doc_range(e: &Entry, start: u64, end: u64) -> Vec<u8> {
     }
     if end > h {
         let from = start.max(h) - h;
-        out.extend_from_slice(&store::read(e.body_at + from, end - h - from));
+        out.extend_from_slice(&stable::read(e.body_at + from, end - h - from));
     }
     out
 }
@@ -498,8 +415,8 @@ fn dense(weight: String, bias: Option<String>, x: ByteBuf) -> Result<ByteBuf, Er
             limit: MAX_REPLY,
         });
     }
-    let w = store::read(w_at, w_len);
-    let b = b.map(|(at, len)| store::read(at, len));
+    let w = stable::read(w_at, w_len);
+    let b = b.map(|(at, len)| stable::read(at, len));
     let xd = xt.data().unwrap_or(&[]);
     Ok(ByteBuf::from(dense::forward(&plan, &w, b.as_deref(), xd)))
 }

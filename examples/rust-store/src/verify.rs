@@ -1,19 +1,17 @@
-//! `finish`: the strict decode of the uploaded document, read from stable memory in windows.
-//!
-//! The document never enters the heap whole: the crate's `StreamDecoder` takes it window by window and keeps
-//! at most the tensor item being read plus one window (and the directory). A document larger than the heap
-//! (the 4 GiB of wasm32) is therefore fine as long as its largest tensor fits. The work is cut into update
-//! messages: each `finish` call pushes windows until it has used `BUDGET` instructions and answers
-//! `Verifying`; the caller calls `finish` again. The progress lives in the heap (an upgrade restarts it).
+//! `finish`: the strict decode of the uploaded document, read from stable memory in windows
+//! (`store_upload::windows`: the document never enters the heap whole), and the tensor entries it publishes.
+//! The work is cut into update messages: each `finish` call pushes windows until it has used `BUDGET`
+//! instructions and answers `Verifying`; the caller calls `finish` again. The progress lives in the heap (an
+//! upgrade restarts it).
 
-use crate::store::{self, Entry, Model, DATA_BASE};
+use crate::store::{Entry, Model};
 use crate::{format_error, Error};
 use serde_bytes::ByteBuf;
-use tensorcbor::stream::{Event, StreamDecoder};
+use store_upload::stable::{self, DATA_BASE};
+use store_upload::windows::{Progress, Windows};
+use tensorcbor::stream::Event;
 use tensorcbor::{encode_tensor_head, encode_view, read_layout, ErrorCode};
 
-/// Bytes of the document read from stable memory per decoder push.
-const WINDOW: u64 = 4 << 20;
 /// Instructions one `finish` message may spend on windows before it answers `Verifying` (the IC allows
 /// 40e9 per update message; the rest is margin for the last window and for publishing the model).
 pub const BUDGET: u64 = 20_000_000_000;
@@ -25,9 +23,7 @@ const MAX_PREFIX: u64 = 256 << 20;
 pub struct Verify {
     doc_length: u64,
     entries: Vec<Entry>,
-    decoder: StreamDecoder,
-    /// Document bytes pushed into the decoder so far.
-    pos: u64,
+    windows: Windows,
     /// First stable byte past the document and the re-encoded `string` tensors written so far.
     end: u64,
     tensors_seen: usize,
@@ -45,7 +41,7 @@ impl Verify {
     pub fn start(doc_length: u64) -> Result<Verify, Error> {
         let mut n = doc_length.min(64 << 10);
         let entries = loop {
-            let prefix = store::read(DATA_BASE, n);
+            let prefix = stable::read(DATA_BASE, n);
             match read_layout(&prefix) {
                 Ok(layout) => break entries_of(&layout)?,
                 Err(e) if e.code == ErrorCode::Truncated && n < doc_length => {
@@ -63,8 +59,7 @@ impl Verify {
         Ok(Verify {
             doc_length,
             entries,
-            decoder: StreamDecoder::new(),
-            pos: 0,
+            windows: Windows::new(doc_length),
             end: DATA_BASE + doc_length,
             tensors_seen: 0,
         })
@@ -73,36 +68,17 @@ impl Verify {
     /// Push windows until the document is decoded or `budget` instructions of this message are used; at
     /// least one window per message, so every call makes progress.
     pub fn step(&mut self, budget: u64) -> Result<Step, Error> {
-        let mut window = Vec::new();
-        let mut pushed_one = false;
-        while self.pos < self.doc_length {
-            if pushed_one && ic_cdk::api::performance_counter(0) > budget {
-                return Ok(Step::Pending { verified: self.pos });
+        let (entries, end, seen) = (&mut self.entries, &mut self.end, &mut self.tensors_seen);
+        let progress = self.windows.run::<Error>(budget, &mut |event| {
+            if let Event::Tensor { index, tensor, .. } = event {
+                *seen = index + 1;
+                place_string(entries.get_mut(index), &tensor, end)?;
             }
-            pushed_one = true;
-            let len = WINDOW.min(self.doc_length - self.pos);
-            window.resize(len as usize, 0);
-            ic_cdk::stable::stable_read(DATA_BASE + self.pos, &mut window);
-            self.pos += len;
-            let all_in = self.pos == self.doc_length;
-            let mut failure: Option<Error> = None;
-            let (entries, end, seen) = (&mut self.entries, &mut self.end, &mut self.tensors_seen);
-            let pushed = self.decoder.push(&window, all_in, &mut |event| {
-                if let Event::Tensor { index, tensor, .. } = event {
-                    *seen = index + 1;
-                    if failure.is_none() {
-                        failure = place_string(entries.get_mut(index), &tensor, end).err();
-                    }
-                }
-            });
-            pushed.map_err(|e| format_error(e, "the uploaded document"))?;
-            if let Some(e) = failure {
-                return Err(e);
-            }
+            Ok(())
+        })?;
+        if let Progress::Pending { verified } = progress {
+            return Ok(Step::Pending { verified });
         }
-        self.decoder
-            .finish()
-            .map_err(|e| format_error(e, "the uploaded document"))?;
         if self.tensors_seen != self.entries.len() {
             return Err(Error::InvalidState(format!(
                 "the decoder handed out {} of {} tensors",
@@ -159,7 +135,7 @@ fn place_string(
         return Ok(());
     }
     let doc = encode_view(tensor).map_err(|x| format_error(x, &e.name))?;
-    store::write(*end, &doc).map_err(Error::InvalidState)?;
+    stable::write(*end, &doc).map_err(Error::InvalidState)?;
     e.body_at = *end;
     e.body_len = doc.len() as u64;
     e.size = doc.len() as u64;
