@@ -1,18 +1,18 @@
 //! model-canister: a sentence-embedding BERT (the all-MiniLM-L6-v2 architecture, candle-transformers) whose
 //! weights arrive as a tensorcbor bundle through the tensor-store upload protocol (`begin_upload`, `put_chunk`,
-//! `finish`: SPEC.md §10 chunks verified on arrival by the tensorcbor crate's `SequentialReceiver` and written to
-//! stable memory), and answers `embed(token ids)` with a tensorcbor float32 `[hidden]` document.
-//! Tokenization happens off-chain (the caller sends WordPiece ids). Interface: model-canister.did.
+//! `finish`: the store-upload crate, shared with examples/rust-store: SPEC.md §10 chunks verified on arrival by
+//! the tensorcbor crate's `SequentialReceiver` and written to stable memory), and answers `embed(token ids)`
+//! with a tensorcbor float32 `[hidden]` document. Tokenization happens off-chain (the caller sends WordPiece
+//! ids). Interface: model-canister.did.
 
 mod bert;
-mod stable;
 
 use bert::Embedder;
 use candid::{CandidType, Deserialize};
 use serde_bytes::ByteBuf;
-use stable::Header;
 use std::cell::RefCell;
-use tensorcbor::stream::SequentialReceiver;
+use store_upload::stable::{self, Layout, DATA_BASE};
+use store_upload::{access, Upload, UploadState, UploadStatus};
 
 #[derive(CandidType, Deserialize, Debug, Clone, PartialEq)]
 pub enum Error {
@@ -27,11 +27,13 @@ pub enum Error {
     Model(String),
 }
 
-impl From<tensorcbor::Error> for Error {
-    fn from(e: tensorcbor::Error) -> Self {
-        Error::Format {
-            code: e.code().as_str().into(),
-            message: e.to_string(),
+impl From<store_upload::Error> for Error {
+    fn from(e: store_upload::Error) -> Self {
+        match e {
+            store_upload::Error::Format { code, message } => Error::Format { code, message },
+            store_upload::Error::Unauthorized(m) => Error::Unauthorized(m),
+            store_upload::Error::InvalidState(m) => Error::InvalidState(m),
+            store_upload::Error::InvalidArgument(m) => Error::InvalidArgument(m),
         }
     }
 }
@@ -50,14 +52,6 @@ const MINILM: Settings = Settings {
 };
 
 #[derive(CandidType, Deserialize, Debug, Clone)]
-pub struct UploadStatus {
-    chunks: u64,
-    received: u64,
-    bytes: u64,
-    doc_length: u64,
-}
-
-#[derive(CandidType, Deserialize, Debug, Clone)]
 pub struct ModelInfo {
     doc_length: u64,
     vocab_size: u64,
@@ -74,13 +68,6 @@ pub struct Status {
     stable_bytes: u64,
     /// wasm32 linear memory in bytes (the heap's high-water mark).
     heap_bytes: u64,
-}
-
-/// An upload in progress: the verifying receiver and how many document bytes are in stable memory.
-struct Upload {
-    rx: SequentialReceiver,
-    received: u32,
-    written: u64,
 }
 
 struct Loaded {
@@ -112,6 +99,21 @@ thread_local! {
 /// next to the model it becomes: 2 GiB of the 4 GiB wasm32 heap).
 const QUOTA: u64 = 1 << 30;
 
+/// Stable memory: store_upload's layout (the document at `DATA_BASE`), with this canister's `Saved` state.
+const LAYOUT: Layout = Layout {
+    magic: *b"TCBMODEL",
+    version: 2,
+};
+
+/// What pre_upgrade writes: the settings, the upload in progress, the length of the verified document the
+/// model was built from (post_upgrade builds it again).
+#[derive(CandidType, Deserialize)]
+struct Saved {
+    settings: Settings,
+    upload: Option<UploadState>,
+    model_doc_length: Option<u64>,
+}
+
 #[cfg(target_arch = "wasm32")]
 #[no_mangle]
 unsafe extern "Rust" fn __getrandom_v03_custom(
@@ -121,13 +123,9 @@ unsafe extern "Rust" fn __getrandom_v03_custom(
     Err(getrandom::Error::UNSUPPORTED)
 }
 
+/// Uploads are for controllers only (no allow list).
 fn require_controller() -> Result<(), Error> {
-    let caller = ic_cdk::api::msg_caller();
-    if ic_cdk::api::is_controller(&caller) {
-        Ok(())
-    } else {
-        Err(Error::Unauthorized(format!("{caller} is not a controller")))
-    }
+    Ok(access::require_controller()?)
 }
 
 /// Feature `scalar-gemm` (a benchmark baseline): switch gemm's wasm SIMD kernels off for this instance.
@@ -146,58 +144,58 @@ fn init(settings: Option<Settings>) {
     set_settings(settings);
 }
 
-/// The model is rebuilt from the verified document kept in stable memory (the heap does not survive).
+#[ic_cdk::pre_upgrade]
+fn pre_upgrade() {
+    let model_doc_length = MODEL.with(|m| m.borrow().as_ref().map(|l| l.doc_length));
+    UPLOAD.with(|u| {
+        let u = u.borrow();
+        let used = match (model_doc_length, u.as_ref()) {
+            (Some(len), _) => DATA_BASE + len,
+            (None, Some(u)) => u.end(),
+            (None, None) => DATA_BASE,
+        };
+        let saved = Saved {
+            settings: SETTINGS.with(|s| *s.borrow()),
+            upload: u.as_ref().map(|u| u.saved().clone()),
+            model_doc_length,
+        };
+        stable::save(&LAYOUT, used, &saved);
+    });
+}
+
+/// The model is rebuilt from the verified document kept in stable memory (the heap does not survive); an
+/// upload in progress continues.
 #[ic_cdk::post_upgrade]
 fn post_upgrade(settings: Option<Settings>) {
     configure();
-    let Some(h) = stable::load_header() else {
+    let Some(saved) = stable::load::<Saved>(&LAYOUT) else {
         return set_settings(settings);
     };
-    set_settings(settings.or(Some(Settings {
-        num_attention_heads: h.heads,
-        layer_norm_eps: h.layer_norm_eps,
-    })));
-    if h.doc_length > 0 {
-        if let Err(e) = load(h.doc_length) {
+    set_settings(settings.or(Some(saved.settings)));
+    if let Some(doc_length) = saved.model_doc_length {
+        if let Err(e) = load(doc_length) {
             ic_cdk::trap(format!("reloading the stored model: {e:?}"));
         }
     }
-}
-
-fn status_of(u: &Upload) -> UploadStatus {
-    let m = u.rx.manifest();
-    UploadStatus {
-        chunks: m.map_or(0, |m| m.count().into()),
-        received: u.received.into(),
-        bytes: u.written,
-        doc_length: m.map_or(0, |m| m.doc_length),
-    }
+    let upload = saved.upload.map(|u| {
+        Upload::resume(u).unwrap_or_else(|e| ic_cdk::trap(format!("resuming the upload: {e}")))
+    });
+    UPLOAD.with(|u| *u.borrow_mut() = upload);
 }
 
 /// Chunk 0 and the stream digest the caller vouches for (checks M1-M12 and the quota).
 #[ic_cdk::update]
 fn begin_upload(manifest: ByteBuf, stream_digest: ByteBuf) -> Result<UploadStatus, Error> {
     require_controller()?;
-    let digest: [u8; 32] = stream_digest.as_slice().try_into().map_err(|_| {
-        Error::InvalidArgument(format!(
-            "the stream digest is 32 bytes, got {}",
-            stream_digest.len()
-        ))
-    })?;
+    let digest = store_upload::stream_digest(&stream_digest)?;
     if MODEL.with(|m| m.borrow().is_some()) {
         return Err(Error::InvalidState(
             "a model is loaded; call clear() before uploading another".into(),
         ));
     }
-    let mut rx = SequentialReceiver::new(Some(digest), Some(QUOTA));
-    rx.accept(&manifest)?;
-    let u = Upload {
-        rx,
-        received: 0,
-        written: 0,
-    };
-    let status = status_of(&u);
-    UPLOAD.with(|c| *c.borrow_mut() = Some(u));
+    let upload = Upload::begin(manifest, digest, QUOTA)?;
+    let status = upload.status();
+    UPLOAD.with(|c| *c.borrow_mut() = Some(upload));
     Ok(status)
 }
 
@@ -205,17 +203,11 @@ fn begin_upload(manifest: ByteBuf, stream_digest: ByteBuf) -> Result<UploadStatu
 #[ic_cdk::update]
 fn put_chunk(chunk: ByteBuf) -> Result<UploadStatus, Error> {
     require_controller()?;
-    UPLOAD.with(|c| {
-        let mut c = c.borrow_mut();
-        let u = c.as_mut().ok_or_else(|| {
-            Error::InvalidState("no upload in progress: call begin_upload first".into())
-        })?;
-        if let Some(d) = u.rx.accept(&chunk)? {
-            stable::write(stable::DATA + u.written, d.payload).map_err(Error::InvalidState)?;
-            u.written += d.payload.len() as u64;
-            u.received += 1;
-        }
-        Ok(status_of(u))
+    UPLOAD.with(|u| match u.borrow_mut().as_mut() {
+        Some(u) => Ok(u.put_chunk(&chunk)?),
+        None => Err(Error::InvalidState(
+            "no upload in progress: call begin_upload first".into(),
+        )),
     })
 }
 
@@ -225,7 +217,7 @@ fn load(doc_length: u64) -> Result<ModelInfo, Error> {
         let s = s.borrow();
         (s.num_attention_heads, s.layer_norm_eps)
     });
-    let doc = stable::read(stable::DATA, doc_length);
+    let doc = stable::read(DATA_BASE, doc_length);
     let embedder = Embedder::load(&doc, heads, eps).map_err(Error::Model)?;
     drop(doc);
     let loaded = Loaded {
@@ -237,27 +229,17 @@ fn load(doc_length: u64) -> Result<ModelInfo, Error> {
     Ok(info)
 }
 
-/// E1 and E2 (the receiver hashed the document as it arrived), then the strict decode and the model build.
+/// E1 (every chunk arrived verified; E2 is skipped as store_upload explains), then the strict decode and the
+/// model build, in one message. A bundle that is not a model leaves the upload in place (`clear` drops it).
 #[ic_cdk::update]
 fn finish() -> Result<ModelInfo, Error> {
     require_controller()?;
-    let doc_length = UPLOAD.with(|c| {
-        let c = c.borrow();
-        let u = c
-            .as_ref()
-            .ok_or_else(|| Error::InvalidState("no upload in progress".into()))?;
-        u.rx.finish()?;
-        Ok::<_, Error>(u.written)
+    let doc_length = UPLOAD.with(|u| match u.borrow().as_ref() {
+        Some(u) => Ok(u.finish()?),
+        None => Err(Error::InvalidState("no upload in progress".into())),
     })?;
     let info = load(doc_length)?;
     UPLOAD.with(|c| *c.borrow_mut() = None);
-    let s = SETTINGS.with(|s| *s.borrow());
-    stable::save_header(&Header {
-        doc_length,
-        heads: s.num_attention_heads,
-        layer_norm_eps: s.layer_norm_eps,
-    })
-    .map_err(Error::InvalidState)?;
     Ok(info)
 }
 
@@ -267,13 +249,7 @@ fn clear() -> Result<(), Error> {
     require_controller()?;
     MODEL.with(|m| *m.borrow_mut() = None);
     UPLOAD.with(|u| *u.borrow_mut() = None);
-    let s = SETTINGS.with(|s| *s.borrow());
-    stable::save_header(&Header {
-        doc_length: 0,
-        heads: s.num_attention_heads,
-        layer_norm_eps: s.layer_norm_eps,
-    })
-    .map_err(Error::InvalidState)
+    Ok(())
 }
 
 /// The sentence embedding of WordPiece token ids (with [CLS] and [SEP], as the tokenizer emits them): a
@@ -296,12 +272,12 @@ fn embed(ids: Vec<u32>) -> Result<ByteBuf, Error> {
 
 #[ic_cdk::query]
 fn status() -> Status {
-    let upload = UPLOAD.with(|u| u.borrow().as_ref().map(status_of));
+    let upload = UPLOAD.with(|u| u.borrow().as_ref().map(Upload::status));
     let model = MODEL.with(|m| m.borrow().as_ref().map(Loaded::info));
     Status {
         upload,
         model,
-        stable_bytes: stable::stable_bytes(),
+        stable_bytes: stable::size(),
         heap_bytes: heap_bytes(),
     }
 }
