@@ -1,7 +1,7 @@
 """examples/model-canister for tests and the bench: build its .wasm, make BERT weights with Hugging Face names,
 compute the reference embedding off-chain (numpy, float64), and drive the canister over tensorcbor.ic.
 
-The canister uses the tensor-store upload protocol, so the upload goes through store_client.StoreClient.
+The canister uses the tensor-store upload protocol, so the upload goes through store_client.UploadClient.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from store_client import UploadClient
 from tensorcbor.ic import Canister, Result, candid
 
 EXAMPLES = Path(__file__).resolve().parent
@@ -181,54 +182,18 @@ def settings_arg(shape: BertShape) -> bytes:
                                "layer_norm_eps": shape.layer_norm_eps})])
 
 
-class ModelClient:
-    """model-canister.did's methods; each returns (decoded reply, tensorcbor.ic.Result)."""
+class ModelClient(UploadClient):
+    """model-canister.did's methods; each returns (decoded reply, tensorcbor.ic.Result). The upload methods
+    (begin_upload, put_chunk, finish, clear, upload) are the tensor-store protocol's."""
 
     def __init__(self, canister: Canister) -> None:
-        self.c = canister
-
-    def _decode(self, res: Result) -> Any:
-        (value,) = candid.decode(res.ok(), NAMES)
-        return value
-
-    def begin_upload(self, manifest: bytes, digest: bytes) -> tuple[Any, Result]:
-        res = self.c.update("begin_upload", candid.encode([("blob", manifest), ("blob", digest)]))
-        return self._decode(res), res
-
-    def put_chunk(self, chunk: bytes) -> tuple[Any, Result]:
-        res = self.c.update("put_chunk", candid.encode([("blob", chunk)]))
-        return self._decode(res), res
-
-    def finish(self) -> tuple[Any, Result]:
-        res = self.c.update("finish", candid.encode([]))
-        return self._decode(res), res
-
-    def clear(self) -> tuple[Any, Result]:
-        res = self.c.update("clear", candid.encode([]))
-        return self._decode(res), res
-
-    def upload(self, chunks: list[bytes], digest: bytes) -> list[Result]:
-        """Manifest, data chunks, finish; raises on any Err."""
-        out = []
-        value, res = self.begin_upload(chunks[0], digest)
-        expect_ok(value, "begin_upload")
-        out.append(res)
-        for n, chunk in enumerate(chunks[1:], 1):
-            value, res = self.put_chunk(chunk)
-            expect_ok(value, f"put_chunk {n}")
-            out.append(res)
-        value, res = self.finish()
-        expect_ok(value, "finish")
-        out.append(res)
-        return out
+        super().__init__(canister, names=NAMES)
 
     def embed(self, ids: list[int]) -> tuple[Any, Result]:
-        res = self.c.query("embed", candid.encode([(("vec", "nat32"), ids)]))
-        return self._decode(res), res
+        return self._query("embed", [(("vec", "nat32"), ids)])
 
     def status(self) -> tuple[Any, Result]:
-        res = self.c.query("status", candid.encode([]))
-        return self._decode(res), res
+        return self._query("status", [])
 
 
 def expect_ok(value: Any, what: str) -> Any:

@@ -1,5 +1,5 @@
 """A typed client for examples/tensor-store.did over the IC emulation, tensorcbor.ic (used by the e2e test and
-the bench).
+the bench); its upload half, `UploadClient`, also drives examples/model-canister (the same upload protocol).
 
 Each method returns ``(value, result)``: the decoded Candid reply (a Result variant as ``("Ok", v)`` /
 ``("Err", (kind, detail))``) and the ``tensorcbor.ic.Result`` that carries the message's cost (IC instructions
@@ -23,13 +23,17 @@ NAMES = candid.did_names(DID)
 MAX_REPLY = 1_900_000
 
 
-class StoreClient:
-    def __init__(self, canister: Canister, *, ingress: bool = True) -> None:
+class UploadClient:
+    """The tensor-store upload protocol (begin_upload, put_chunk, finish, clear) of a canister whose Candid
+    interface is described by `names` (candid.did_names of its .did)."""
+
+    def __init__(self, canister: Canister, *, ingress: bool = True, names: list[str] = NAMES) -> None:
         self.c = canister
         self.ingress = ingress
+        self.names = names
 
     def _decode(self, res: Result) -> Any:
-        (value,) = candid.decode(res.ok(), NAMES)
+        (value,) = candid.decode(res.ok(), self.names)
         return value
 
     def _update(self, method: str, args: list[tuple[Any, Any]],
@@ -52,6 +56,34 @@ class StoreClient:
 
     def clear(self, caller: bytes | None = None) -> tuple[Any, Result]:
         return self._update("clear", [], caller)
+
+    def upload(self, chunks: builtins.list[bytes], digest: bytes) -> builtins.list[Result]:
+        """The whole stream, manifest first; raises on any Err. Returns each message's result."""
+        out = []
+        value, res = self.begin_upload(chunks[0], digest)
+        _expect_ok(value, "begin_upload")
+        out.append(res)
+        for i, chunk in enumerate(chunks[1:], 1):
+            value, res = self.put_chunk(chunk)
+            _expect_ok(value, f"put_chunk {i}")
+            out.append(res)
+        out += self.finish_all()
+        return out
+
+    def finish_all(self, caller: bytes | None = None) -> builtins.list[Result]:
+        """`finish` until it stops answering Verifying (a canister whose finish never does: one call); raises on
+        Err. Returns each message's result."""
+        out = []
+        while True:
+            value, res = self.finish(caller)
+            out.append(res)
+            if value[0] != "Verifying":
+                _expect_ok(value, "finish")
+                return out
+
+
+class StoreClient(UploadClient):
+    """tensor-store.did: the upload protocol plus administration and reads."""
 
     def allow(self, principal: bytes, caller: bytes | None = None) -> tuple[Any, Result]:
         return self._update("allow", [("principal", principal)], caller)
@@ -76,29 +108,6 @@ class StoreClient:
 
     def dense(self, weight: str, bias: str | None, x: bytes) -> tuple[Any, Result]:
         return self._query("dense", [("text", weight), (("opt", "text"), bias), ("blob", x)])
-
-    def upload(self, chunks: builtins.list[bytes], digest: bytes) -> builtins.list[Result]:
-        """The whole stream, manifest first; raises on any Err. Returns each message's result."""
-        out = []
-        value, res = self.begin_upload(chunks[0], digest)
-        _expect_ok(value, "begin_upload")
-        out.append(res)
-        for i, chunk in enumerate(chunks[1:], 1):
-            value, res = self.put_chunk(chunk)
-            _expect_ok(value, f"put_chunk {i}")
-            out.append(res)
-        out += self.finish_all()
-        return out
-
-    def finish_all(self, caller: bytes | None = None) -> builtins.list[Result]:
-        """`finish` until it stops answering Verifying; raises on Err. Returns each message's result."""
-        out = []
-        while True:
-            value, res = self.finish(caller)
-            out.append(res)
-            if value[0] != "Verifying":
-                _expect_ok(value, "finish")
-                return out
 
     def fetch(self, name: str, doc_size: int) -> bytes:
         """A tensor document of any size: `get`, or `get_range` pieces when it exceeds one reply."""

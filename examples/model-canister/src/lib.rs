@@ -27,16 +27,7 @@ pub enum Error {
     Model(String),
 }
 
-impl From<store_upload::Error> for Error {
-    fn from(e: store_upload::Error) -> Self {
-        match e {
-            store_upload::Error::Format { code, message } => Error::Format { code, message },
-            store_upload::Error::Unauthorized(m) => Error::Unauthorized(m),
-            store_upload::Error::InvalidState(m) => Error::InvalidState(m),
-            store_upload::Error::InvalidArgument(m) => Error::InvalidArgument(m),
-        }
-    }
-}
+store_upload::impl_from_upload_error!(Error);
 
 /// The install (and upgrade) argument: what config.json says that the weights do not show.
 #[derive(CandidType, Deserialize, Debug, Clone, Copy)]

@@ -29,16 +29,7 @@ pub enum Error {
     ReplyTooLarge { size: u64, limit: u64 },
 }
 
-impl From<store_upload::Error> for Error {
-    fn from(e: store_upload::Error) -> Self {
-        match e {
-            store_upload::Error::Format { code, message } => Error::Format { code, message },
-            store_upload::Error::Unauthorized(m) => Error::Unauthorized(m),
-            store_upload::Error::InvalidState(m) => Error::InvalidState(m),
-            store_upload::Error::InvalidArgument(m) => Error::InvalidArgument(m),
-        }
-    }
-}
+store_upload::impl_from_upload_error!(Error);
 
 pub(crate) fn format_error(e: tensorcbor::Error, what: &str) -> Error {
     store_upload::format_error(e, what).into()

@@ -33,3 +33,21 @@ pub fn format_error(e: tensorcbor::Error, what: &str) -> Error {
         message: format!("{what}: {e}"),
     }
 }
+
+/// `impl From<store_upload::Error> for $error`, for a canister's Candid error enum that has the four cases of
+/// [`Error`] under the same names (each canister spells out its own Candid `Error` type; this is the mapping).
+#[macro_export]
+macro_rules! impl_from_upload_error {
+    ($error:ty) => {
+        impl From<$crate::Error> for $error {
+            fn from(e: $crate::Error) -> Self {
+                match e {
+                    $crate::Error::Format { code, message } => Self::Format { code, message },
+                    $crate::Error::Unauthorized(m) => Self::Unauthorized(m),
+                    $crate::Error::InvalidState(m) => Self::InvalidState(m),
+                    $crate::Error::InvalidArgument(m) => Self::InvalidArgument(m),
+                }
+            }
+        }
+    };
+}
