@@ -108,39 +108,45 @@ impl<'a> Backend<'a> {
             .tensors
             .get(name)
             .ok_or_else(|| candle_core::Error::CannotFindTensor { path: name.into() }.bt())?;
-        let unsupported = || {
-            candle_core::Error::wrap(LoadError::UnsupportedDtype {
-                name: name.into(),
-                dtype: t.dtype.name(),
-            })
-        };
-        let shape = t
-            .shape
-            .iter()
-            .map(|&d| {
-                usize::try_from(d).map_err(|_| {
-                    candle_core::Error::wrap(LoadError::DimensionTooLarge {
-                        name: name.into(),
-                        dim: d,
-                    })
+        tensor(name, t, dev)
+    }
+}
+
+/// One decoded tensor (called `name` in errors) as a candle tensor in its own dtype: the one copy into
+/// candle's storage. For a caller that holds views one at a time, as a `StreamDecoder` hands them out.
+pub fn tensor(name: &str, t: &TensorView<'_>, dev: &Device) -> candle_core::Result<Tensor> {
+    let unsupported = || {
+        candle_core::Error::wrap(LoadError::UnsupportedDtype {
+            name: name.into(),
+            dtype: t.dtype.name(),
+        })
+    };
+    let shape = t
+        .shape
+        .iter()
+        .map(|&d| {
+            usize::try_from(d).map_err(|_| {
+                candle_core::Error::wrap(LoadError::DimensionTooLarge {
+                    name: name.into(),
+                    dim: d,
                 })
             })
-            .collect::<candle_core::Result<Vec<usize>>>()?;
-        let Elements::Bytes(data) = &t.elements else {
-            return Err(unsupported());
-        };
-        let tensor = if t.dtype == DType::Uint16 {
-            let wide: Vec<u32> = data
-                .chunks_exact(2)
-                .map(|b| u32::from(u16::from_le_bytes([b[0], b[1]])))
-                .collect();
-            Tensor::from_vec(wide, shape, dev)
-        } else {
-            let dtype = candle_dtype(t.dtype).ok_or_else(unsupported)?;
-            Tensor::from_raw_buffer(data, dtype, &shape, dev)
-        };
-        tensor.map_err(|e| e.context(format!("loading tensor {name:?}")))
-    }
+        })
+        .collect::<candle_core::Result<Vec<usize>>>()?;
+    let Elements::Bytes(data) = &t.elements else {
+        return Err(unsupported());
+    };
+    let tensor = if t.dtype == DType::Uint16 {
+        let wide: Vec<u32> = data
+            .chunks_exact(2)
+            .map(|b| u32::from(u16::from_le_bytes([b[0], b[1]])))
+            .collect();
+        Tensor::from_vec(wide, shape, dev)
+    } else {
+        let dtype = candle_dtype(t.dtype).ok_or_else(unsupported)?;
+        Tensor::from_raw_buffer(data, dtype, &shape, dev)
+    };
+    tensor.map_err(|e| e.context(format!("loading tensor {name:?}")))
 }
 
 impl SimpleBackend for Backend<'_> {

@@ -4,10 +4,14 @@
 //! The architecture is read from the tensors (vocabulary, width, depth, intermediate size, positions, token
 //! types); the two numbers the weights do not show, attention heads and the layer-norm epsilon, come from the
 //! install argument (config.json's `num_attention_heads` and `layer_norm_eps`).
+//!
+//! The weights are taken one decoded tensor at a time ([`Weights::add`], fed by the windowed decode of the
+//! stored document), so the document is never in the heap whole: only the tensors `BertModel` reads are kept.
 
 use candle_core::{DType, Device, Tensor};
 use candle_transformers::models::bert::{BertModel, Config, HiddenAct, PositionEmbeddingType};
-use tensorcbor::{decode_bundle, encode_tensor, BundleView};
+use std::collections::HashMap;
+use tensorcbor::{encode_tensor, TensorView};
 
 /// The loaded model and the sizes `embed` checks its input against.
 pub struct Embedder {
@@ -20,31 +24,50 @@ fn bad(msg: String) -> String {
     format!("the bundle is not a BERT model: {msg}")
 }
 
-/// The shape of `name`, with or without the `bert.` prefix HF's task models add.
-fn shape_of<'a>(b: &'a BundleView<'_>, name: &str) -> Result<&'a [u64], String> {
-    b.tensor(name)
-        .or_else(|| b.tensor(&format!("bert.{name}")))
-        .map(|t| &t.shape[..])
-        .ok_or_else(|| bad(format!("no tensor {name:?}")))
-}
+/// The weights `BertModel` reads, as candle tensors by name.
+#[derive(Default)]
+pub struct Weights(HashMap<String, Tensor>);
 
-fn dims<const N: usize>(b: &BundleView<'_>, name: &str) -> Result<[usize; N], String> {
-    let s = shape_of(b, name)?;
-    let arr: [u64; N] = s
-        .try_into()
-        .map_err(|_| bad(format!("{name:?} has shape {s:?}, expected rank {N}")))?;
-    Ok(arr.map(|d| d as usize))
+impl Weights {
+    /// Keep `tensor` (one copy into candle's storage) if `BertModel` reads it: its embeddings and encoder,
+    /// with or without the `bert.` prefix HF's task models add (a checkpoint's pooler, heads and buffers
+    /// are dropped as they arrive).
+    pub fn add(&mut self, name: &str, tensor: &TensorView<'_>) -> Result<(), String> {
+        let bare = name.strip_prefix("bert.").unwrap_or(name);
+        if bare.starts_with("embeddings.") || bare.starts_with("encoder.") {
+            let t = tensorcbor::candle::tensor(name, tensor, &Device::Cpu)
+                .map_err(|e| bad(e.to_string()))?;
+            self.0.insert(name.to_owned(), t);
+        }
+        Ok(())
+    }
+
+    /// The shape of `name`, with or without the `bert.` prefix.
+    fn shape_of(&self, name: &str) -> Result<&[usize], String> {
+        self.0
+            .get(name)
+            .or_else(|| self.0.get(&format!("bert.{name}")))
+            .map(|t| t.dims())
+            .ok_or_else(|| bad(format!("no tensor {name:?}")))
+    }
+
+    fn dims<const N: usize>(&self, name: &str) -> Result<[usize; N], String> {
+        let s = self.shape_of(name)?;
+        s.try_into()
+            .map_err(|_| bad(format!("{name:?} has shape {s:?}, expected rank {N}")))
+    }
 }
 
 /// A candle BERT config from the tensors' shapes plus the two given numbers.
-pub fn infer_config(b: &BundleView<'_>, heads: u32, layer_norm_eps: f64) -> Result<Config, String> {
-    let [vocab_size, hidden_size] = dims::<2>(b, "embeddings.word_embeddings.weight")?;
-    let [max_position_embeddings, _] = dims::<2>(b, "embeddings.position_embeddings.weight")?;
-    let [type_vocab_size, _] = dims::<2>(b, "embeddings.token_type_embeddings.weight")?;
-    let [intermediate_size, _] = dims::<2>(b, "encoder.layer.0.intermediate.dense.weight")?;
+pub fn infer_config(b: &Weights, heads: u32, layer_norm_eps: f64) -> Result<Config, String> {
+    let [vocab_size, hidden_size] = b.dims::<2>("embeddings.word_embeddings.weight")?;
+    let [max_position_embeddings, _] = b.dims::<2>("embeddings.position_embeddings.weight")?;
+    let [type_vocab_size, _] = b.dims::<2>("embeddings.token_type_embeddings.weight")?;
+    let [intermediate_size, _] = b.dims::<2>("encoder.layer.0.intermediate.dense.weight")?;
     let layers = (0..)
         .take_while(|i| {
-            shape_of(b, &format!("encoder.layer.{i}.attention.self.query.weight")).is_ok()
+            b.shape_of(&format!("encoder.layer.{i}.attention.self.query.weight"))
+                .is_ok()
         })
         .count();
     let heads = heads as usize;
@@ -74,12 +97,10 @@ pub fn infer_config(b: &BundleView<'_>, heads: u32, layer_norm_eps: f64) -> Resu
 }
 
 impl Embedder {
-    /// Decode `doc` strictly and build the model (each weight copied once, into candle's storage).
-    pub fn load(doc: &[u8], heads: u32, layer_norm_eps: f64) -> Result<Self, String> {
-        let bundle = decode_bundle(doc).map_err(|e| format!("the uploaded document: {e}"))?;
-        let config = infer_config(&bundle, heads, layer_norm_eps)?;
-        let backend = tensorcbor::candle::Backend::from_bundle(bundle);
-        let vb = candle_nn::VarBuilder::from_backend(Box::new(backend), DType::F32, Device::Cpu);
+    /// Build the model from its weights (candle shares their storage: no further copy).
+    pub fn load(weights: Weights, heads: u32, layer_norm_eps: f64) -> Result<Self, String> {
+        let config = infer_config(&weights, heads, layer_norm_eps)?;
+        let vb = candle_nn::VarBuilder::from_tensors(weights.0, DType::F32, &Device::Cpu);
         let model = BertModel::load(vb, &config).map_err(|e| bad(e.to_string()))?;
         Ok(Embedder { model, config })
     }

@@ -7,12 +7,14 @@
 
 mod bert;
 
-use bert::Embedder;
+use bert::{Embedder, Weights};
 use candid::{CandidType, Deserialize};
 use serde_bytes::ByteBuf;
 use std::cell::RefCell;
 use store_upload::stable::{self, Layout, DATA_BASE};
+use store_upload::windows::{Progress, Windows};
 use store_upload::{access, Upload, UploadState, UploadStatus};
+use tensorcbor::stream::Event;
 
 #[derive(CandidType, Deserialize, Debug, Clone, PartialEq)]
 pub enum Error {
@@ -86,8 +88,8 @@ thread_local! {
     static MODEL: RefCell<Option<Loaded>> = const { RefCell::new(None) };
 }
 
-/// The largest document `begin_upload` accepts: 1 GiB (the document is read into the heap once by `finish`,
-/// next to the model it becomes: 2 GiB of the 4 GiB wasm32 heap).
+/// The largest document `begin_upload` accepts: 1 GiB (the model it becomes lives in the 4 GiB wasm32 heap,
+/// next to the largest tensor item and one window of the decode).
 const QUOTA: u64 = 1 << 30;
 
 /// Stable memory: store_upload's layout (the document at `DATA_BASE`), with this canister's `Saved` state.
@@ -202,15 +204,25 @@ fn put_chunk(chunk: ByteBuf) -> Result<UploadStatus, Error> {
     })
 }
 
-/// Read the verified document back from stable memory and build the model from it.
+/// Decode the document in stable memory strictly, in windows (store_upload::windows: the heap holds the
+/// tensor being read and one window, never the whole document), keep the weights as they come, and build the
+/// model from them. One message: `finish` has no `Verifying` answer.
 fn load(doc_length: u64) -> Result<ModelInfo, Error> {
     let (heads, eps) = SETTINGS.with(|s| {
         let s = s.borrow();
         (s.num_attention_heads, s.layer_norm_eps)
     });
-    let doc = stable::read(DATA_BASE, doc_length);
-    let embedder = Embedder::load(&doc, heads, eps).map_err(Error::Model)?;
-    drop(doc);
+    let mut weights = Weights::default();
+    let progress = Windows::new(doc_length).run::<Error>(u64::MAX, &mut |event| match event {
+        Event::Tensor { name, tensor, .. } => weights.add(name, &tensor).map_err(Error::Model),
+        Event::Metadata(_) => Ok(()),
+    })?;
+    if progress != Progress::Done {
+        return Err(Error::InvalidState(
+            "the document was not decoded in one message".into(),
+        ));
+    }
+    let embedder = Embedder::load(weights, heads, eps).map_err(Error::Model)?;
     let loaded = Loaded {
         embedder,
         doc_length,
