@@ -260,6 +260,9 @@ enum DocState {
     Failed(Error),
 }
 
+/// Unused buffer capacity a [`StreamDecoder`] keeps after compacting (beyond twice what it holds).
+const SHRINK_SLACK: usize = 1 << 20;
+
 /// Decodes a document from its bytes in order (the payloads a [`SequentialReceiver`] accepts) and hands out
 /// the metadata and each tensor as soon as its last byte is in, with every check of §7 in the strict order;
 /// a document error is reported as soon as the bytes that show it have arrived.
@@ -323,13 +326,18 @@ impl StreamDecoder {
         }
     }
 
-    /// Drop buffered bytes before document offset `at` (kept 8-aligned).
+    /// Drop buffered bytes before document offset `at` (kept 8-aligned). The buffer's memory goes back to
+    /// the allocator once it is mostly unused (after a large tensor), so the heap a caller fills with the
+    /// tensors it keeps can reuse it rather than grow past it.
     fn drop_before(&mut self, at: u64) {
         let keep_from = at & !7;
         if keep_from > self.start {
             let n = ((keep_from - self.start) as usize).min(self.buf.len());
             self.buf.drain(..n);
             self.start += n as u64;
+            if self.buf.capacity() > 2 * self.buf.len() + SHRINK_SLACK {
+                self.buf.shrink_to_fit();
+            }
         }
     }
 

@@ -119,3 +119,41 @@ fn many_small_tensors_cost_a_small_multiple_of_the_input() {
     );
     assert!(ratio <= 12.0, "{ratio:.1}x the input");
 }
+
+/// A `StreamDecoder` that has handed out a large tensor gives its buffer back, so a caller keeping the tensors
+/// (a canister building a model) fills freed memory rather than growing the heap past the decoder's buffer.
+#[cfg(feature = "stream")]
+#[test]
+fn a_stream_decoder_gives_back_the_buffer_of_a_large_tensor() {
+    use tensorcbor::stream::{Event, StreamDecoder};
+    let _g = SERIAL.lock().unwrap();
+    let (big, small) = (vec![1u8; 16 << 20], vec![2u8; 1 << 20]);
+    let names: Vec<String> = (0..16).map(|i| format!("b{i:02}")).collect();
+    let mut tensors = vec![("a", TensorView::new(DType::Uint8, &[16 << 20], &big))];
+    tensors.extend(names.iter().map(|n| {
+        (
+            n.as_str(),
+            TensorView::new(DType::Uint8, &[1 << 20], &small),
+        )
+    }));
+    let doc = encode_bundle(&tensors, &[]).unwrap();
+    drop(tensors);
+    let before = LIVE.load(Relaxed);
+    let mut dec = StreamDecoder::new();
+    let mut kept: Vec<Vec<u8>> = Vec::with_capacity(17);
+    let payloads: Vec<&[u8]> = doc.chunks(1 << 20).collect();
+    for (i, p) in payloads.iter().enumerate() {
+        dec.push(p, i + 1 == payloads.len(), &mut |e| {
+            if let Event::Tensor { tensor, .. } = e {
+                kept.push(tensor.data().unwrap_or(&[]).to_vec());
+            }
+        })
+        .unwrap();
+    }
+    dec.finish().unwrap();
+    let kept_bytes: usize = kept.iter().map(Vec::capacity).sum();
+    let held = LIVE.load(Relaxed) - before - kept_bytes - kept.capacity() * 24;
+    eprintln!("after a 16 MiB tensor and 16 of 1 MiB: the decoder holds {held} bytes");
+    assert_eq!(kept.len(), 17);
+    assert!(held < 4 << 20, "the decoder still holds {held} bytes");
+}
