@@ -260,8 +260,8 @@ enum DocState {
     Failed(Error),
 }
 
-/// Unused buffer capacity a [`StreamDecoder`] keeps after compacting (beyond twice what it holds).
-const SHRINK_SLACK: usize = 1 << 20;
+/// Buffer capacity a [`StreamDecoder`] keeps after compacting beyond four times what the next item needs.
+const SHRINK_SLACK: usize = 8 << 20;
 
 /// Decodes a document from its bytes in order (the payloads a [`SequentialReceiver`] accepts) and hands out
 /// the metadata and each tensor as soon as its last byte is in, with every check of §7 in the strict order;
@@ -326,17 +326,24 @@ impl StreamDecoder {
         }
     }
 
-    /// Drop buffered bytes before document offset `at` (kept 8-aligned). The buffer's memory goes back to
-    /// the allocator once it is mostly unused (after a large tensor), so the heap a caller fills with the
-    /// tensors it keeps can reuse it rather than grow past it.
+    /// Drop buffered bytes before document offset `at` (kept 8-aligned). After a tensor much larger than the
+    /// next one, the buffer's memory goes back to the allocator, so a caller that keeps the tensors (a
+    /// canister building a model) reuses it rather than growing its heap past it; a buffer about the size of
+    /// the next item is kept, so items of similar size do not grow it again each time. (The next item's
+    /// declared length only bounds what is kept, never what is allocated.)
     fn drop_before(&mut self, at: u64) {
         let keep_from = at & !7;
         if keep_from > self.start {
             let n = ((keep_from - self.start) as usize).min(self.buf.len());
             self.buf.drain(..n);
             self.start += n as u64;
-            if self.buf.capacity() > 2 * self.buf.len() + SHRINK_SLACK {
-                self.buf.shrink_to_fit();
+            let next = self
+                .entries
+                .get(self.next_entry)
+                .map_or(0, |e| usize::try_from(e.length).unwrap_or(usize::MAX));
+            let needed = self.buf.len().max(next);
+            if self.buf.capacity() > needed.saturating_mul(4).saturating_add(SHRINK_SLACK) {
+                self.buf.shrink_to(needed);
             }
         }
     }
