@@ -3,10 +3,12 @@
 //! Interface: ../tensor-store.did.
 
 mod dense;
+mod remote;
 mod store;
 mod verify;
 
 use candid::{CandidType, Deserialize, Principal};
+use remote::CallResult; // named by export_candid!
 use serde_bytes::ByteBuf;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -155,6 +157,7 @@ fn inspect_message() {
         }
         "clear" | "allow" | "disallow" | "set_quota" => ic_cdk::api::is_controller(&caller),
         "status" | "list" | "get" | "get_range" | "dense" => true,
+        "call_get" | "call_dense" => true,
         _ => false,
     };
     if accept {
