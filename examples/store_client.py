@@ -77,6 +77,16 @@ class StoreClient:
     def dense(self, weight: str, bias: str | None, x: bytes) -> tuple[Any, Result]:
         return self._query("dense", [("text", weight), (("opt", "text"), bias), ("blob", x)])
 
+    def call_get(self, canister: bytes, name: str, caller: bytes | None = None) -> tuple[Any, Result]:
+        """`get` of another canister, called by this one (its `Result.followups` are the messages it caused)."""
+        return self._update("call_get", [("principal", canister), ("text", name)], caller)
+
+    def call_dense(self, canister: bytes, weight: str, bias: str | None, x: bytes,
+                   caller: bytes | None = None) -> tuple[Any, Result]:
+        """`dense` of another canister, called by this one."""
+        return self._update("call_dense", [("principal", canister), ("text", weight), (("opt", "text"), bias),
+                                           ("blob", x)], caller)
+
     def upload(self, chunks: builtins.list[bytes], digest: bytes) -> builtins.list[Result]:
         """The whole stream, manifest first; raises on any Err. Returns each message's result."""
         out = []
