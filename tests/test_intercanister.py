@@ -28,6 +28,7 @@ from tensorcbor.ic.calls import CANISTER_ERROR, DESTINATION_INVALID, Network, pr
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "examples"))
 import canisters  # noqa: E402
+from intercanister import dense_reference  # noqa: E402
 from store_client import StoreClient  # noqa: E402
 
 # A canister whose `get` and `dense` trap (a callee failing mid-call); it has no other method.
@@ -85,21 +86,6 @@ def net() -> Net:
 OTHER = {"rust": "motoko", "motoko": "rust"}
 
 
-def _dense_reference(callee: str, w: np.ndarray, b: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """y = W x + b in each canister's documented summation order: Rust sums float32 products in float32 in
-    index order, then adds b; Motoko starts from b and sums in Float64 (float32 products are exact there),
-    then rounds to float32."""
-    if callee == "rust":
-        acc = np.zeros(w.shape[0], np.float32)
-        for k in range(w.shape[1]):
-            acc = acc + w[:, k] * x[k]
-        return acc + b
-    acc64 = b.astype(np.float64)
-    for k in range(w.shape[1]):
-        acc64 = acc64 + w[:, k].astype(np.float64) * np.float64(x[k])
-    return acc64.astype(np.float32)
-
-
 def _labels(res: Any) -> list[str]:
     return [r.label.split(": ", 1)[1] for r in res.followups]
 
@@ -119,7 +105,7 @@ def test_call_dense_is_byte_exact(net: Net, caller: str) -> None:
     client, callee = net.clients[caller], OTHER[caller]
     w, b = net.model["w"], net.model["b"]
     x = np.random.default_rng(5).standard_normal(40, dtype=np.float32)
-    want = tensorcbor.encode(_dense_reference(callee, w, b, x))
+    want = tensorcbor.encode(dense_reference(callee, w, b, x))
     value, res = client.call_dense(net.ids[callee], "w", "b", tensorcbor.encode(x))
     assert value == ("Ok", want)
     assert net.clients[callee].dense("w", "b", tensorcbor.encode(x))[0] == ("Ok", want)  # asked directly
