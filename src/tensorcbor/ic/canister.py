@@ -232,9 +232,9 @@ class Canister(SystemApi):
                         method=method, context=context)
         res.inspect = inspect
         res.label = f"{self.label}: update {method}"
-        if not context.answered:
-            network.run(res.followups)
-            network.settle(context)
+        network.run(res.followups)  # every call made on the way is delivered, even after an early reply
+        network.settle(context)
+        if context.answered:
             res.reply = context.reply
             res.reject = None if context.reply is not None else context.reject_message
             res.reject_code = context.reject_code
