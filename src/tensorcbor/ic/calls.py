@@ -5,12 +5,13 @@ replica runs the reply (or reject) callback as a message of its own. `Network` h
 and runs those messages in order, with the replica's semantics:
 
 - a call leaves only if the message that made it commits (a trap after ``call_perform`` drops it);
-- the callee runs the method as an update (``canister_update``) or a replicated query (``canister_query``:
-  its changes are discarded, it may not call), with its own instruction limit; no inspect_message;
+- the callee runs the method as an update (``canister_update``, 40e9 instructions) or a replicated query
+  (``canister_query``, 5e9: its changes are discarded, it may not call); no inspect_message;
 - the response runs the caller's reply or reject callback, through the function table with its env, as a
   new message with its own limit (40e9), in the call context of the message that made the call: the state
   committed when that message ended is what the callback sees (the await point); a trap in the callback
-  undoes only the callback, then the cleanup callback (``call_on_cleanup``) runs;
+  undoes only the callback, then the cleanup callback (``call_on_cleanup``) runs (here with a 40e9 limit of
+  its own) and its changes are kept;
 - a call context stays open while it has calls outstanding; when its last message ends without a reply and
   nothing is outstanding, the caller gets reject code 5 (CANISTER_ERROR), as the replica answers;
 - rejects carry the replica's codes: 3 (DESTINATION_INVALID) for an unknown canister, 5 (CANISTER_ERROR) for
