@@ -18,8 +18,14 @@ import canisters
 import tensorcbor
 from store_client import StoreClient
 from tensorcbor import stream
-from tensorcbor.ic import Result
-from tensorcbor.ic.calls import Network
+from tensorcbor.ic import Canister, Network, Result
+
+
+def installed(network: Network, wasm: bytes) -> Canister:
+    """A canister on `network` (its next principal), installed."""
+    canister = Canister(wasm, network=network)
+    canister.install()
+    return canister
 
 
 def dense_reference(callee: str, w: np.ndarray, b: np.ndarray, x: np.ndarray) -> np.ndarray:
@@ -58,8 +64,8 @@ def exchange(model: dict[str, np.ndarray] | None = None) -> dict[str, Any]:
     `intercanister_ok` (every answer byte-identical to its reference) and the costs."""
     model = bench_model() if model is None else model
     network = Network()
-    stores = {"rust": network.install(canisters.build_rust_store().read_bytes()),
-              "motoko": network.install(canisters.build_motoko_store().read_bytes())}
+    stores = {"rust": installed(network, canisters.build_rust_store().read_bytes()),
+              "motoko": installed(network, canisters.build_motoko_store().read_bytes())}
     chunks = list(stream.chunks(tensorcbor.encode_bundle(model)))
     clients = {kind: StoreClient(c) for kind, c in stores.items()}
     for client in clients.values():

@@ -97,7 +97,13 @@ WAT = r"""
 def net() -> tuple[Network, Canister, Canister]:
     network = Network()
     wasm = bytes(wasmtime.wat2wasm(WAT))
-    return network, network.install(wasm), network.install(wasm)
+    return network, _installed(network, wasm), _installed(network, wasm)
+
+
+def _installed(network: Network, wasm: bytes) -> Canister:
+    canister = Canister(wasm, network=network)
+    canister.install()
+    return canister
 
 
 def _go(caller: Canister, callee: bytes, method: str, export: str = "go") -> tuple[bytes | None, Result]:

@@ -24,11 +24,12 @@ import wasmtime
 
 import tensorcbor
 from tensorcbor import stream
-from tensorcbor.ic.calls import CANISTER_ERROR, DESTINATION_INVALID, Network, principal_text
+from tensorcbor.ic import Network
+from tensorcbor.ic.calls import CANISTER_ERROR, DESTINATION_INVALID, principal_text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "examples"))
 import canisters  # noqa: E402
-from intercanister import dense_reference  # noqa: E402
+from intercanister import dense_reference, installed  # noqa: E402
 from store_client import StoreClient  # noqa: E402
 
 # A canister whose `get` and `dense` trap (a callee failing mid-call); it has no other method.
@@ -67,10 +68,10 @@ class Net:
             pytest.fail(str(exc))
         self.model = _model()
         self.network = Network()
-        self.rust = self.network.install(rust_wasm.read_bytes())
-        self.motoko = self.network.install(motoko_wasm.read_bytes())
-        self.trapper = self.network.install(bytes(wasmtime.wat2wasm(TRAPPER)))
-        self.no_get = self.network.install(bytes(wasmtime.wat2wasm(NO_GET)))
+        self.rust = installed(self.network, rust_wasm.read_bytes())
+        self.motoko = installed(self.network, motoko_wasm.read_bytes())
+        self.trapper = installed(self.network, bytes(wasmtime.wat2wasm(TRAPPER)))
+        self.no_get = installed(self.network, bytes(wasmtime.wat2wasm(NO_GET)))
         chunks = list(stream.chunks(tensorcbor.encode_bundle(self.model)))
         for c in (self.rust, self.motoko):
             StoreClient(c).upload(chunks, stream.stream_digest(chunks[0]))

@@ -30,8 +30,7 @@ import base64
 import zlib
 from collections import deque
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from .canister import Canister
@@ -94,27 +93,22 @@ class _Response:
 
 
 class Network:
-    """Canisters that can call each other. `install` makes one with the next principal; `add` takes one
-    already made. An ingress update of any of them (`Canister.update`) runs until its call context is
-    answered, delivering every call and response on the way."""
+    """Canisters that can call each other: ``Canister(wasm, network=net)`` joins with the next principal
+    (`next_id`); `add` takes a canister already made. An ingress update of any of them (`Canister.update`)
+    runs until its call context is answered, delivering every call and response on the way."""
 
     def __init__(self) -> None:
         self.canisters: dict[bytes, Canister] = {}
         self._queue: deque[OutCall | _Response] = deque()
         self._next_id = 1
 
-    def install(self, wasm: bytes | Path, *, arg: bytes = b"DIDL\x00\x00", **kwargs: Any) -> Canister:
-        """A new canister on this network (principal: the next of the form ``00..00 <n> 01 01``), installed."""
-        from .canister import Canister
-
+    def next_id(self) -> bytes:
+        """A principal no canister of this network has (of the form ``00..00 <n> 01 01``, as the replica's)."""
         while True:
             canister_id = self._next_id.to_bytes(8, "big") + b"\x01\x01"
             self._next_id += 1
             if canister_id not in self.canisters:
-                break
-        canister = self.add(Canister(wasm, canister_id=canister_id, **kwargs))
-        canister.install(arg)
-        return canister
+                return canister_id
 
     def add(self, canister: Canister) -> Canister:
         if canister.canister_id in self.canisters and self.canisters[canister.canister_id] is not canister:

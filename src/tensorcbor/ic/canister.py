@@ -25,7 +25,7 @@ import numpy as np
 import wasmtime
 
 from . import costs
-from .calls import CANISTER_ERROR, CANISTER_REJECT, CallContext, Network, OutCall
+from .calls import CANISTER_ERROR, CANISTER_REJECT, CallContext, Network, OutCall, principal_text
 from .instrument import (
     BYTEMAP_EXPORT,
     COUNTER_EXPORT,
@@ -44,6 +44,7 @@ from .validate import InvalidModule, check_body, validate
 from .wasm import WasmFormatError
 
 MAX_STABLE = 16 << 30  # the emulator's cap on stable memory (the IC allows hundreds of GiB); held in RAM
+_DEFAULT_ID = b"\x00\x00\x00\x00\x00\x00\x00\x01\x01\x01"  # a canister's principal unless told
 SYSTEM_METHODS = ("canister_init", "canister_pre_upgrade", "canister_post_upgrade", START_EXPORT)
 
 
@@ -99,11 +100,15 @@ class Canister(SystemApi):
     `performance_counter_scale` (tests only; default 1, the IC's behaviour) multiplies what
     ``ic0.performance_counter`` returns to the canister, as if every instruction cost that many: a canister
     that budgets its own work on the counter (e.g. a verification split over several messages) then shows
-    that behaviour on a small input. Metering, limits and `Result` figures are unaffected."""
+    that behaviour on a small input. Metering, limits and `Result` figures are unaffected.
+
+    `network`: the `Network` (calls.py) whose canisters this one can call and be called by; its principal is
+    then the network's next unless `canister_id` says. Without one, a canister can call only itself."""
 
     def __init__(self, wasm: bytes | Path, *, controllers: Iterable[bytes] = (b"\x01",),
-                 canister_id: bytes = b"\x00\x00\x00\x00\x00\x00\x00\x01\x01\x01", limits: bool = True,
-                 max_stable: int = MAX_STABLE, performance_counter_scale: int = 1) -> None:
+                 canister_id: bytes | None = None, limits: bool = True,
+                 max_stable: int = MAX_STABLE, performance_counter_scale: int = 1,
+                 network: Network | None = None) -> None:
         if performance_counter_scale < 1:
             raise ValueError("performance_counter_scale must be a positive integer")
         self.limits = limits
@@ -111,6 +116,8 @@ class Canister(SystemApi):
         self.performance_counter_scale = performance_counter_scale
         self._loaded = load(wasm)
         self.controllers = set(controllers)
+        if canister_id is None:
+            canister_id = network.next_id() if network is not None else _DEFAULT_ID
         self.canister_id = canister_id
         self.stable = bytearray()
         self.debug: list[str] = []
@@ -124,6 +131,8 @@ class Canister(SystemApi):
         self._txn: list[tuple[int, bytes]] | None = None  # stable memory journal of an upgrade in progress
         self._live: Live | None = None
         self.network: Network | None = None  # set by Network.add; a lone canister gets a network of its own
+        if network is not None:
+            network.add(self)
 
     # -------------------------------------------------------------- properties
 
@@ -245,8 +254,6 @@ class Canister(SystemApi):
     @property
     def label(self) -> str:
         """How traces name this canister: its principal's text."""
-        from .calls import principal_text
-
         return principal_text(self.canister_id)
 
     def run_request(self, call: OutCall, trace: list[Result]) -> None:
