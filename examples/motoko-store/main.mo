@@ -451,7 +451,8 @@ persistent actor {
   // the interface of tensor-store.did) and passes tensors as tensorcbor documents both ways. The reply is
   // decoded strictly with the binding (Decode.tensor); `call_dense` also rebuilds y with Encode.float32. An IC
   // reject (no such canister or method, the callee trapped or rejected) is `#Rejected` with the IC's reject
-  // code; the callee's own error (#NotFound, ...) comes back unchanged as `#Err`.
+  // code; the callee's own error (#NotFound, ...) comes back unchanged as `#Err`, and a call that was never
+  // made (ic0.call_perform failed) as `#Err(#InvalidState)`.
   type Store = actor {
     get : shared query Text -> async BlobResult;
     dense : shared query (Text, ?Text, Blob) -> async BlobResult;
@@ -466,7 +467,8 @@ persistent actor {
       case (#canister_reject) 4;
       case (#canister_error) 5;
       case (#future n) n;
-      case (#call_error { err_code }) err_code;
+      // ic0.call_perform failed: the call was never made (not a reject of the IC)
+      case (#call_error { err_code }) return #Err(#InvalidState("the call was not made (call_perform answered " # debug_show err_code # "): " # MoError.message(e)));
     };
     #Rejected({ code; message = MoError.message(e) });
   };

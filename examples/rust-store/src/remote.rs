@@ -6,7 +6,8 @@
 //! re-encoded with it (`encode_view`), so what this canister answers is a document it has validated and
 //! rebuilt, byte-identical to the callee's when both follow the spec. An IC reject (no such canister or
 //! method, the callee trapped or rejected) comes back as `Rejected { code; message }` with the IC's reject
-//! code; the callee's own error (`NotFound`, ...) comes back unchanged as `Err`.
+//! code; the callee's own error (`NotFound`, ...) comes back unchanged as `Err`, and a call the IC would not
+//! even make (`ic0.call_perform` failed) as `Err(InvalidState)`.
 
 use crate::{format_error, Error};
 use candid::{CandidType, Deserialize, Principal};
@@ -37,10 +38,9 @@ async fn call_blob<A: candid::utils::ArgumentEncoder>(
             })
         }
         Err(e) => {
-            return Err(CallResult::Rejected {
-                code: 0,
-                message: format!("the call to {canister}.{method} was not made: {e}"),
-            })
+            return Err(CallResult::Err(Error::InvalidState(format!(
+                "the call to {canister}.{method} was not made: {e}"
+            ))))
         }
     };
     let answer: Result<ByteBuf, Error> = response.candid().map_err(|e| {
