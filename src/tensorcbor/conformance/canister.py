@@ -28,6 +28,7 @@ from ..ic.candid import encode as candid_encode
 from ..ic.candid import idl_hash
 from .impl import ImplError, ImplUnavailable
 from .plain import AnswerError, encode_input, read_stream_answer, stream_input
+from .suite import Vector
 from .values import decode_json
 
 METHOD = "tensorcbor_conformance"
@@ -141,6 +142,17 @@ def request(op: str, payload: bytes) -> bytes:
     return candid_encode([("text", op), ("blob", payload)])
 
 
+def request_sizes(v: Vector, encode: bool = True) -> list[int]:
+    """The sizes of the Candid arguments the runner sends for vector `v` (a stream vector's at most: its chunk
+    file is the chunk array, plus a digest and a quota), to compare with the IC's message limit."""
+    if v.kind == "stream":
+        return [len(request("stream_sequential", v.data())) + 34 + 9]
+    sizes = [len(request(f"decode_{v.kind}", v.data()))]
+    if encode and v.valid and v.reencode_identical:
+        sizes.append(len(request(f"encode_{v.kind}", encode_input(v.expected, v.kind))))
+    return sizes
+
+
 class CanisterImpl:
     """The runner's `Impl` over a canister's ``tensorcbor_conformance`` method.
 
@@ -169,7 +181,7 @@ class CanisterImpl:
             reply, used = self.transport.query(self.method, arg)
         except CallFailed as exc:
             self.calls.append(Call(vid, op, len(arg), exc.ic_instructions))
-            raise CallFailed(f"{op} {vid}: {exc}".replace("  ", " "), exc.ic_instructions) from None
+            raise CallFailed(f"{op} {vid}: {exc}", exc.ic_instructions) from None
         self.calls.append(Call(vid, op, len(arg), used))
         try:
             return read_result(reply)
@@ -328,4 +340,4 @@ def read_result(reply: bytes) -> bytes | ConformanceError:
 
 
 __all__ = ["ADAPTER_ERROR", "METHOD", "OPS", "UNSUPPORTED", "Call", "CallFailed", "CanisterImpl",
-           "ConformanceError", "EmulatedCanister", "Transport", "read_result", "request"]
+           "ConformanceError", "EmulatedCanister", "Transport", "read_result", "request", "request_sizes"]
