@@ -281,3 +281,22 @@ def test_fuzz_command_line_takes_a_canister(rust_wasm: Path, tmp_path: Path) -> 
                           env={"PYTHONPATH": str(ROOT / "src"), "PATH": "/usr/bin:/bin"})
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     assert '"canister:tensor_store"' in done.stdout and '"disagreements": 0' in done.stdout
+
+
+def test_the_testing_module_shows_how_to_point_the_strategies_at_a_canister(rust_wasm: Path) -> None:
+    """The example of tensorcbor.testing's docstring, run against the Rust store (fewer examples)."""
+    from hypothesis import given, settings
+
+    import tensorcbor.testing as testing
+
+    doc = testing.__doc__ or ""
+    code = doc.split("the IC's limits (a trap or running out of instructions raises `ImplError`)::", 1)[1]
+    code = "\n".join(line[4:] for line in code.split("\n``canister.calls", 1)[0].splitlines())
+    code = code.replace("target/wasm32-unknown-unknown/release/my_canister.wasm", str(rust_wasm))
+    scope: dict[str, object] = {"given": lambda s: lambda f: settings(max_examples=40, deadline=None)(given(s)(f))}
+    exec(compile(code, "tensorcbor.testing", "exec"), scope)
+    tests = [f for name, f in scope.items() if name.startswith("test_")]
+    assert len(tests) == 3
+    for test in tests:
+        test()  # type: ignore[operator]
+    assert scope["canister"].calls[-1].ic_instructions > 0  # type: ignore[attr-defined]
