@@ -369,3 +369,15 @@ def test_a_missing_tool_stops_the_run_with_what_to_install() -> None:
                           cwd=ROOT, env={"PYTHONPATH": str(ROOT / "src"), "PATH": "/nonexistent"})
     assert done.returncode == 2 and "icp (npm i -g @icp-sdk/icp-cli) or dfx is not on PATH" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_a_module_the_replica_would_refuse_stops_both_commands(tmp_path: Path) -> None:
+    bad = tmp_path / "not.wasm"
+    bad.write_bytes(b"hello")
+    env = {"PYTHONPATH": str(ROOT / "src"), "PATH": "/usr/bin:/bin"}
+    for cmd in (["-m", "tensorcbor", "conformance", "run", "--canister", str(bad)],
+                ["-m", "tensorcbor.fuzz", "--impl", "python", "--impl", f"canister:{bad}", "--count", "5"]):
+        done = subprocess.run([sys.executable, *cmd], capture_output=True, text=True, timeout=300, cwd=tmp_path,
+                              env=env)
+        assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+        assert "the replica would refuse this module at install: DECODE: not a Wasm module" in done.stderr
