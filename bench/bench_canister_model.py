@@ -3,6 +3,7 @@ instructions per embedding at 8, 32 and 128 tokens, upload and load costs, memor
 
     python3 bench/bench_canister_model.py --json
     python3 bench/bench_canister_model.py --json --only-default # skip the SIMD comparison builds
+    python3 bench/bench_canister_model.py --json --only-intercanister  # only the canister-to-canister exchange
 
 Weights are random (no real checkpoint can be downloaded here) with MiniLM's shapes and Hugging Face names,
 written by tensorcbor.save_file; the error is against a float64 numpy forward pass of the same weights. Costs
@@ -14,6 +15,12 @@ wasm SIMD: the default build already runs candle's matrix products in gemm's sim
 them; they are compiled with `#[target_feature(enable = "simd128")]`). `scalar_*` keys are the same canister
 with those kernels switched off (feature `scalar-gemm`), `simd_*` keys a build with `-C target-feature=+simd128`
 for the whole module; `*_saving` = 1 - instructions / the other build's.
+
+Canister to canister (`intercanister_*`, examples/intercanister.py): the Rust and the Motoko tensor-store on one
+emulated network call each other's `get` (a 1 MiB float32 tensor) and `dense` (1024x1024 weight, bias, x of
+1024); `intercanister_ok` is true when every answer is byte-identical to its reference. `*_ic_instructions` is
+the caller's update plus its reply callback, `*_callee_ic_instructions` the callee's method (run as a
+replicated query); cycles of the calls are not modelled.
 """
 
 from __future__ import annotations
@@ -34,6 +41,7 @@ from tensorcbor.ic import QUERY_LIMIT, UPDATE_LIMIT, Canister
 from tensorcbor.ic import wasm as wasm_format
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "examples"))
+import intercanister  # noqa: E402
 import model_canister as mc  # noqa: E402
 
 TOKENS = (8, 32, 128)
@@ -90,7 +98,12 @@ def main() -> None:
     ap.add_argument("--json", action="store_true", help="print one JSON object")
     ap.add_argument("--only-default", action="store_true",
                     help="measure only the default build (skip the scalar-gemm and whole-module simd128 builds)")
+    ap.add_argument("--only-intercanister", action="store_true",
+                    help="measure only the canister-to-canister exchange of the two tensor-stores")
     args = ap.parse_args()
+    if args.only_intercanister:
+        _print(intercanister.exchange(), args.json)
+        return
     shape = mc.MINILM
     weights = mc.bert_weights(shape, seed=0)
     with tempfile.TemporaryDirectory() as tmp:
@@ -109,10 +122,12 @@ def main() -> None:
             key = f"embed_{n}_ic_instructions"
             result[f"gemm_simd_embed_{n}_saving"] = round(1 - result[key] / scalar[key], 3)
             result[f"simd_embed_{n}_saving"] = round(1 - simd[key] / result[key], 3)
-    # Issue 22 item 3 (a Motoko canister calling embed, the Rust canister calling the store) is not done: the
-    # emulation has no inter-canister calls yet.
-    result["intercanister_ok"] = False
-    if args.json:
+    result.update(intercanister.exchange())
+    _print(result, args.json)
+
+
+def _print(result: dict[str, Any], as_json: bool) -> None:
+    if as_json:
         print(json.dumps(result, indent=1))
     else:
         for k, v in result.items():

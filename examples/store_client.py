@@ -109,6 +109,16 @@ class StoreClient(UploadClient):
     def dense(self, weight: str, bias: str | None, x: bytes) -> tuple[Any, Result]:
         return self._query("dense", [("text", weight), (("opt", "text"), bias), ("blob", x)])
 
+    def call_get(self, canister: bytes, name: str, caller: bytes | None = None) -> tuple[Any, Result]:
+        """`get` of another canister, called by this one (its `Result.followups` are the messages it caused)."""
+        return self._update("call_get", [("principal", canister), ("text", name)], caller)
+
+    def call_dense(self, canister: bytes, weight: str, bias: str | None, x: bytes,
+                   caller: bytes | None = None) -> tuple[Any, Result]:
+        """`dense` of another canister, called by this one."""
+        return self._update("call_dense", [("principal", canister), ("text", weight), (("opt", "text"), bias),
+                                           ("blob", x)], caller)
+
     def fetch(self, name: str, doc_size: int) -> bytes:
         """A tensor document of any size: `get`, or `get_range` pieces when it exceeds one reply."""
         if doc_size <= MAX_REPLY:

@@ -57,6 +57,8 @@ echo "== cargo build (no_std, --no-default-features)"; cargo build --quiet --man
 echo "== wasm32 (no_std crate + probe module)"; source scripts/wasm32-toolchain.sh
 cargo build --quiet --manifest-path bindings/rust/Cargo.toml -p tensorcbor --no-default-features --features stream \
   --target wasm32-unknown-unknown "${WASM32_CARGO_FLAGS[@]}"
+cargo build --quiet --manifest-path bindings/rust/Cargo.toml -p tensorcbor --no-default-features --features conformance \
+  --target wasm32-unknown-unknown "${WASM32_CARGO_FLAGS[@]}"
 cargo build --quiet --locked --manifest-path bindings/rust/Cargo.toml -p tensorcbor-wasm-probe --profile wasm \
   --target wasm32-unknown-unknown "${WASM32_CARGO_FLAGS[@]}"
 cargo clippy --quiet --manifest-path bindings/rust/Cargo.toml -p tensorcbor-wasm-probe --features stream \
@@ -68,6 +70,9 @@ echo "== model-canister (fmt + clippy, wasm32; candle)"
   --target wasm32-unknown-unknown --all-features "${WASM32_CARGO_FLAGS[@]/core,alloc/std,panic_abort}" -- -D warnings)
 echo "== quickstart-rust (fmt + clippy, wasm32)"; cargo fmt --manifest-path examples/quickstart-rust/Cargo.toml --check
 cargo clippy --quiet --locked --manifest-path examples/quickstart-rust/Cargo.toml --target wasm32-unknown-unknown \
+  "${WASM32_CARGO_FLAGS[@]/core,alloc/std,panic_abort}" -- -D warnings
+echo "== rust-store (fmt + clippy, wasm32)"; cargo fmt --manifest-path examples/rust-store/Cargo.toml --check
+cargo clippy --quiet --locked --manifest-path examples/rust-store/Cargo.toml --target wasm32-unknown-unknown \
   "${WASM32_CARGO_FLAGS[@]/core,alloc/std,panic_abort}" -- -D warnings
 echo "== pytest"; TENSORCBOR_REQUIRE_ACCEL=1 python3 -m pytest -q -p no:cacheprovider "$@"
 if [ $# -eq 0 ]; then

@@ -15,6 +15,8 @@ import Dec "mo:tensorcbor/Decode";
 import El "mo:tensorcbor/Elements";
 import Enc "mo:tensorcbor/Encode";
 import E "mo:tensorcbor/Errors";
+import MoError "mo:core/Error";
+import Principal "mo:core/Principal";
 import Sha "mo:tensorcbor/Sha256";
 import T "mo:tensorcbor/Types";
 
@@ -295,11 +297,13 @@ persistent actor {
   system func inspect({ caller : Principal; msg : {
     #begin_upload : Any; #put_chunk : Any; #finish : Any; #clear : Any; #allow : Any; #disallow : Any;
     #set_quota : Any; #status : Any; #list : Any; #get : Any; #get_range : Any; #dense : Any;
+    #call_get : Any; #call_dense : Any;
   } }) : Bool {
     switch msg {
       case (#begin_upload _ or #put_chunk _ or #finish _) isUploader(caller);
       case (#clear _ or #allow _ or #disallow _ or #set_quota _) Prim.isController(caller);
       case (#status _ or #list _ or #get _ or #get_range _ or #dense _) true;
+      case (#call_get _ or #call_dense _) true;
     };
   };
 
@@ -441,5 +445,57 @@ persistent actor {
       case (#ok doc) #Ok(doc);
       case (#err e) #Err(#InvalidState("encoding y: " # e.message));
     };
+  };
+
+  // Canister to canister: this store calls another tensor-store canister (the Rust store, or any canister with
+  // the interface of tensor-store.did) and passes tensors as tensorcbor documents both ways. The reply is
+  // decoded strictly with the binding (Decode.tensor); `call_dense` also rebuilds y with Encode.float32. An IC
+  // reject (no such canister or method, the callee trapped or rejected) is `#Rejected` with the IC's reject
+  // code; the callee's own error (#NotFound, ...) comes back unchanged as `#Err`, and a call that was never
+  // made (ic0.call_perform failed) as `#Err(#InvalidState)`.
+  type Store = actor {
+    get : shared query Text -> async BlobResult;
+    dense : shared query (Text, ?Text, Blob) -> async BlobResult;
+  };
+  type CallResult = { #Ok : Blob; #Err : Error; #Rejected : { code : Nat32; message : Text } };
+
+  func rejected(e : MoError.Error) : CallResult {
+    let code : Nat32 = switch (MoError.code(e)) {
+      case (#system_fatal) 1;
+      case (#system_transient) 2;
+      case (#destination_invalid) 3;
+      case (#canister_reject) 4;
+      case (#canister_error) 5;
+      case (#future n) n;
+      // ic0.call_perform failed: the call was never made (not a reject of the IC)
+      case (#call_error { err_code }) return #Err(#InvalidState("the call was not made (call_perform answered " # debug_show err_code # "): " # MoError.message(e)));
+    };
+    #Rejected({ code; message = MoError.message(e) });
+  };
+
+  /// The tensor `name` of `canister` (its `get`), checked by Decode.tensor before it is passed on.
+  public shared func call_get(canister : Principal, name : Text) : async CallResult {
+    let other : Store = actor (Principal.toText(canister));
+    let answer = try { await other.get(name) } catch (e) { return rejected(e) };
+    switch answer {
+      case (#Err e) #Err(e);
+      case (#Ok doc) switch (Dec.tensor(doc)) { case (#ok _) #Ok(doc); case (#err e) #Err(fromError(e)) };
+    };
+  };
+
+  /// `y = W x + b` computed by `canister` (its `dense`) on `x`, a float32 tensor document checked here before
+  /// it is sent; y decoded (float32), its elements read (Elements.toFloat32) and re-encoded (Encode.float32).
+  public shared func call_dense(canister : Principal, weight : Text, bias : ?Text, x : Blob) : async CallResult {
+    switch (Dec.tensor(x)) {
+      case (#err e) return #Err(fromError(e));
+      case (#ok t) if (t.dtype.name != "float32") return #Err(#InvalidArgument("x is " # t.dtype.name # "; expected float32"));
+    };
+    let other : Store = actor (Principal.toText(canister));
+    let answer = try { await other.dense(weight, bias, x) } catch (e) { return rejected(e) };
+    let doc = switch answer { case (#Ok d) d; case (#Err e) return #Err(e) };
+    let yt = switch (Dec.tensor(doc)) { case (#ok t) t; case (#err e) return #Err(fromError(e)) };
+    if (yt.dtype.name != "float32") return #Err(#InvalidArgument("the reply of dense is " # yt.dtype.name # "; expected float32"));
+    let ys = switch (El.toFloat32(yt, scratch)) { case (?a) a; case null return #Err(#InvalidArgument("the reply of dense has no float32 elements")) };
+    switch (Enc.float32(ys, yt.shape, scratch)) { case (#ok y) #Ok(y); case (#err e) #Err(fromError(e)) };
   };
 };

@@ -2,11 +2,14 @@
 //! stable memory, serves its tensors as tensorcbor documents and runs a dense layer on stored weights.
 //! Interface: ../tensor-store.did.
 
+mod conformance;
 mod dense;
+mod remote;
 mod store;
 mod verify;
 
 use candid::{CandidType, Deserialize, Principal};
+use remote::CallResult; // named by export_candid!
 use serde_bytes::ByteBuf;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -133,6 +136,7 @@ fn inspect_message() {
         }
         "clear" | "allow" | "disallow" | "set_quota" => ic_cdk::api::is_controller(&caller),
         "status" | "list" | "get" | "get_range" | "dense" => true,
+        "call_get" | "call_dense" => true,
         _ => false,
     };
     if accept {

@@ -14,8 +14,9 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python3 -m tensorcbor.fuzz", description=__doc__)
     p.add_argument("--impl", action="append", default=[], metavar="SPEC",
                    help="python | python-core | python-pure | python-core-pure (accelerator off) | rust | js | "
-                        "motoko | cmd:COMMAND[@core|@extended]; repeat; the first is the reference (default: python "
-                        "and rust); one alone looks for crashes only")
+                        "motoko | cmd:COMMAND[@core|@extended] | canister:MODULE.wasm[@core|@extended] (a canister's "
+                        "tensorcbor_conformance query under the IC emulation); repeat; the first is the reference "
+                        "(default: python and rust); one alone looks for crashes only")
     p.add_argument("--count", type=int, default=100_000, help="number of inputs (default 100000)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--batch", type=int, default=2000, help="inputs per adapter batch")
@@ -29,7 +30,11 @@ def main(argv: list[str] | None = None) -> int:
                         "e.g. 0.1; every implementation must support it (default 0)")
     p.add_argument("--quiet", action="store_true")
     args = p.parse_args(argv)
-    drivers = [resolve(s, build=not args.no_build, timeout=args.timeout) for s in (args.impl or ["python", "rust"])]
+    try:
+        drivers = [resolve(s, build=not args.no_build, timeout=args.timeout) for s in (args.impl or ["python", "rust"])]
+    except (RuntimeError, ValueError) as exc:
+        sys.stderr.write(f"python3 -m tensorcbor.fuzz: error: {exc}\n")
+        return 2
     # One implementation alone is a robustness campaign: only crashes (and, for python, failed round trips) count.
 
     def show(r: Report) -> None:

@@ -1,5 +1,5 @@
 """An Internet Computer canister host for tests and benchmarks: the replica's module validation, instruction
-metering, system API charges and message limits, on wasmtime (``pip install 'tensorcbor[ic]'``).
+metering, system API charges and message limits, on wasmtime (a dependency of the package).
 
     from tensorcbor.ic import Canister, candid
     c = Canister(Path("store.wasm").read_bytes())
@@ -7,12 +7,16 @@ metering, system API charges and message limits, on wasmtime (``pip install 'ten
     res = c.update("put", candid.encode([("blob", b"...")]))
     res.ic_instructions, res.fuel, res.cycles
 
+Canisters that call each other: ``net = Network()``, ``a = Canister(wasm_a, network=net)``, ``b = Canister(wasm_b,
+network=net)``; then ``a.update(...)`` runs until its call context is answered (calls.py).
+
 What it is and is not: see canister.py. Costs: see costs.py.
 """
 
 from __future__ import annotations
 
 from . import candid, costs
+from .calls import Network
 from .canister import Canister
 from .costs import (
                     INSPECT_MESSAGE_LIMIT,
@@ -25,5 +29,5 @@ from .costs import (
 from .result import Result, Trap
 from .validate import InvalidModule
 
-__all__ = ["Canister", "Result", "Trap", "InvalidModule", "candid", "costs", "UPDATE_LIMIT", "QUERY_LIMIT",
+__all__ = ["Canister", "Network", "Result", "Trap", "InvalidModule", "candid", "costs", "UPDATE_LIMIT", "QUERY_LIMIT",
            "INSPECT_MESSAGE_LIMIT", "INSTALL_LIMIT", "instructions_to_cycles", "update_cycles"]

@@ -7,9 +7,10 @@ wasmtime, refuses at install what the replica refuses (validate.py), meters with
 (instrument.py) and charges the system API as the replica does (costs.py).
 
 What it is NOT: no consensus, subnet or ingress envelope (a message is a Python call); no certification
-(certified data is kept, no certificate is given); no inter-canister calls (``call_*`` trap), so no
-inter-subnet messaging; no cycles balance or accounting beyond converting instructions to cycles
-(costs.py); no timers or heartbeats; an update's 40e9 instructions are one limit, not 2e9 slices over rounds.
+(certified data is kept, no certificate is given); inter-canister calls only between canisters of one
+`Network` (calls.py: no subnets, latency or cross-subnet ordering); no cycles balance or accounting beyond
+converting instructions to cycles (costs.py; cycles attached to calls are ignored); no timers or heartbeats;
+an update's 40e9 instructions are one limit, not 2e9 slices over rounds.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import numpy as np
 import wasmtime
 
 from . import costs
+from .calls import CANISTER_ERROR, CANISTER_REJECT, CallContext, Network, OutCall, principal_text
 from .instrument import (
     BYTEMAP_EXPORT,
     COUNTER_EXPORT,
@@ -31,6 +33,7 @@ from .instrument import (
     FUEL_OVERHEAD_EXPORT,
     MEMORY_EXPORT,
     START_EXPORT,
+    TABLE_EXPORT,
     Instrumented,
     instrument_cached,
 )
@@ -41,6 +44,7 @@ from .validate import InvalidModule, check_body, validate
 from .wasm import WasmFormatError
 
 MAX_STABLE = 16 << 30  # the emulator's cap on stable memory (the IC allows hundreds of GiB); held in RAM
+_DEFAULT_ID = b"\x00\x00\x00\x00\x00\x00\x00\x01\x01\x01"  # a canister's principal unless told
 SYSTEM_METHODS = ("canister_init", "canister_pre_upgrade", "canister_post_upgrade", START_EXPORT)
 
 
@@ -96,11 +100,15 @@ class Canister(SystemApi):
     `performance_counter_scale` (tests only; default 1, the IC's behaviour) multiplies what
     ``ic0.performance_counter`` returns to the canister, as if every instruction cost that many: a canister
     that budgets its own work on the counter (e.g. a verification split over several messages) then shows
-    that behaviour on a small input. Metering, limits and `Result` figures are unaffected."""
+    that behaviour on a small input. Metering, limits and `Result` figures are unaffected.
+
+    `network`: the `Network` (calls.py) whose canisters this one can call and be called by; its principal is
+    then the network's next unless `canister_id` says. Without one, a canister can call only itself."""
 
     def __init__(self, wasm: bytes | Path, *, controllers: Iterable[bytes] = (b"\x01",),
-                 canister_id: bytes = b"\x00\x00\x00\x00\x00\x00\x00\x01\x01\x01", limits: bool = True,
-                 max_stable: int = MAX_STABLE, performance_counter_scale: int = 1) -> None:
+                 canister_id: bytes | None = None, limits: bool = True,
+                 max_stable: int = MAX_STABLE, performance_counter_scale: int = 1,
+                 network: Network | None = None) -> None:
         if performance_counter_scale < 1:
             raise ValueError("performance_counter_scale must be a positive integer")
         self.limits = limits
@@ -108,6 +116,8 @@ class Canister(SystemApi):
         self.performance_counter_scale = performance_counter_scale
         self._loaded = load(wasm)
         self.controllers = set(controllers)
+        if canister_id is None:
+            canister_id = network.next_id() if network is not None else _DEFAULT_ID
         self.canister_id = canister_id
         self.stable = bytearray()
         self.debug: list[str] = []
@@ -120,6 +130,9 @@ class Canister(SystemApi):
         self._caller_ctx: Any = None
         self._txn: list[tuple[int, bytes]] | None = None  # stable memory journal of an upgrade in progress
         self._live: Live | None = None
+        self.network: Network | None = None  # set by Network.add; a lone canister gets a network of its own
+        if network is not None:
+            network.add(self)
 
     # -------------------------------------------------------------- properties
 
@@ -208,7 +221,11 @@ class Canister(SystemApi):
     def update(self, method: str, arg: bytes, caller: bytes | None = None, *, ingress: bool = True) -> Result:
         """An update call. As ingress (the default) it first runs ``canister_inspect_message`` when the module
         exports one, as the IC does: if that traps or does not accept, the call is refused before execution
-        (the Result has no reply, a reject starting with "refused", and the inspect run in `inspect`)."""
+        (the Result has no reply, a reject starting with "refused", and the inspect run in `inspect`).
+
+        If the method calls other canisters (calls.py), the calls, their callbacks and any calls those make
+        run before this returns: the Result's costs are the first message's, its reply or reject the call
+        context's answer, and `followups` every later message (callee methods and callbacks, all canisters)."""
         who = self.first_controller if caller is None else caller
         self._check_arg(arg)
         inspect: Result | None = None
@@ -217,10 +234,102 @@ class Canister(SystemApi):
             if inspect.reject is not None:
                 return Result(None, f"refused by canister_inspect_message: {inspect.reject}", 0, 0, 0, 0,
                               self.wasm64, inspect)
+        network = self.network if self.network is not None else Network().add(self).network
+        assert network is not None
+        context = CallContext(self, who, None)
         res = self._run(f"canister_update {method}", arg, who, self._limit(costs.UPDATE_LIMIT), "update",
-                        method=method)
+                        method=method, context=context)
         res.inspect = inspect
+        res.label = f"{self.label}: update {method}"
+        network.run(res.followups)  # every call made on the way is delivered, even after an early reply
+        network.settle(context)
+        if context.answered:
+            res.reply = context.reply
+            res.reject = None if context.reply is not None else context.reject_message
+            res.reject_code = context.reject_code
         return res
+
+    # -------------------------------------------------------------- inter-canister calls (calls.py)
+
+    @property
+    def label(self) -> str:
+        """How traces name this canister: its principal's text."""
+        return principal_text(self.canister_id)
+
+    def run_request(self, call: OutCall, trace: list[Result]) -> None:
+        """A call from another canister (or this one): its method as an update, or as a replicated query
+        (changes discarded). Traps and missing methods reject the call with CANISTER_ERROR."""
+        assert self.network is not None
+        context = CallContext(self, call.caller.canister_id, call)
+        if self._export(f"canister_update {call.method}") is not None:
+            export, kind, limit = f"canister_update {call.method}", "update", costs.UPDATE_LIMIT
+        elif self._export(f"canister_query {call.method}") is not None:
+            export, kind, limit = f"canister_query {call.method}", "replicated_query", costs.QUERY_LIMIT
+        else:
+            self.network.answer(context, None, CANISTER_ERROR,
+                                f"Canister {self.label} has no update method '{call.method}'")
+            return
+        arg = bytes(call.arg)
+        if self.limits and len(arg) > costs.MAX_MESSAGE:
+            self.network.answer(context, None, CANISTER_ERROR,
+                                f"the argument of {len(arg)} bytes exceeds the {costs.MAX_MESSAGE}-byte limit")
+            return
+        try:
+            res = self._run(export, arg, call.caller.canister_id, self._limit(limit), kind, method=call.method,
+                            context=context, needs_reply=False)
+        except Trap as trap:
+            trace.append(_trapped(trap, f"{self.label}: {kind} {call.method}", self.wasm64))
+            self.network.settle(context, str(trap))
+            return
+        res.label = f"{self.label}: {kind} {call.method}"
+        trace.append(res)
+        self.network.settle(context)
+
+    def run_response(self, call: OutCall, reply: bytes | None, code: int, message: str,
+                     trace: list[Result]) -> None:
+        """The response to a call this canister made: its reply or reject callback as a message of its own, in
+        the call context that made the call; on a trap, that callback is undone and the cleanup callback
+        runs."""
+        assert self.network is not None
+        context = call.context
+        context.outstanding -= 1
+        callback, kind = (call.reply, "reply_callback") if reply is not None else (call.reject, "reject_callback")
+        label = f"{self.label}: {kind} ({call.method})"
+        try:
+            res = self._run_callback(callback.fun, callback.env, reply or b"", kind, context,
+                                     reject=(code, message) if reply is None else (0, ""))
+        except Trap as trap:
+            trace.append(_trapped(trap, label, self.wasm64))
+            if call.cleanup is not None:
+                try:
+                    cleaned = self._run_callback(call.cleanup.fun, call.cleanup.env, b"", "cleanup", context)
+                    cleaned.label = f"{self.label}: cleanup ({call.method})"
+                    trace.append(cleaned)
+                except Trap as failed:
+                    trace.append(_trapped(failed, f"{self.label}: cleanup ({call.method})", self.wasm64))
+            self.network.settle(context, str(trap))
+            return
+        res.label = label
+        trace.append(res)
+        self.network.settle(context)
+
+    def _run_callback(self, fun: int, env: int, arg: bytes, kind: str, context: CallContext, *,
+                      reject: tuple[int, str] = (0, "")) -> Result:
+        live = self._require_instance()
+        table = live.instance.exports(live.store).get(TABLE_EXPORT)
+        if not isinstance(table, wasmtime.Table):
+            raise Trap(f"{kind}: the module has no function table", kind="system_api")
+        size = table.size(live.store)
+        func = table.get(live.store, fun) if fun < size else None
+        if not isinstance(func, wasmtime.Func):
+            raise Trap(f"{kind}: function table index {fun} is out of bounds or empty", kind="wasm")
+        params = [str(t) for t in func.type(live.store).params]
+        if params != ["i64" if self.wasm64 else "i32"] or list(func.type(live.store).results):
+            raise Trap(f"{kind}: function {fun} of the table does not have the callback type", kind="wasm")
+        value = wasmtime.Val.i64(env - (1 << 64) if env >= 1 << 63 else env) if self.wasm64 else \
+            wasmtime.Val.i32(env - (1 << 32) if env >= 1 << 31 else env)
+        return self._run(kind, arg, context.caller, self._limit(costs.UPDATE_LIMIT), kind, context=context,
+                         needs_reply=False, invoke=lambda store: func(store, value), rejected=reject)
 
     def inspect(self, method: str, arg: bytes, caller: bytes | None = None) -> Result:
         """Only the ingress filter of an update call: ``canister_inspect_message`` as the IC runs it before an
@@ -293,17 +402,24 @@ class Canister(SystemApi):
                            bytearray(_view(memory, store)))
 
     def _run(self, export: str, arg: bytes, caller: bytes, limit: int, kind: str, *, needs_reply: bool = True,
-             method: str = "") -> Result:
-        func = self._export(export)
+             method: str = "", context: CallContext | None = None, invoke: Any = None,
+             rejected: tuple[int, str] = (0, "")) -> Result:
         live = self._require_instance()
         store = live.store
-        if func is None:
-            if export in SYSTEM_METHODS:
-                return Result(None, None, 0, 0, 0, 0, self.wasm64)
-            raise Trap(f"the module exports no {export!r}", kind="message")
-        assert isinstance(func, wasmtime.Func)
+        if invoke is None:
+            func = self._export(export)
+            if func is None:
+                if export in SYSTEM_METHODS:
+                    return Result(None, None, 0, 0, 0, 0, self.wasm64)
+                raise Trap(f"the module exports no {export!r}", kind="message")
+            assert isinstance(func, wasmtime.Func)
+            invoke = func
         self._clock += 1_000_000_000
-        msg = self._msg = Message(kind, arg, caller, method, limit, stable_size_before=len(self.stable))
+        msg = self._msg = Message(kind, arg, caller, method, limit, stable_size_before=len(self.stable),
+                                  context=context, reject_code=rejected[0], reject_message=rejected[1])
+        answered_before = context is not None and context.answered
+        if answered_before:
+            msg.replied = True  # a callback of a context already answered may not reply again
         heap_len = live.memory.data_len(store)
         globals_ = [(g, g.value(store)) for g in live.globals]
         self.counter_readings = []
@@ -312,7 +428,7 @@ class Canister(SystemApi):
         store.set_fuel(FUEL_BUDGET)
         error: BaseException | None = None
         try:
-            func(store)
+            invoke(store)
         except Exception as exc:  # noqa: BLE001 - every failure undoes the message, then is reported
             error = exc
         finally:
@@ -322,7 +438,8 @@ class Canister(SystemApi):
         fuel = fuel_used(store.get_fuel(), live.fuel_overhead.value(store))
         if error is None and counter < 0:
             error = Trap("out of instructions", kind="instructions")
-        if error is None and needs_reply and not msg.replied:
+        if error is None and needs_reply and not msg.replied and not msg.outgoing and \
+                (context is None or not context.outstanding):
             error = Trap(f"{export} returned without replying", kind="message")
         if error is None and self.limits and len(msg.reply) > costs.MAX_MESSAGE:
             error = Trap(f"reply of {len(msg.reply)} bytes exceeds the {costs.MAX_MESSAGE}-byte limit",
@@ -334,16 +451,26 @@ class Canister(SystemApi):
                 raise error  # an emulator bug, not the canister's: the message is undone, the error shown
             trap.syscalls, trap.syscall_bytes = msg.syscalls, msg.syscall_bytes
             raise trap from error
-        if kind in ("query", "inspect"):
+        if kind in ("query", "inspect", "replicated_query"):
             self._undo(live, msg, heap_len, globals_)  # the IC discards a query's changes
         else:
             self._commit(live, heap_len)
             if self._txn is not None:
                 self._txn.extend(msg.stable_journal)
+        if context is not None:
+            network = self.network
+            assert network is not None
+            for call in msg.outgoing:
+                network.send(call)  # calls leave only with a committed message
+            if msg.replied and not context.answered:
+                if msg.reject is None:
+                    network.answer(context, bytes(msg.reply))
+                else:
+                    network.answer(context, None, CANISTER_REJECT, msg.reject)
         if kind == "inspect":
             reject = None if msg.accepted else "the canister did not accept the message"
             return Result(None, reject, fuel, msg.syscalls, msg.syscall_bytes, used, self.wasm64)
-        reply = bytes(msg.reply) if msg.replied and msg.reject is None else None
+        reply = bytes(msg.reply) if msg.replied and not answered_before and msg.reject is None else None
         return Result(reply, msg.reject, fuel, msg.syscalls, msg.syscall_bytes, used, self.wasm64)
 
     def _memory_view(self) -> Any:
@@ -413,6 +540,12 @@ def _dirty_pages(live: Live, heap_len: int) -> list[int]:
     ctypes.memset(ctypes.addressof(bytemap), 0, n)
     live.host_dirty = set()
     return sorted(pages)
+
+
+def _trapped(trap: Trap, label: str, wasm64: bool) -> Result:
+    """A trapped message as a trace entry: no reply, the trap as its reject, the costs until the trap."""
+    return Result(None, f"{trap.kind} trap: {trap}", trap.fuel, trap.syscalls, trap.syscall_bytes,
+                  trap.ic_instructions, wasm64, label=label)
 
 
 def _merge(a: Result, b: Result) -> Result:

@@ -84,7 +84,7 @@ SYSTEM_API_OVERHEAD: dict[str, int] = {
     "call_new": 1_500, "call_on_cleanup": 500, "call_perform": 5_000, "call_with_best_effort_response": 500,
     "canister_cycle_balance": 500, "canister_cycle_balance128": 500, "canister_liquid_cycle_balance128": 500,
     "canister_self_copy": 500, "canister_self_size": 500, "canister_status": 500, "canister_version": 500,
-    "certified_data_set": 500, "cycles_burn128": 500, "data_certificate_copy": 500,
+    "certified_data_set": 500, "cost_call": 500, "cycles_burn128": 500, "data_certificate_copy": 500,
     "data_certificate_present": 500, "data_certificate_size": 500, "debug_print": 100, "global_timer_set": 500,
     "in_replicated_execution": 500, "is_controller": 1_000, "msg_arg_data_copy": 500, "msg_arg_data_size": 500,
     "msg_caller_copy": 500, "msg_caller_size": 500, "msg_cycles_accept": 500, "msg_cycles_accept128": 500,
@@ -117,6 +117,7 @@ INSPECT_MESSAGE_LIMIT = 200_000_000
 INSTALL_LIMIT = 300_000_000_000  # install_code: canister_init (with the start function), or a whole upgrade
 UNLIMITED = (1 << 62)  # the limit used when message limits are switched off (conformance runs)
 MAX_MESSAGE = 2 * 1024 * 1024  # ingress argument and reply payload, bytes
+MAX_INTER_CANISTER_PAYLOAD = 2 * 1024 * 1024  # argument of a call between canisters (same subnet or not), bytes
 
 # ------------------------------------------------------------------ cycles (13-node application subnet)
 

@@ -18,7 +18,8 @@ Differences from the replica, none of which change the count:
   ``tensorcbor dirty_pages``, each 64 KiB heap page a store or bulk write touches, so that a trapped message
   is undone by restoring only those pages. Its operators are not metered and are taken out of the fuel.
 Like the replica, it exports the start function as ``canister_start`` (and drops the start section), every
-mutable global (``__persistent_mutable_global_<i>``) and the memory as ``memory``.
+mutable global (``__persistent_mutable_global_<i>``), the memory as ``memory`` and the function table as
+``table`` (the callbacks of inter-canister calls are indices into it).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ FUEL_OVERHEAD_EXPORT = "tensorcbor fuel_overhead"
 START_EXPORT = "canister_start"
 BYTEMAP_EXPORT = "tensorcbor dirty_pages"
 MEMORY_EXPORT = "memory"
+TABLE_EXPORT = "table"  # the function table, through which the emulator runs inter-canister call callbacks
 GLOBAL_EXPORT_PREFIX = "__persistent_mutable_global_"
 
 # wasmtime fuel of the injected code (every operator 1 except block/loop/else/end/nop/drop/return/unreachable,
@@ -336,6 +338,9 @@ def instrument(module: w.Module, check: BodyCheck | None = None) -> Instrumented
         if e.kind == 3:
             exported_globals.add(e.index)
         exports.append(w.enc_name(nm) + bytes([e.kind]) + enc_uleb(e.index))
+    has_table = module.tables or any(i.kind == 1 for i in module.imports)
+    if has_table and not any(e.name == TABLE_EXPORT for e in module.exports):
+        exports.append(w.enc_name(TABLE_EXPORT) + b"\x01\x00")
     if not memory_exported and (module.memories or any(i.kind == 2 for i in module.imports)):
         exports.append(w.enc_name(MEMORY_EXPORT) + b"\x02\x00")
     for i, (_, mutable) in enumerate(module.globals):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from . import costs
 
@@ -28,7 +28,13 @@ class Result:
     """One message: its reply bytes or reject message, and what it cost. `ic_instructions` is the replica's
     count (the unit the IC limits and bills), `fuel` the wasmtime fuel of the original module (about one per
     operator: a second column, comparable with older figures). `syscalls`/`syscall_bytes` count ic0 calls and
-    the bytes they copied. `inspect` is the canister_inspect_message run that preceded an ingress update."""
+    the bytes they copied. `inspect` is the canister_inspect_message run that preceded an ingress update.
+
+    An update that calls other canisters (calls.py) answers when its call context does: `reply`/`reject` are
+    that answer (`reject_code` the IC's code when the answer is a reject from the network: 4 for the
+    canister's own ``msg_reject``, 5 for a trap or no reply), the costs stay the first message's, and
+    `followups` lists every message run for it afterwards (callee methods, callbacks; trapped ones with their
+    trap as `reject`), each with a `label` naming canister, kind and method."""
 
     reply: bytes | None
     reject: str | None
@@ -38,11 +44,19 @@ class Result:
     ic_instructions: int = 0
     wasm64: bool = False
     inspect: Result | None = None
+    label: str = ""
+    reject_code: int = 0
+    followups: list[Result] = field(default_factory=list)
 
     def ok(self) -> bytes:
         if self.reply is None:
             raise Trap(f"rejected: {self.reject}", kind="message")
         return self.reply
+
+    @property
+    def total_ic_instructions(self) -> int:
+        """IC instructions of this message and of every message in `followups` (all canisters)."""
+        return self.ic_instructions + sum(r.ic_instructions for r in self.followups)
 
     @property
     def cycles(self) -> int:

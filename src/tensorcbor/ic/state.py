@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import wasmtime
+
+if TYPE_CHECKING:
+    from .calls import CallContext, OutCall
 
 FUEL_BUDGET = 1 << 62  # wasmtime fuel per message: never the limit (the instruction counter is)
 
@@ -14,7 +18,9 @@ class Message:
     """The message being executed: its argument and caller, what it replied, what it wrote to stable memory."""
 
 
-    kind: str  # init, start, update, query, inspect, pre_upgrade, post_upgrade
+    # init, start, update, query, inspect, pre_upgrade, post_upgrade; for inter-canister calls (calls.py):
+    # replicated_query, reply_callback, reject_callback, cleanup
+    kind: str
     arg: bytes
     caller: bytes
     method: str
@@ -28,6 +34,11 @@ class Message:
     stable_journal: list[tuple[int, bytes]] = field(default_factory=list)
     stable_size_before: int = 0
     dirty: set[int] = field(default_factory=set)
+    context: CallContext | None = None  # the call context an update, replicated query or callback runs in
+    reject_code: int = 0  # in a reject callback: the reject's code and message (msg_reject_code, msg_reject_msg)
+    reject_message: str = ""
+    building: OutCall | None = None  # the call between call_new and call_perform
+    outgoing: list[OutCall] = field(default_factory=list)  # performed calls, sent if the message commits
 
 
 @dataclass

@@ -14,17 +14,25 @@ from typing import Any
 import wasmtime
 
 from . import costs
+from .calls import Callback, OutCall
 from .instrument import DIRTY_SHIFT, MEMORY_EXPORT
 from .result import Trap
 from .state import Live, Message, fuel_used
 
 PAGE = 65536
+# The replica's names of the message kinds, for its "cannot be executed in <mode> mode" errors.
+MODE = {"update": "update", "query": "non replicated query", "replicated_query": "replicated query",
+        "reply_callback": "reply callback", "reject_callback": "reject callback", "cleanup": "cleanup",
+        "init": "init", "post_upgrade": "init", "start": "start", "pre_upgrade": "pre upgrade",
+        "inspect": "inspect message"}
+CALLING = ("update", "reply_callback", "reject_callback")  # the kinds that may make calls
 
 
 class SystemApi:
     """The ic0 functions; the canister state they use is declared here and set by `Canister`."""
 
     controllers: set[bytes]
+    limits: bool
     canister_id: bytes
     stable: bytearray
     max_stable: int
@@ -53,7 +61,7 @@ class SystemApi:
             if msg is None:
                 raise Trap(f"ic0.{name} called outside a message", kind="system_api")
             if impl is None:
-                raise Trap(f"ic0.{name} is not emulated (no inter-canister calls, cycles or certificates)",
+                raise Trap(f"ic0.{name} is not emulated (certificates, canister creation, ...)",
                            kind="system_api")
             msg.syscalls += 1
             self._charge(overhead)
@@ -108,11 +116,97 @@ class SystemApi:
         self._log_used = min(costs.CANISTER_LOG_CAPACITY, self._log_used + size)
         return charge
 
+    @staticmethod
+    def _only(msg: Message, name: str, kinds: tuple[str, ...]) -> None:
+        """The replica's refusal of a system API call outside the message kinds that may make it."""
+        if msg.kind not in kinds:
+            raise Trap(f'"ic0_{name}" cannot be executed in {MODE.get(msg.kind, msg.kind)} mode',
+                       kind="system_api")
+
+    @staticmethod
+    def _refuse(msg: Message, name: str, kinds: tuple[str, ...]) -> None:
+        if msg.kind in kinds:
+            raise Trap(f'"ic0_{name}" cannot be executed in {MODE.get(msg.kind, msg.kind)} mode',
+                       kind="system_api")
+
     def _ic0_msg_arg_data_size(self, msg: Message) -> int:
+        self._refuse(msg, "msg_arg_data_size", _WITHOUT_ARG)
         return len(msg.arg)
 
     def _ic0_msg_arg_data_copy(self, msg: Message, dst: int, offset: int, size: int) -> None:
+        self._refuse(msg, "msg_arg_data_copy", _WITHOUT_ARG)
         self._copy_out(msg, msg.arg, dst, offset, size)
+
+    # ------------------------------------------------------------------ inter-canister calls (calls.py)
+
+    def _ic0_call_new(self, msg: Message, callee_src: int, callee_size: int, name_src: int, name_size: int,
+                      reply_fun: int, reply_env: int, reject_fun: int, reject_env: int) -> None:
+        self._charge(callee_size + name_size)
+        msg.syscall_bytes += callee_size + name_size
+        self._only(msg, "call_new", CALLING)
+        assert msg.context is not None
+        callee = self._read(callee_src, callee_size)
+        method = self._read(name_src, name_size).decode("utf-8", "replace")
+        # a call still under construction is discarded, as the replica does
+        msg.building = OutCall(self, msg.context, callee, method,  # type: ignore[arg-type]
+                               Callback(reply_fun, reply_env), Callback(reject_fun, reject_env))
+
+    def _building(self, msg: Message, name: str) -> OutCall:
+        self._only(msg, name, CALLING)
+        if msg.building is None:
+            raise Trap(f"ic0.{name}: no call is under construction (call ic0.call_new first)", kind="system_api")
+        return msg.building
+
+    def _ic0_call_data_append(self, msg: Message, src: int, size: int) -> None:
+        self._charge(costs.BYTE_TRANSMISSION_COST * size)
+        msg.syscall_bytes += size
+        call = self._building(msg, "call_data_append")
+        call.arg += self._read(src, size)
+        if self.limits and len(call.arg) > costs.MAX_INTER_CANISTER_PAYLOAD:
+            raise Trap(f"ic0.call_data_append: the call's argument exceeds the "
+                       f"{costs.MAX_INTER_CANISTER_PAYLOAD}-byte limit", kind="system_api")
+
+    def _ic0_call_on_cleanup(self, msg: Message, fun: int, env: int) -> None:
+        call = self._building(msg, "call_on_cleanup")
+        if call.cleanup is not None:
+            raise Trap("ic0.call_on_cleanup: the call already has a cleanup callback", kind="system_api")
+        call.cleanup = Callback(fun, env)
+
+    def _ic0_call_cycles_add(self, msg: Message, amount: int) -> None:
+        self._building(msg, "call_cycles_add")  # cycles are not accounted: the amount is ignored
+
+    def _ic0_call_cycles_add128(self, msg: Message, high: int, low: int) -> None:
+        self._building(msg, "call_cycles_add128")
+
+    def _ic0_call_with_best_effort_response(self, msg: Message, timeout_seconds: int) -> None:
+        self._building(msg, "call_with_best_effort_response")  # accepted; no call ever times out here
+
+    def _ic0_call_perform(self, msg: Message) -> int:
+        call = self._building(msg, "call_perform")
+        msg.building = None
+        msg.outgoing.append(call)
+        return 0
+
+    def _ic0_msg_reject_code(self, msg: Message) -> int:
+        self._only(msg, "msg_reject_code", ("reply_callback", "reject_callback"))
+        return msg.reject_code
+
+    def _ic0_msg_reject_msg_size(self, msg: Message) -> int:
+        self._only(msg, "msg_reject_msg_size", ("reject_callback",))
+        return len(msg.reject_message.encode())
+
+    def _ic0_msg_reject_msg_copy(self, msg: Message, dst: int, offset: int, size: int) -> None:
+        self._only(msg, "msg_reject_msg_copy", ("reject_callback",))
+        self._copy_out(msg, msg.reject_message.encode(), dst, offset, size)
+
+    def _ic0_msg_deadline(self, msg: Message) -> int:
+        return 0  # every call here is a guaranteed-response call
+
+    def _ic0_cost_call(self, msg: Message, method_name_size: int, payload_size: int, dst: int) -> None:
+        self._write(dst, bytes(16))  # cycles are not accounted: a call costs 0 here
+
+    def _ic0_canister_liquid_cycle_balance128(self, msg: Message, dst: int) -> None:
+        self._write(dst, (10**13).to_bytes(16, "little"))  # the nominal balance of canister_cycle_balance128
 
     def _ic0_msg_caller_size(self, msg: Message) -> int:
         return len(msg.caller)
@@ -132,7 +226,7 @@ class SystemApi:
         msg.accepted = True
 
     def _reply_allowed(self, msg: Message, what: str) -> None:
-        if msg.kind not in ("update", "query"):
+        if msg.kind not in _REPLYING:
             raise Trap(f"{what} in {msg.kind}, which cannot reply", kind="system_api")
         if msg.replied:
             raise Trap(f"{what} after the reply", kind="system_api")
@@ -277,3 +371,7 @@ class SystemApi:
 
     def _ic0_stable_read(self, msg: Message, dst: int, offset: int, size: int) -> None:
         self._ic0_stable64_read(msg, dst, offset, size)
+
+
+_WITHOUT_ARG = ("reject_callback", "cleanup")
+_REPLYING = ("update", "query", "replicated_query", "reply_callback", "reject_callback")

@@ -60,6 +60,7 @@ _COMMON: dict[str, tuple[str, str]] = {
     "msg_cycles_refunded128": ("I", ""), "msg_cycles_accept128": ("llI", ""), "is_controller": ("II", "i"),
     "in_replicated_execution": ("", "i"), "cycles_burn128": ("llI", ""),
     "call_with_best_effort_response": ("i", ""), "msg_deadline": ("", "l"),
+    "cost_call": ("llI", ""), "canister_liquid_cycle_balance128": ("I", ""),
 }
 _WASM32_ONLY: dict[str, tuple[str, str]] = {
     "call_cycles_add": ("l", ""), "stable_size": ("", "i"), "stable_grow": ("i", "i"), "stable_read": ("iii", ""),
