@@ -115,6 +115,28 @@ def test_the_model_survives_an_upgrade(wasm: bytes, model: Any) -> None:
     assert before.tobytes() == after.tobytes()
 
 
+def test_an_upload_continues_across_an_upgrade(wasm: bytes, model: Any) -> None:
+    """The upload state machine is rust-store's (examples/store-upload): an upgrade between chunks keeps the
+    chunks in stable memory and the receiver's place, and the settings of the install."""
+    c, client = _fresh(wasm)
+    chunks = list(stream.chunks(model[1]))
+    half = len(chunks) // 2
+    assert client.begin_upload(chunks[0], stream.stream_digest(chunks[0]))[0][0] == "Ok"
+    for chunk in chunks[1:half]:
+        assert client.put_chunk(chunk)[0][0] == "Ok"
+    before = client.status()[0]["upload"]
+    c.upgrade()
+    assert client.status()[0]["upload"] == before
+    tag, err = client.put_chunk(chunks[half - 1])[0]
+    assert tag == "Err" and err[1]["code"] == "DUPLICATE_CHUNK"
+    for chunk in chunks[half:]:
+        assert client.put_chunk(chunk)[0][0] == "Ok"
+    assert client.finish()[0][0] == "Ok"
+    ids = [101, 5, 6, 102]
+    got, _ = _embedding(client, ids)
+    assert mc.max_rel_err(got, mc.reference_embedding(model[0], ids, SHAPE)) < TOL
+
+
 def test_upload_is_verified_and_controller_only(wasm: bytes, model: Any) -> None:
     c, client = _fresh(wasm)
     tag, (kind, _) = client.embed([1, 2])[0]
