@@ -74,6 +74,9 @@ cargo clippy --quiet --locked --manifest-path examples/quickstart-rust/Cargo.tom
 echo "== rust-store (fmt + clippy, wasm32)"; cargo fmt --manifest-path examples/rust-store/Cargo.toml --check
 cargo clippy --quiet --locked --manifest-path examples/rust-store/Cargo.toml --target wasm32-unknown-unknown \
   "${WASM32_CARGO_FLAGS[@]/core,alloc/std,panic_abort}" -- -D warnings
+echo "== store-upload (fmt + clippy, wasm32)"; cargo fmt --manifest-path examples/store-upload/Cargo.toml --check
+cargo clippy --quiet --locked --manifest-path examples/store-upload/Cargo.toml --target wasm32-unknown-unknown \
+  "${WASM32_CARGO_FLAGS[@]/core,alloc/std,panic_abort}" -- -D warnings
 echo "== pytest"; TENSORCBOR_REQUIRE_ACCEL=1 python3 -m pytest -q -p no:cacheprovider "$@"
 if [ $# -eq 0 ]; then
   echo "== pytest, bundle tests with the accelerator off (TENSORCBOR_NO_ACCEL=1)"
