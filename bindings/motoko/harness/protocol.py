@@ -8,12 +8,11 @@ encoder must choose float widths and sort keys itself). The answer is the JSON t
 from __future__ import annotations
 
 import json
-import math
-import struct
 import subprocess
 from pathlib import Path
 from typing import Any
 
+from tensorcbor.conformance.plain import encode_input
 from tensorcbor.ic import Canister, Trap
 from tensorcbor.ic.candid import candid_blob, parse_candid_blob
 
@@ -38,63 +37,9 @@ def build(entry: Path = ADAPTER_SRC, wasm: Path = ADAPTER_WASM, target: str = "i
     return wasm
 
 
-def _head(major: int, arg: int) -> bytes:
-    mt = major << 5
-    if arg < 24:
-        return bytes((mt | arg,))
-    for ai, width in ((24, 1), (25, 2), (26, 4), (27, 8)):
-        if arg < 1 << (8 * width):
-            return bytes((mt | ai,)) + arg.to_bytes(width, "big")
-    raise ValueError(f"argument {arg} does not fit 64 bits")
-
-
-def _text(s: str) -> bytes:
-    raw = s.encode("utf-8")
-    return _head(3, len(raw)) + raw
-
-
-_SPECIAL = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf, "-0": -0.0}
-
-
-def _meta(j: Any) -> bytes:
-    if j is None:
-        return b"\xf6"
-    if j is True:
-        return b"\xf5"
-    if j is False:
-        return b"\xf4"
-    if isinstance(j, str):
-        return _text(j)
-    (tag, body), = j.items()
-    if tag == "int":
-        n = int(body)
-        return _head(0, n) if n >= 0 else _head(1, -1 - n)
-    if tag == "float":
-        return b"\xfb" + struct.pack(">d", _SPECIAL.get(body, None) if body in _SPECIAL else float(body))
-    if tag == "bytes":
-        raw = bytes.fromhex(body)
-        return _head(2, len(raw)) + raw
-    if tag == "array":
-        return _head(4, len(body)) + b"".join(_meta(x) for x in body)
-    if tag == "map":
-        return _head(5, len(body)) + b"".join(_text(k) + _meta(v) for k, v in reversed(body))
-    raise ValueError(f"unknown typed JSON value {tag!r}")
-
-
-def _tensor(t: dict[str, Any]) -> bytes:
-    out = _text(t["dtype"]) + _head(4, len(t["shape"])) + b"".join(_head(0, int(d)) for d in t["shape"])
-    if "strings" in t:
-        return out + _head(4, len(t["strings"])) + b"".join(_text(s) for s in t["strings"])
-    raw = bytes.fromhex(t["data_hex"])
-    return out + _head(2, len(raw)) + raw
-
-
 def encode_request(value: dict[str, Any], kind: str) -> bytes:
-    if kind == "tensor":
-        return b"et" + b"\x83" + _tensor(value)
-    body = _head(4, len(value["tensors"])) + b"".join(
-        b"\x84" + _text(t["name"]) + _tensor(t)[0:] for t in value["tensors"])
-    return b"eb" + b"\x82" + _meta(value["metadata"]) + body
+    """The value as plain CBOR (tensorcbor.conformance.plain, the one copy of that conversion) behind the op tag."""
+    return (b"et" if kind == "tensor" else b"eb") + encode_input(value, kind)
 
 
 def decode_request(doc: bytes, kind: str) -> bytes:

@@ -24,6 +24,8 @@
 //!   the record `{ code : text; offset : nat64; message : text }` for canister methods.
 //! - Feature `stream`: the `stream` module, chunked streams of SPEC.md §10 (verified receivers,
 //!   incremental decoding); its docs say what a canister keeps between messages.
+//! - Feature `conformance`: the `conformance` module, the canister conformance method (`answer`), so that
+//!   `tensorcbor conformance run --canister X.wasm` checks a canister's own module.
 //! - Feature `candle` (std): the `candle` module, a `candle_nn::VarBuilder` backend over a decoded bundle.
 //!
 //! ```
@@ -46,6 +48,8 @@ pub mod candid;
 #[cfg(feature = "candle")]
 pub mod candle;
 mod cbor;
+#[cfg(feature = "conformance")]
+pub mod conformance;
 mod decode;
 mod dtype;
 mod dtype_table;

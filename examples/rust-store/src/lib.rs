@@ -2,6 +2,7 @@
 //! stable memory, serves its tensors as tensorcbor documents and runs a dense layer on stored weights.
 //! Interface: ../tensor-store.did.
 
+mod conformance;
 mod dense;
 mod store;
 mod verify;

@@ -14,8 +14,9 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python3 -m tensorcbor.fuzz", description=__doc__)
     p.add_argument("--impl", action="append", default=[], metavar="SPEC",
                    help="python | python-core | python-pure | python-core-pure (accelerator off) | rust | js | "
-                        "motoko | cmd:COMMAND[@core|@extended]; repeat; the first is the reference (default: python "
-                        "and rust); one alone looks for crashes only")
+                        "motoko | cmd:COMMAND[@core|@extended] | canister:MODULE.wasm[@core|@extended] (a canister's "
+                        "tensorcbor_conformance query under the IC emulation); repeat; the first is the reference "
+                        "(default: python and rust); one alone looks for crashes only")
     p.add_argument("--count", type=int, default=100_000, help="number of inputs (default 100000)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--batch", type=int, default=2000, help="inputs per adapter batch")

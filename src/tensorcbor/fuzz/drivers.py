@@ -27,7 +27,7 @@ from ..conformance.values import decode_json, encode_json
 from .streams import STREAM
 from .streams import request as stream_request
 
-__all__ = ["Driver", "PythonDriver", "AdapterDriver", "resolve", "repo_root"]
+__all__ = ["Driver", "PythonDriver", "AdapterDriver", "CanisterDriver", "resolve", "repo_root"]
 
 Answer = dict[str, Any]
 """A protocol answer: the decoded value, {"error": CODE, "offset": N}, or {"crash": why} (harness-made)."""
@@ -225,6 +225,50 @@ class AdapterDriver:
             proc.wait()
 
 
+class CanisterDriver:
+    """A canister's ``tensorcbor_conformance`` query (conformance/README.md, "Checking a canister") under the IC
+    emulation: each input is one query to the module as deployed, with the IC's instruction limit. A trap, running
+    out of instructions or a malformed reply is a crash of that input. An input over the IC's 2 MiB message limit
+    (a mutation of the 16 MiB conformance vector) is delivered anyway, with the limits off for that call: no
+    deployed canister receives it, but the decoder's verdict is still compared."""
+
+    def __init__(self, wasm: str | Path, profile: str = "core", name: str | None = None) -> None:
+        from ..conformance.canister import CanisterImpl
+
+        self.impl = CanisterImpl(Path(wasm), lift_message_limit=True)
+        self.name = name or f"canister:{Path(wasm).stem}"
+        self.profile = profile
+        self.ic_instructions = 0
+        """IC instructions of every query so far (the calls whose cost is known)."""
+        self._batch: list[tuple[str, bytes]] = []
+
+    def start(self, batch: list[tuple[str, bytes]]) -> None:
+        self._batch = batch
+
+    def answer(self, kind: str, data: bytes) -> Answer:
+        from ..conformance.impl import ImplError
+
+        try:
+            if kind == STREAM:
+                out = self.impl.stream("input", stream_request(data))
+            else:
+                out = self.impl.decode("input", data, kind)
+        except ImplError as exc:
+            return {"crash": str(exc)[:500]}
+        out.pop("message", None)
+        return out
+
+    def finish(self) -> list[Answer]:
+        batch, self._batch = self._batch, []
+        out = [self.answer(kind, data) for kind, data in batch]
+        self.ic_instructions += sum(c.ic_instructions or 0 for c in self.impl.calls)
+        self.impl.calls.clear()
+        return out
+
+    def close(self) -> None:
+        self.impl.close()
+
+
 def _request(kind: str, data: bytes) -> dict[str, Any]:
     if kind == STREAM:
         return stream_request(data)
@@ -311,7 +355,8 @@ def resolve(spec: str, *, build: bool = True, timeout: float = 30.0) -> Driver:
     ``python`` (Extended when zstandard is installed; through the compiled accelerator when installed),
     ``python-core``, either with ``-pure`` (the accelerator off), ``rust`` (built with
     cargo; Core profile), ``js`` (bindings/js built with npm; Core), ``motoko`` (bindings/motoko/adapter, Core), or
-    ``cmd:COMMAND[@core|@extended]`` for any adapter program.
+    ``cmd:COMMAND[@core|@extended]`` for any adapter program, or ``canister:MODULE.wasm[@core|@extended]`` for a
+    canister implementing the conformance method (run under the IC emulation).
     """
     if spec in ("python", "python-pure", "python-core", "python-core-pure"):
         return PythonDriver("core" if "core" in spec else "extended", pure=spec.endswith("-pure"))
@@ -324,10 +369,15 @@ def resolve(spec: str, *, build: bool = True, timeout: float = 30.0) -> Driver:
         if found is None:
             raise RuntimeError("no Motoko adapter: bindings/motoko/adapter does not exist or is not executable")
         return AdapterDriver(found, "core", "motoko", timeout)
-    if spec.startswith("cmd:"):
-        command, _, profile = spec[4:].rpartition("@") if "@" in spec else (spec[4:], "", "core")
+    if spec.startswith(("cmd:", "canister:")):
+        scheme, _, rest = spec.partition(":")
+        target, _, profile = rest.rpartition("@") if "@" in rest else (rest, "", "core")
         if profile not in ("core", "extended"):
             raise ValueError(f"profile must be core or extended, not {profile!r}")
-        return AdapterDriver(command, profile, None, timeout)
-    raise ValueError(f"unknown implementation {spec!r}: use python, python-core (either with -pure), rust, js, motoko "
-                     "or cmd:COMMAND")
+        if scheme == "cmd":
+            return AdapterDriver(target, profile, None, timeout)
+        if not Path(target).is_file():
+            raise RuntimeError(f"no canister module {target}: build the .wasm first")
+        return CanisterDriver(target, profile)
+    raise ValueError(f"unknown implementation {spec!r}: use python, python-core (either with -pure), rust, js, motoko, "
+                     "cmd:COMMAND or canister:MODULE.wasm")
