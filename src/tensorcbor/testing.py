@@ -17,6 +17,31 @@ Use them to check your own encoder, decoder or canister against the reference co
             my_decode(blob)
         assert exc.value.code == code
 
+A canister is checked through its ``tensorcbor_conformance`` query (conformance/README.md, "Checking a
+canister"): `CanisterImpl` installs the module once under the IC emulation and each example is one query, with
+the IC's limits (a trap or running out of instructions raises `ImplError`)::
+
+    from tensorcbor.conformance.canister import CanisterImpl
+    from tensorcbor.testing import bundle_blobs, invalid_blobs, tensor_blobs
+
+    canister = CanisterImpl("target/wasm32-unknown-unknown/release/my_canister.wasm")
+
+    @given(tensor_blobs())
+    def test_my_canister_round_trips(blob):
+        assert canister.call("decode_tensor", blob) == blob  # ok: its re-encoding, the same bytes
+
+    @given(bundle_blobs())
+    def test_my_canister_round_trips_bundles(blob):
+        assert canister.call("decode_bundle", blob) == blob
+
+    @given(invalid_blobs("tensor"))
+    def test_my_canister_rejects(case):
+        blob, code = case
+        assert canister.decode("example", blob, "tensor")["error"] == code  # its err record, as a dict
+
+``canister.calls[-1].ic_instructions`` is what the last call cost. ``python3 -m tensorcbor.fuzz --impl python
+--impl canister:my_canister.wasm`` runs the differential campaign (these strategies seed its corpus).
+
 Numeric arrays are drawn as raw bit patterns, biased towards the interesting ones
 (zeros of both signs, infinities, quiet and signalling NaNs with payloads,
 subnormals, integer extremes), so every element round-trips bit-exactly.

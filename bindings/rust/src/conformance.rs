@@ -297,7 +297,10 @@ fn stream(input: &[u8], storing: bool) -> Result<Vec<u8>, ConformanceError> {
     }
     let expected = if present(&mut r) {
         let d = bytes(&mut r, "a 32-byte expected digest or null")?;
-        Some(<[u8; 32]>::try_from(d).map_err(|_| adapter("expected_digest is not 32 bytes".into()))?)
+        Some(
+            <[u8; 32]>::try_from(d)
+                .map_err(|_| adapter("expected_digest is not 32 bytes".into()))?,
+        )
     } else {
         None
     };
@@ -319,7 +322,10 @@ fn stream(input: &[u8], storing: bool) -> Result<Vec<u8>, ConformanceError> {
     let (end, document) = if storing {
         let mut rx = StoringReceiver::new(expected, quota, VecStore::default());
         for _ in 0..count {
-            verdict(&mut out, rx.accept(bytes(&mut chunks, "a chunk")?).map(|_| ()));
+            verdict(
+                &mut out,
+                rx.accept(bytes(&mut chunks, "a chunk")?).map(|_| ()),
+            );
         }
         (rx.finish(), rx.store().document())
     } else {
@@ -367,7 +373,9 @@ mod tests {
     #[test]
     fn encode_reads_plain_cbor() {
         // ["uint8", [2], h'0709']
-        let input = [0x83, 0x65, b'u', b'i', b'n', b't', b'8', 0x81, 0x02, 0x42, 7, 9];
+        let input = [
+            0x83, 0x65, b'u', b'i', b'n', b't', b'8', 0x81, 0x02, 0x42, 7, 9,
+        ];
         let want = encode_tensor(DType::Uint8, &[2], &[7, 9]).unwrap();
         assert_eq!(answer("encode_tensor", &input).unwrap(), want);
         // [{"b": 1.0 as binary64, "a": 1}, []]: keys sorted and the float shortened by the encoder.
@@ -379,8 +387,14 @@ mod tests {
             answer("encode_bundle", &bundle).unwrap(),
             encode_bundle(&[], &meta).unwrap()
         );
-        assert_eq!(answer("encode_tensor", &input[..5]).unwrap_err().code, ADAPTER_ERROR);
-        assert_eq!(answer("transmogrify", b"").unwrap_err().code, UNSUPPORTED_OPERATION);
+        assert_eq!(
+            answer("encode_tensor", &input[..5]).unwrap_err().code,
+            ADAPTER_ERROR
+        );
+        assert_eq!(
+            answer("transmogrify", b"").unwrap_err().code,
+            UNSUPPORTED_OPERATION
+        );
     }
 
     #[test]
@@ -388,10 +402,20 @@ mod tests {
         // An array claiming 2^64-1 strings, then nothing: the first missing item ends it.
         let mut input = vec![0x83, 0x66];
         input.extend_from_slice(b"string");
-        input.extend_from_slice(&[0x81, 0x01, 0x9b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]);
-        assert_eq!(answer("encode_tensor", &input).unwrap_err().code, ADAPTER_ERROR);
-        let stream = [0x83, 0xf6, 0xf6, 0x9b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff];
-        assert_eq!(answer("stream_storing", &stream).unwrap_err().code, ADAPTER_ERROR);
+        input.extend_from_slice(&[
+            0x81, 0x01, 0x9b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+        ]);
+        assert_eq!(
+            answer("encode_tensor", &input).unwrap_err().code,
+            ADAPTER_ERROR
+        );
+        let stream = [
+            0x83, 0xf6, 0xf6, 0x9b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+        ];
+        assert_eq!(
+            answer("stream_storing", &stream).unwrap_err().code,
+            ADAPTER_ERROR
+        );
     }
 
     #[test]

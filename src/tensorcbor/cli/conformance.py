@@ -5,14 +5,17 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..conformance.candid import read_output
-from ..conformance.canister import MAX_MESSAGE, CanisterImpl, request_sizes
 from ..conformance.compare import decoded_diffs, first_byte_difference
 from ..conformance.impl import BatchImpl, Impl, ImplUnavailable, ProcessImpl, PythonImpl
 from ..conformance.runner import Result, run, table
 from ..conformance.suite import Vector, load_suite
 from ..conformance.values import decode_json
+
+if TYPE_CHECKING:  # the IC emulation (wasmtime) is imported only when a canister is tested
+    from ..conformance.canister import CanisterImpl
 
 SUITE_HELP = ("suite directory holding manifest.json, or `stream` for the stream suite (default: "
               "$TENSORCBOR_CONFORMANCE_SUITE, else the core and extended suite shipped inside this package)")
@@ -86,11 +89,12 @@ def cmd_run(args: argparse.Namespace) -> int:
               "network)", file=sys.stderr)
         return 2
     impl: Impl
+    canister: CanisterImpl | None = None
     try:
         if args.impl:
             impl = BatchImpl(args.impl, args.timeout) if args.batch else ProcessImpl(args.impl, args.timeout)
         elif args.canister or args.canister_id:
-            impl = _canister(args)
+            impl = canister = _canister(args)
             if not (args.canister and args.lift_message_limit):
                 vectors = _within_message_limit(vectors, encode=not args.decode_only)
         else:
@@ -106,8 +110,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"tensorcbor: error: {exc}; nothing was tested", file=sys.stderr)
         return 2
     print(table(results))
-    if isinstance(impl, CanisterImpl):
-        print(_costs(impl, args.top))
+    if canister is not None:
+        print(_costs(canister, args.top))
     failed = [r for r in results if not r.ok]
     for r in failed[: None if args.verbose else 50]:
         for f in r.failures:
@@ -119,6 +123,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def _canister(args: argparse.Namespace) -> CanisterImpl:
     """The canister under test: a module under the IC emulation, or a deployed canister through icp-cli/dfx."""
+    from ..conformance.canister import CanisterImpl
+
     if args.canister:
         path = Path(args.canister)
         if not path.is_file():
@@ -134,6 +140,8 @@ def _canister(args: argparse.Namespace) -> CanisterImpl:
 def _within_message_limit(vectors: list[Vector], encode: bool) -> list[Vector]:
     """Leave out the vectors whose request cannot be one IC message (over 2 MiB), saying which: a deployed
     canister can never receive them, so they test nothing about it."""
+    from ..conformance.canister import MAX_MESSAGE, request_sizes
+
     kept: list[tuple[Vector, int]] = []
     over: list[tuple[Vector, int]] = []
     for v in vectors:

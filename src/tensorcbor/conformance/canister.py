@@ -86,8 +86,8 @@ class EmulatedCanister:
     messages). `lift_message_limit`: a request over 2 MiB is delivered anyway, with every limit off for that
     call (the IC would refuse it before the canister runs; the emulation can still show what the code does)."""
 
-    def __init__(self, wasm: bytes | str | Path, *, name: str | None = None, lift_message_limit: bool = False,
-                 method: str = METHOD) -> None:
+    def __init__(self, wasm: bytes | bytearray | str | Path, *, name: str | None = None,
+                 lift_message_limit: bool = False, method: str = METHOD) -> None:
         raw = Path(wasm).read_bytes() if isinstance(wasm, (str, Path)) else bytes(wasm)
         self.name = name or (f"canister {Path(wasm).name} (IC emulation)" if isinstance(wasm, (str, Path))
                              else "canister (IC emulation)")
@@ -130,8 +130,7 @@ class EmulatedCanister:
 
 def _trap_message(exc: Trap) -> str:
     if exc.kind == "instructions":
-        return (f"the canister ran out of instructions (the IC's query limit is {costs.QUERY_LIMIT:,}): "
-                f"{exc}")
+        return f"the canister ran out of instructions (the IC's query limit is {costs.QUERY_LIMIT:,})"
     if exc.kind == "message":
         return f"the call was refused: {exc}"
     return f"the canister trapped ({exc.kind}) after {exc.ic_instructions:,} IC instructions: {exc}"
@@ -161,9 +160,9 @@ class CanisterImpl:
     included); `cost_by_vector()` sums them per vector.
     """
 
-    def __init__(self, target: bytes | str | Path | Transport, *, name: str | None = None,
+    def __init__(self, target: bytes | bytearray | str | Path | Transport, *, name: str | None = None,
                  lift_message_limit: bool = False, method: str = METHOD) -> None:
-        if isinstance(target, (bytes, str, Path)):
+        if isinstance(target, (bytes, bytearray, str, Path)):
             self.transport: Transport = EmulatedCanister(target, name=name, lift_message_limit=lift_message_limit,
                                                          method=method)
         else:
@@ -299,8 +298,11 @@ def read_result(reply: bytes) -> bytes | ConformanceError:
     top = r.leb(signed=True)
 
     def entry(t: int) -> tuple[int, Any]:
-        if not 0 <= t < len(table):
-            raise ValueError(f"type {t} where a constructed type was expected")
+        """A type: (constructor, body) of the table, or (the primitive's code, None)."""
+        if t < 0:
+            return t, None
+        if t >= len(table):
+            raise ValueError(f"type index {t} past the type table")
         return table[t]
 
     def fields(t: int, want: int, names: dict[int, str]) -> dict[int, int]:

@@ -1,5 +1,5 @@
 """An Internet Computer canister host for tests and benchmarks: the replica's module validation, instruction
-metering, system API charges and message limits, on wasmtime (``pip install 'tensorcbor[ic]'``).
+metering, system API charges and message limits, on wasmtime (a dependency of the package).
 
     from tensorcbor.ic import Canister, candid
     c = Canister(Path("store.wasm").read_bytes())
