@@ -376,8 +376,8 @@ def test_metadata_floats_take_their_shortest_width(codec: Codec) -> None:
 
 
 def test_readme_example_compiles_and_runs(codec: Codec) -> None:
-    """The README's first example: typed access, typed encoding, chunked upload and the Candid error record,
-    compiled and run under the emulation (tensorcbor.ic)."""
+    """The README's first example: typed access, typed encoding, chunked upload, the Candid error record and the
+    conformance method, compiled and run under the emulation (tensorcbor.ic)."""
     text = (MOTOKO / "README.md").read_text(encoding="utf-8")
     source = text.split("```motoko\n", 1)[1].split("```", 1)[0]
     entry = MOTOKO / "build" / "readme" / "ReadmeExample.mo"
@@ -408,4 +408,7 @@ def test_readme_example_compiles_and_runs(codec: Codec) -> None:
     got = call("slice", [("nat", 2), ("nat", 3)])
     assert got[0] == "ok" and np.array(got[1], np.float32).tobytes() == arr.reshape(-1)[2:5].tobytes()
     assert call("slice", [("nat", 5), ("nat", 3)])[1]["code"] == "SHAPE_MISMATCH"
+    assert call("tensorcbor_conformance", [("text", "decode_tensor"), ("blob", doc)]) == ("ok", doc)
+    tag, err = call("tensorcbor_conformance", [("text", "decode_tensor"), ("blob", doc[:-1])])
+    assert (tag, err["code"]) == ("err", "TRUNCATED")
 
