@@ -300,3 +300,72 @@ def test_the_testing_module_shows_how_to_point_the_strategies_at_a_canister(rust
     for test in tests:
         test()  # type: ignore[operator]
     assert scope["canister"].calls[-1].ic_instructions > 0  # type: ignore[attr-defined]
+
+
+# ------------------------------------------------------------------ a deployed canister (through a stand-in tool)
+
+_FAKE_TOOL = """#!{python}
+# A stand-in for icp-cli / dfx: logs its command line, then answers the query from the module under the emulation
+# (what the real tool would get from the deployed canister), printing the reply as hex.
+import os, sys
+from pathlib import Path
+sys.path.insert(0, {src!r})
+from tensorcbor.conformance.canister import EmulatedCanister
+args = sys.argv[1:]
+with open(os.environ["FAKE_LOG"], "a") as log:
+    log.write(" ".join([Path(sys.argv[0]).name, *args]) + "\\n")
+if os.environ.get("FAKE_FAIL"):
+    sys.stderr.write("Error: the replica returned a reject: canister trapped\\n")
+    sys.exit(1)
+if Path(sys.argv[0]).name == "icp":
+    method, arg = args[3], Path(args[args.index("--args-file") + 1]).read_bytes()
+else:
+    method, arg = args[-1], bytes.fromhex(Path(args[args.index("--argument-file") + 1]).read_text())
+reply, _ = EmulatedCanister(os.environ["FAKE_WASM"]).query(method, arg)
+print(reply.hex())
+"""
+
+
+@pytest.mark.parametrize("tool", ["icp", "dfx"])
+def test_a_deployed_canister_is_called_through_the_tool(tool: str, rust_wasm: Path, tmp_path: Path) -> None:
+    """--canister-id ID --network URL sends each query through icp-cli or dfx. No replica or tool runs here, so a
+    stand-in takes their place: it checks the command line the runner builds and answers from the module."""
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    fake = bindir / tool
+    fake.write_text(_FAKE_TOOL.format(python=sys.executable, src=str(ROOT / "src")))
+    fake.chmod(0o755)
+    log = tmp_path / "calls.log"
+    env = {"PYTHONPATH": str(ROOT / "src"), "PATH": f"{bindir}:/usr/bin:/bin", "FAKE_LOG": str(log),
+           "FAKE_WASM": str(rust_wasm)}
+    ids = ["bundle-empty", "trailing-f32-zero"]
+    suite = load_suite()
+    assert all(suite.get(i) for i in ids)
+    cmd = [sys.executable, "-m", "tensorcbor", "conformance", "run", "--canister-id", "aaaaa-aa", "--network",
+           "https://icp-api.io", "--via", tool, "--timeout", "600", *(a for i in ids for a in ("--id", i))]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=ROOT, env=env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"implementation: canister aaaaa-aa on https://icp-api.io (through {tool})" in done.stdout
+    assert re.search(r"^total\s+2\s+0$", done.stdout, re.M) and "IC instructions: not known" in done.stdout
+    calls = log.read_text().splitlines()
+    assert len(calls) == 3  # two decodes, one encode
+    if tool == "icp":
+        assert all(re.fullmatch(r"icp canister call aaaaa-aa tensorcbor_conformance --query --args-file \S+ "
+                                r"--args-format bin --output hex --network https://icp-api.io --root-key mainnet", c)
+                   for c in calls), calls
+    else:
+        assert all(re.fullmatch(r"dfx canister call --network https://icp-api.io --query --type raw --argument-file "
+                                r"\S+ --output raw aaaaa-aa tensorcbor_conformance", c) for c in calls), calls
+    env["FAKE_FAIL"] = "1"
+    failed = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=ROOT, env=env)
+    assert failed.returncode == 1 and re.search(r"^total\s+0\s+2$", failed.stdout, re.M), failed.stdout
+    assert f"{tool} exited with status 1 (a trap, a reject or no connection): Error: the replica returned a reject" \
+        in failed.stdout
+
+
+def test_a_missing_tool_stops_the_run_with_what_to_install() -> None:
+    done = subprocess.run([sys.executable, "-m", "tensorcbor", "conformance", "run", "--canister-id", "aaaaa-aa",
+                           "--network", "http://127.0.0.1:4943"], capture_output=True, text=True, timeout=120,
+                          cwd=ROOT, env={"PYTHONPATH": str(ROOT / "src"), "PATH": "/nonexistent"})
+    assert done.returncode == 2 and "icp (npm i -g @icp-sdk/icp-cli) or dfx is not on PATH" in done.stderr
+    assert "Traceback" not in done.stderr

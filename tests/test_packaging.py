@@ -140,6 +140,7 @@ def test_installed_wheel_runs_the_suite_outside_the_checkout(wheel: Path, tmp_pa
     assert pip.returncode == 0, pip.stdout[-2000:] + pip.stderr[-2000:]
     listed = subprocess.run([py, "-m", "pip", "list", "--format=freeze"], capture_output=True, text=True).stdout
     assert not re.search(r"^(pytest|hypothesis|safetensors|onnx|gguf|torch|msgpack)==", listed, re.M), listed
+    assert re.search(r"^wasmtime==", listed, re.M), listed  # the IC emulation is part of every install (issue 24)
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "TENSORCBOR_CONFORMANCE_SUITE")}
@@ -174,6 +175,15 @@ def test_installed_wheel_runs_the_suite_outside_the_checkout(wheel: Path, tmp_pa
     assert unknown.returncode != 0 and "Traceback" not in unknown.stderr and "no-such-vector" in unknown.stderr
     stream = run("conformance", "run", "--suite", "stream")
     assert stream.returncode == 0 and re.search(r"total\s+\d+\s+0$", stream.stdout.strip()), stream.stdout[-800:]
+    # A canister's own module, checked from this extra-free install (issue 24): the Rust tensor-store.
+    sys.path.insert(0, str(ROOT / "examples"))
+    import canisters
+
+    wasm = canisters.build_rust_store()
+    for suite in (("--profile", "core"), ("--suite", "stream")):
+        done = run("conformance", "run", "--canister", str(wasm), *suite)
+        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+        assert re.search(r"^total\s+\d+\s+0$", done.stdout, re.M) and "IC instructions:" in done.stdout, done.stdout
 
     # What the README shows, with no extras: files, lazy layout, chunked streams, the extra-free converters.
     made = subprocess.run([py, "-c", "import numpy as np, ml_dtypes, tensorcbor as t; "
