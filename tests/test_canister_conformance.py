@@ -1,8 +1,8 @@
 """A canister checked as deployed (issue 24): `tensorcbor conformance run --canister X.wasm` and the fuzz driver
 `canister:X.wasm` call the module's `tensorcbor_conformance` query under the IC emulation.
 
-The Rust tensor-store (examples/rust-store, built for wasm32 as the end-to-end test builds it) passes the core and
-stream suites through the command line. Small modules written in WAT here stand for broken canisters: one that
+The example tensor-stores (`STORES`; examples/rust-store built for wasm32 as the end-to-end test builds it) pass the
+core and stream suites through the command line. Small modules written in WAT here stand for broken canisters: one that
 traps, one that runs out of instructions, one that rejects, one that replies garbage; each is reported per vector
 and the run goes on. Without cargo or the wasm32 target the Rust tests FAIL, not skip.
 """
@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -50,12 +51,25 @@ def _result(value: bytes | tuple[str, int, str]) -> bytes:
     return candid.encode([(RESULT, ("err", {"code": code, "offset": offset, "message": message}))])
 
 
-@pytest.fixture(scope="module")
-def rust_wasm() -> Path:
+# The example canisters that implement the conformance method, checked through the command line.
+STORES = {"rust": canisters.build_rust_store}
+
+
+def _build(build: Callable[[], Path]) -> Path:
     try:
-        return canisters.build_rust_store()
+        return build()
     except canisters.BuildError as exc:
         pytest.fail(str(exc))
+
+
+@pytest.fixture(scope="module")
+def rust_wasm() -> Path:
+    return _build(canisters.build_rust_store)
+
+
+@pytest.fixture(scope="module", params=sorted(STORES))
+def store_wasm(request: pytest.FixtureRequest) -> Path:
+    return _build(STORES[request.param])
 
 
 def _cli(*args: str | Path) -> subprocess.CompletedProcess[str]:
@@ -67,10 +81,10 @@ def _cli(*args: str | Path) -> subprocess.CompletedProcess[str]:
 # ------------------------------------------------------------------ the Rust store passes
 
 
-def test_rust_store_passes_the_core_suite_through_the_command_line(rust_wasm: Path) -> None:
-    done = _cli("--canister", rust_wasm, "--profile", "core")
+def test_the_store_passes_the_core_suite_through_the_command_line(store_wasm: Path) -> None:
+    done = _cli("--canister", store_wasm, "--profile", "core")
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
-    assert "implementation: canister tensor_store.wasm (IC emulation)" in done.stdout
+    assert f"implementation: canister {store_wasm.name} (IC emulation)" in done.stdout
     passed = int(re.search(r"^total\s+(\d+)\s+0$", done.stdout, re.M).group(1))  # type: ignore[union-attr]
     core = [v for v in load_suite().vectors if v.profile == "core"]
     # Every Core vector but the one no IC message can carry (16 MiB + 1 byte), which is skipped, saying so.
@@ -87,8 +101,8 @@ def test_rust_store_passes_the_core_suite_through_the_command_line(rust_wasm: Pa
     assert listed[0][2] == "decode_bundle + encode_bundle"
 
 
-def test_rust_store_passes_the_stream_suite_through_the_command_line(rust_wasm: Path) -> None:
-    done = _cli("--canister", rust_wasm, "--suite", "stream", "--top", "3")
+def test_the_store_passes_the_stream_suite_through_the_command_line(store_wasm: Path) -> None:
+    done = _cli("--canister", store_wasm, "--suite", "stream", "--top", "3")
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
     assert re.search(rf"^total\s+{len(load_suite('stream').vectors)}\s+0$", done.stdout, re.M), done.stdout
     listed = re.findall(r"^  (\S+)\s+[\d,]+  (stream_\w+(?: \+ stream_\w+)?)$", done.stdout, re.M)
@@ -369,3 +383,15 @@ def test_a_missing_tool_stops_the_run_with_what_to_install() -> None:
                           cwd=ROOT, env={"PYTHONPATH": str(ROOT / "src"), "PATH": "/nonexistent"})
     assert done.returncode == 2 and "icp (npm i -g @icp-sdk/icp-cli) or dfx is not on PATH" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_a_module_the_replica_would_refuse_stops_both_commands(tmp_path: Path) -> None:
+    bad = tmp_path / "not.wasm"
+    bad.write_bytes(b"hello")
+    env = {"PYTHONPATH": str(ROOT / "src"), "PATH": "/usr/bin:/bin"}
+    for cmd in (["-m", "tensorcbor", "conformance", "run", "--canister", str(bad)],
+                ["-m", "tensorcbor.fuzz", "--impl", "python", "--impl", f"canister:{bad}", "--count", "5"]):
+        done = subprocess.run([sys.executable, *cmd], capture_output=True, text=True, timeout=300, cwd=tmp_path,
+                              env=env)
+        assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+        assert "the replica would refuse this module at install: DECODE: not a Wasm module" in done.stderr

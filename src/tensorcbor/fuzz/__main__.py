@@ -30,7 +30,11 @@ def main(argv: list[str] | None = None) -> int:
                         "e.g. 0.1; every implementation must support it (default 0)")
     p.add_argument("--quiet", action="store_true")
     args = p.parse_args(argv)
-    drivers = [resolve(s, build=not args.no_build, timeout=args.timeout) for s in (args.impl or ["python", "rust"])]
+    try:
+        drivers = [resolve(s, build=not args.no_build, timeout=args.timeout) for s in (args.impl or ["python", "rust"])]
+    except (RuntimeError, ValueError) as exc:
+        sys.stderr.write(f"python3 -m tensorcbor.fuzz: error: {exc}\n")
+        return 2
     # One implementation alone is a robustness campaign: only crashes (and, for python, failed round trips) count.
 
     def show(r: Report) -> None:

@@ -235,8 +235,12 @@ class CanisterDriver:
 
     def __init__(self, wasm: str | Path, profile: str = "core", name: str | None = None) -> None:
         from ..conformance.canister import CanisterImpl
+        from ..conformance.impl import ImplUnavailable
 
-        self.impl = CanisterImpl(Path(wasm), lift_message_limit=True)
+        try:
+            self.impl = CanisterImpl(Path(wasm), lift_message_limit=True)
+        except ImplUnavailable as exc:
+            raise RuntimeError(f"{wasm}: {exc}") from None
         self.name = name or f"canister:{Path(wasm).stem}"
         self.profile = profile
         self.ic_instructions = 0
