@@ -566,7 +566,8 @@ module {
 
     /// The state after the bytes written so far (`restore` continues from it).
     public func save() : State {
-      { h = [h0, h1, h2, h3, h4, h5, h6, h7]; pending = Prim.arrayToBlob(Prim.Array_tabulate<Nat8>(fill, func i = buf[i])); total; done };
+      let pending = Prim.arrayToBlob(Prim.Array_tabulate<Nat8>(fill, func i = buf[i]));
+      { h = [h0, h1, h2, h3, h4, h5, h6, h7]; pending; total; done };
     };
 
     /// Continue from a state `save` gave (traps on a state that no `save` could give).
