@@ -1,10 +1,11 @@
 """A canister checked as deployed (issue 24): `tensorcbor conformance run --canister X.wasm` and the fuzz driver
 `canister:X.wasm` call the module's `tensorcbor_conformance` query under the IC emulation.
 
-The example tensor-stores (`STORES`; examples/rust-store built for wasm32 as the end-to-end test builds it) pass the
-core and stream suites through the command line. Small modules written in WAT here stand for broken canisters: one that
-traps, one that runs out of instructions, one that rejects, one that replies garbage; each is reported per vector
-and the run goes on. Without cargo or the wasm32 target the Rust tests FAIL, not skip.
+The example tensor-stores (`STORES`: examples/rust-store built for wasm32 and examples/motoko-store built with the
+npm motoko compiler, as the end-to-end test builds them) pass the core and stream suites through the command line.
+Small modules written in WAT here stand for broken canisters: one that traps, one that runs out of instructions, one
+that rejects, one that replies garbage; each is reported per vector and the run goes on. Without cargo, the wasm32
+target, node or the npm motoko compiler the store tests FAIL, not skip.
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ def _result(value: bytes | tuple[str, int, str]) -> bytes:
 
 
 # The example canisters that implement the conformance method, checked through the command line.
-STORES = {"rust": canisters.build_rust_store}
+STORES = {"rust": canisters.build_rust_store, "motoko": canisters.build_motoko_store}
 
 
 def _build(build: Callable[[], Path]) -> Path:

@@ -69,6 +69,13 @@ def test_incremental_writes(probe: Canister, step: int) -> None:
     assert _digest(probe, "digest_parts", [("blob", data), ("nat", step)]) == hashlib.sha256(data).digest()
 
 
+@pytest.mark.parametrize("step", [1, 7, 63, 64, 65, 200])
+def test_a_saved_state_resumes_in_a_new_hasher(probe: Canister, step: int) -> None:
+    """`save` / `restore`: the running state as stable data (a stream receiver's document hash between messages)."""
+    data = bytes(range(256)) * 3 + b"end"
+    assert _digest(probe, "digest_resumed", [("blob", data), ("nat", step)]) == hashlib.sha256(data).digest()
+
+
 def test_generated_source_is_current() -> None:
     """Sha256.mo is written by scripts/gen_sha256.py (unrolled rounds, constants computed from their FIPS 180-4
     definition): the committed file must be what the script writes."""

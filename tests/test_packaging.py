@@ -175,15 +175,16 @@ def test_installed_wheel_runs_the_suite_outside_the_checkout(wheel: Path, tmp_pa
     assert unknown.returncode != 0 and "Traceback" not in unknown.stderr and "no-such-vector" in unknown.stderr
     stream = run("conformance", "run", "--suite", "stream")
     assert stream.returncode == 0 and re.search(r"total\s+\d+\s+0$", stream.stdout.strip()), stream.stdout[-800:]
-    # A canister's own module, checked from this extra-free install (issue 24): the Rust tensor-store.
+    # A canister's own module, checked from this extra-free install (issue 24): both tensor-stores.
     sys.path.insert(0, str(ROOT / "examples"))
     import canisters
 
-    wasm = canisters.build_rust_store()
-    for suite in (("--profile", "core"), ("--suite", "stream")):
-        done = run("conformance", "run", "--canister", str(wasm), *suite)
-        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
-        assert re.search(r"^total\s+\d+\s+0$", done.stdout, re.M) and "IC instructions:" in done.stdout, done.stdout
+    for wasm in (canisters.build_rust_store(), canisters.build_motoko_store()):
+        for suite in (("--profile", "core"), ("--suite", "stream")):
+            done = run("conformance", "run", "--canister", str(wasm), *suite)
+            assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+            assert re.search(r"^total\s+\d+\s+0$", done.stdout, re.M) and "IC instructions:" in done.stdout, \
+                done.stdout
 
     # What the README shows, with no extras: files, lazy layout, chunked streams, the extra-free converters.
     made = subprocess.run([py, "-c", "import numpy as np, ml_dtypes, tensorcbor as t; "

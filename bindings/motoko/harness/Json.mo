@@ -1,8 +1,7 @@
-/// JSON answers of the conformance adapter protocol (conformance/README.md), built on the Motoko side.
+/// JSON answers of the adapter's typed-element and stable-memory methods (tests/test_motoko.py reads them).
 import Prim "mo:⛔";
 import C "../src/Cbor";
 import B "../src/Bytes";
-import Bits "../src/Bits";
 import T "../src/Types";
 
 module {
@@ -32,48 +31,6 @@ module {
       } else out.add(x);
     };
     out.add(0x22);
-  };
-
-  func floatText(bits : Nat64, scratch : Bits.Scratch) : Text {
-    let exp = (bits >> 52) & 0x7FF;
-    let man = bits & 0xFFFFFFFFFFFFF;
-    let neg = (bits >> 63) == 1;
-    if (exp == 0x7FF) return if (man != 0) "nan" else if neg "-inf" else "inf";
-    if (exp == 0 and man == 0) return if neg "-0" else "0";
-    Prim.floatToFormattedText(scratch.toFloat(bits), 17, 1);
-  };
-
-  public func value(out : B.Builder, v : T.Value, scratch : Bits.Scratch) {
-    switch v {
-      case (#int i) { ascii(out, "{\"int\":\"" # C.intText(i) # "\"}") };
-      case (#float b) { ascii(out, "{\"float\":\"" # floatText(b, scratch) # "\"}") };
-      case (#text t) str(out, t);
-      case (#bytes b) { ascii(out, "{\"bytes\":\""); hexRange(out, b, 0, b.size()); ascii(out, "\"}") };
-      case (#bool b) ascii(out, if b "true" else "false");
-      case (#null_) ascii(out, "null");
-      case (#array a) {
-        ascii(out, "{\"array\":[");
-        var first = true;
-        for (x in a.vals()) { if (not first) out.add(0x2c); first := false; value(out, x, scratch) };
-        ascii(out, "]}");
-      };
-      case (#map m) map(out, m, scratch);
-    };
-  };
-
-  public func map(out : B.Builder, m : [(Text, T.Value)], scratch : Bits.Scratch) {
-    ascii(out, "{\"map\":[");
-    var first = true;
-    for ((k, x) in m.vals()) {
-      if (not first) out.add(0x2c);
-      first := false;
-      out.add(0x5b);
-      str(out, k);
-      out.add(0x2c);
-      value(out, x, scratch);
-      out.add(0x5d);
-    };
-    ascii(out, "]}");
   };
 
   /// "dtype", "shape" and "data_hex" or "strings" members (no braces).

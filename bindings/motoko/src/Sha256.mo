@@ -10,6 +10,10 @@
 import Prim "mo:⛔";
 
 module {
+  /// The running state of a `Sha256` between `write`s, as plain data: keep it in a stable variable (a stream
+  /// receiver's document hash across messages and upgrades) and `restore` it into a new `Sha256()`.
+  public type State = { h : [Nat32]; pending : Blob; total : Nat64; done : Bool };
+
   public class Sha256() {
     var h0 : Nat32 = 0x6a09_e667;
     var h1 : Nat32 = 0xbb67_ae85;
@@ -559,6 +563,24 @@ module {
 
     /// Add bytes to the message. Traps after `sum` unless `reset` was called.
     public func write(data : Blob) = writeRange(data, 0, data.size());
+
+    /// The state after the bytes written so far (`restore` continues from it).
+    public func save() : State {
+      let pending = Prim.arrayToBlob(Prim.Array_tabulate<Nat8>(fill, func i = buf[i]));
+      { h = [h0, h1, h2, h3, h4, h5, h6, h7]; pending; total; done };
+    };
+
+    /// Continue from a state `save` gave (traps on a state that no `save` could give).
+    public func restore(s : State) {
+      if (s.h.size() != 8 or s.pending.size() >= 64) Prim.trap("Sha256.restore: not a saved state");
+      h0 := s.h[0]; h1 := s.h[1]; h2 := s.h[2]; h3 := s.h[3];
+      h4 := s.h[4]; h5 := s.h[5]; h6 := s.h[6]; h7 := s.h[7];
+      fill := s.pending.size();
+      var i = 0;
+      while (i < fill) { buf[i] := s.pending[i]; i += 1 };
+      total := s.total;
+      done := s.done;
+    };
 
     /// The 32-byte digest of everything written since the last reset (the same digest again if called twice).
     public func sum() : Blob {

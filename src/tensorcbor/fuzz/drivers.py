@@ -17,6 +17,7 @@ import queue
 import shlex
 import shutil
 import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -337,20 +338,22 @@ def js_adapter(build: bool = True) -> str:
     return str(pkg / "adapter")
 
 
-def motoko_adapter() -> str | None:
-    """The Motoko binding's adapter command, when the checkout has one (bindings/motoko/adapter)."""
+def motoko_adapter(build: bool = True) -> str:
+    """The Motoko binding's conformance canister (bindings/motoko/build/Adapter.wasm), compiled with the npm
+    compiler when a source is newer (bindings/motoko/harness/build.py) if asked."""
     root = repo_root()
     if root is None:
-        return None
-    where = root / "bindings" / "motoko" / "adapter"
-    if where.is_file() and os.access(where, os.X_OK):
-        return str(where)
-    if where.is_dir():
-        for name in ("tensorcbor-adapter", "adapter", "run"):
-            exe = where / name
-            if exe.is_file() and os.access(exe, os.X_OK):
-                return str(exe)
-    return None
+        raise RuntimeError("the Motoko canister needs a source checkout (bindings/motoko); pass canister:MODULE.wasm")
+    pkg = root / "bindings" / "motoko"
+    wasm = pkg / "build" / "Adapter.wasm"
+    if build:
+        done = subprocess.run([sys.executable, str(pkg / "harness" / "build.py")], capture_output=True, text=True)
+        if done.returncode != 0:
+            raise RuntimeError(f"compiling the Motoko adapter canister failed (did `npm install --prefix "
+                               f"bindings/motoko` run?):\n{done.stderr[-3000:]}")
+    if not wasm.is_file():
+        raise RuntimeError(f"{wasm} is missing: run python3 {pkg / 'harness' / 'build.py'}")
+    return str(wasm)
 
 
 def resolve(spec: str, *, build: bool = True, timeout: float = 30.0) -> Driver:
@@ -358,7 +361,8 @@ def resolve(spec: str, *, build: bool = True, timeout: float = 30.0) -> Driver:
 
     ``python`` (Extended when zstandard is installed; through the compiled accelerator when installed),
     ``python-core``, either with ``-pure`` (the accelerator off), ``rust`` (built with
-    cargo; Core profile), ``js`` (bindings/js built with npm; Core), ``motoko`` (bindings/motoko/adapter, Core), or
+    cargo; Core profile), ``js`` (bindings/js built with npm; Core), ``motoko`` (the Motoko binding's
+    conformance canister, bindings/motoko/harness/Adapter.mo, compiled with npm; Core: canister:Adapter.wasm), or
     ``cmd:COMMAND[@core|@extended]`` for any adapter program, or ``canister:MODULE.wasm[@core|@extended]`` for a
     canister implementing the conformance method (run under the IC emulation).
     """
@@ -369,10 +373,7 @@ def resolve(spec: str, *, build: bool = True, timeout: float = 30.0) -> Driver:
     if spec == "js":
         return AdapterDriver(js_adapter(build), "core", "js", timeout)
     if spec == "motoko":
-        found = motoko_adapter()
-        if found is None:
-            raise RuntimeError("no Motoko adapter: bindings/motoko/adapter does not exist or is not executable")
-        return AdapterDriver(found, "core", "motoko", timeout)
+        return CanisterDriver(motoko_adapter(build), "core", "motoko")
     if spec.startswith(("cmd:", "canister:")):
         scheme, _, rest = spec.partition(":")
         target, _, profile = rest.rpartition("@") if "@" in rest else (rest, "", "core")
