@@ -161,6 +161,12 @@ class BatchImpl:
         sink.put(None)
 
     def _ask(self, request: dict[str, Any], what: str) -> dict[str, Any]:
+        if self.proc is not None and self.proc.poll() is not None:
+            # It died after its last answer: say so here rather than restart it silently (whether the write
+            # below or this check sees the exit first is only a matter of timing).
+            status, self.proc = self.proc.returncode, None
+            raise ImplError(f"{what}: batch process exited with status {status} after its last answer (crash?); "
+                            "restarted for the next")
         proc = self._start()
         assert proc.stdin is not None
         try:
