@@ -9,17 +9,16 @@
 //! tensorcbor_conformance : (op : text, input : blob) -> (ConformanceResult) query;
 //! ```
 //!
-//! A canister (ic-cdk) maps [`answer`] onto that method:
+//! A canister (ic-cdk) with the crate's `candid` feature too answers it in three lines:
 //!
 //! ```ignore
 //! #[ic_cdk::query]
-//! fn tensorcbor_conformance(op: String, input: ByteBuf) -> ConformanceResult {
-//!     match tensorcbor::conformance::answer(&op, &input) {
-//!         Ok(blob) => ConformanceResult::ok(ByteBuf::from(blob)),
-//!         Err(e) => ConformanceResult::err(ConformanceError { code: e.code.into(), offset: e.offset, message: e.message }),
-//!     }
+//! fn tensorcbor_conformance(op: String, input: serde_bytes::ByteBuf) -> tensorcbor::conformance::ConformanceResult {
+//!     tensorcbor::conformance::respond(&op, &input)
 //! }
 //! ```
+//!
+//! Without `candid`, map [`answer`] onto its own Candid types of that shape.
 //!
 //! Ops: `decode_tensor` / `decode_bundle` (input: a document; ok: its content re-encoded deterministically),
 //! `encode_tensor` / `encode_bundle` (input: the value as plain CBOR; ok: the encoding), `stream_sequential` /
@@ -42,6 +41,10 @@ use crate::value::Value;
 use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
+// The CandidType derive expands to `vec!` and `to_owned`, as a std crate has them in its prelude.
+#[cfg(feature = "candid")]
+#[allow(unused_imports)]
+use alloc::{borrow::ToOwned, vec};
 
 /// The `err` code of an op this implementation does not know (not a registry code: no document is at fault).
 pub const UNSUPPORTED_OPERATION: &str = "UNSUPPORTED_OPERATION";
@@ -55,6 +58,7 @@ const MAX_INPUT_NESTING: usize = 40;
 /// The `err` answer: a registry code (or [`ADAPTER_ERROR`], [`UNSUPPORTED_OPERATION`]), the byte offset of
 /// SPEC.md §8.1 and a sentence for a person.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "candid", derive(::candid::CandidType))]
 pub struct ConformanceError {
     pub code: &'static str,
     pub offset: u64,
@@ -76,6 +80,24 @@ fn adapter(message: String) -> ConformanceError {
         code: ADAPTER_ERROR,
         offset: 0,
         message,
+    }
+}
+
+/// The Candid reply of the conformance method: `variant { ok : blob; err : ConformanceError }`.
+#[cfg(feature = "candid")]
+#[derive(::candid::CandidType, Debug, Clone, PartialEq, Eq)]
+#[allow(non_camel_case_types)] // the variant names are the convention's Candid labels
+pub enum ConformanceResult {
+    ok(::serde_bytes::ByteBuf),
+    err(ConformanceError),
+}
+
+/// [`answer`] as the method's Candid reply.
+#[cfg(feature = "candid")]
+pub fn respond(op: &str, input: &[u8]) -> ConformanceResult {
+    match answer(op, input) {
+        Ok(blob) => ConformanceResult::ok(::serde_bytes::ByteBuf::from(blob)),
+        Err(e) => ConformanceResult::err(e),
     }
 }
 
