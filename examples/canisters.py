@@ -96,6 +96,10 @@ def build_motoko_store() -> Path:
     return add_candid_metadata(wasm)
 
 
+# The two tensor-store canisters by kind, as the tests and benchmarks name them.
+STORE_BUILDERS = {"rust": build_rust_store, "motoko": build_motoko_store}
+
+
 def check_endpoints(kind: str, wasm: Path) -> subprocess.CompletedProcess[str]:
     """`ic-wasm <wasm> check-endpoints --candid tensor-store.did --hidden <kind>-store/hidden-endpoints.txt`."""
     return ic_wasm(wasm, "check-endpoints", "--candid", DID, "--hidden", HIDDEN_ENDPOINTS[kind])

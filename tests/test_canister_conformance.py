@@ -53,7 +53,7 @@ def _result(value: bytes | tuple[str, int, str]) -> bytes:
 
 
 # The example canisters that implement the conformance method, checked through the command line.
-STORES = {"rust": canisters.build_rust_store, "motoko": canisters.build_motoko_store}
+STORES = canisters.STORE_BUILDERS
 
 
 def _build(build: Callable[[], Path]) -> Path:

@@ -42,7 +42,7 @@ KINDS = ["rust", "motoko"]
 
 def _build(kind: str) -> Path:
     try:
-        return {"rust": canisters.build_rust_store, "motoko": canisters.build_motoko_store}[kind]()
+        return canisters.STORE_BUILDERS[kind]()
     except canisters.BuildError as exc:
         pytest.fail(str(exc))
 

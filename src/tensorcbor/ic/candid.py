@@ -16,6 +16,7 @@ from typing import Any
 
 from .leb import enc_sleb as _sleb
 from .leb import enc_uleb as _uleb
+from .leb import read_leb, signed
 
 Type = Any
 _PRIM = {"null": 0x7F, "bool": 0x7E, "nat": 0x7D, "int": 0x7C, "nat8": 0x7B, "nat16": 0x7A, "nat32": 0x79,
@@ -108,24 +109,12 @@ class _Reader:
         self.data, self.pos = data, 0
 
     def uleb(self) -> int:
-        n = shift = 0
-        while True:
-            b = self.data[self.pos]
-            self.pos += 1
-            n |= (b & 0x7F) << shift
-            shift += 7
-            if not b & 0x80:
-                return n
+        n, _, self.pos = read_leb(self.data, self.pos)
+        return n
 
     def sleb(self) -> int:
-        n = shift = 0
-        while True:
-            b = self.data[self.pos]
-            self.pos += 1
-            n |= (b & 0x7F) << shift
-            shift += 7
-            if not b & 0x80:
-                return n - (1 << shift) if b & 0x40 else n
+        n, shift, self.pos = read_leb(self.data, self.pos)
+        return signed(n, shift)
 
     def take(self, n: int) -> bytes:
         if self.pos + n > len(self.data):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .leb import enc_uleb
+from .leb import LebError, enc_uleb, read_leb, signed
 
 MAGIC = b"\0asm\x01\0\0\0"
 
@@ -37,20 +37,11 @@ class WasmFormatError(ValueError):
 
 
 def _leb(buf: bytes, pos: int) -> tuple[int, int, int]:
-    """The 7-bit groups of a LEB128 at `pos`: (value as unsigned, bits read, position after it)."""
-    n = shift = 0
-    while True:
-        try:
-            b = buf[pos]
-        except IndexError:
-            raise WasmFormatError("LEB128 number runs past the end") from None
-        pos += 1
-        n |= (b & 0x7F) << shift
-        shift += 7
-        if b < 0x80:
-            return n, shift, pos
-        if shift > 70:
-            raise WasmFormatError("LEB128 number longer than 10 bytes")
+    """The 7-bit groups of a LEB128 at `pos` (at most 10 bytes: a 64-bit value): see leb.read_leb."""
+    try:
+        return read_leb(buf, pos, max_bytes=10)
+    except LebError as exc:
+        raise WasmFormatError(str(exc)) from None
 
 
 def uleb(buf: bytes, pos: int) -> tuple[int, int]:
@@ -62,7 +53,7 @@ def uleb(buf: bytes, pos: int) -> tuple[int, int]:
 def sleb(buf: bytes, pos: int) -> tuple[int, int]:
     """A signed LEB128 at `pos`: (value, position after it); the last group's bit 6 is the sign."""
     n, shift, pos = _leb(buf, pos)
-    return (n - (1 << shift) if n >> (shift - 1) & 1 else n), pos
+    return signed(n, shift), pos
 
 
 def name(buf: bytes, pos: int) -> tuple[str, int]:
